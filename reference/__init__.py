@@ -1,0 +1,9 @@
+"""Reference implementations of the four systems taught by the posts in shared/seeds.
+
+* ``reference.engine``   scalar computational graph (``Value``), reverse and forward mode (002, 003, 000)
+* ``reference.manual``   003's 2-2-2 sigmoid network, scalar by scalar
+* ``reference.mlp``      vectorized MLP of any depth, row (003, 000) and column (001) layouts
+* ``reference.softmax``  000's sigmoid + softmax + cross-entropy network
+* ``reference.replays``  the posts' worked examples, replayed (what ``fixtures/`` recomputes)
+* ``reference.errata``   the posts' wrong formulas, read literally
+"""
