@@ -1,0 +1,60 @@
+"""The switchboard: Hypothesis profiles, JAX in float64, and a verdict per system.
+
+Profiles (``HYPOTHESIS_PROFILE`` or ``--hypothesis-profile``): ``ci`` is
+derandomized, so CI is deterministic; ``dev`` draws fresh examples each run,
+which is how the suite is searched for false alarms; ``ci`` is the default
+whenever the ``CI`` environment variable is set, ``dev`` otherwise.
+"""
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+
+os.environ.setdefault("JAX_ENABLE_X64", "1")   # before anything imports jax
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile("ci", derandomize=True, max_examples=50, deadline=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("dev", max_examples=50, deadline=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+SYSTEMS = ("scalar_graph", "manual_222", "mlp", "softmax")
+_outcomes: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+
+
+def pytest_report_header(config):
+    return [f"backprop-harness: implementation under test = built-in reference (reference/); "
+            f"hypothesis profile = {settings._current_profile}"]
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        marks = [m.args[0] for m in item.iter_markers("system")]
+        for name in marks:
+            if name not in SYSTEMS:
+                raise pytest.UsageError(f"{item.nodeid}: unknown system {name!r}; expected one of {SYSTEMS}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = (yield).get_result()
+    if report.when == "call" or (report.when == "setup" and not report.passed):
+        for mark in item.iter_markers("system"):
+            _outcomes[mark.args[0]][report.outcome] += 1
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _outcomes:
+        return
+    tr = terminalreporter
+    tr.section("verdict per system")
+    for name in SYSTEMS:
+        counts = _outcomes.get(name)
+        if not counts:
+            tr.write_line(f"{name:<14} not tested")
+            continue
+        verdict = "FAIL" if counts.get("failed") else "PASS"
+        detail = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+        tr.write_line(f"{name:<14} {verdict}  ({detail})")
