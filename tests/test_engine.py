@@ -1,0 +1,166 @@
+"""The scalar graph: each operation's local derivative, branches, deep graphs,
+the semantics of repeated backward(), forward mode against reverse mode."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+from backprop_harness.compare import assert_close
+from oracles.finite_differences import central_difference
+from oracles.tolerance import tolerance
+from reference.engine import Value, forward_tangents, gradient_forward, gradient_reverse, topological_order
+
+pytestmark = pytest.mark.system("scalar_graph")
+
+# (name, f(a, b) on Values or floats, domain for a, b) -- written once, run on Value and on floats.
+BINARY = {
+    "add": (lambda a, b: a + b, (-3, 3), (-3, 3)),
+    "sub": (lambda a, b: a - b, (-3, 3), (-3, 3)),
+    "mul": (lambda a, b: a * b, (-3, 3), (-3, 3)),
+    "div": (lambda a, b: a / b, (-3, 3), (0.5, 3)),
+    "radd": (lambda a, b: 2.5 + a * b, (-3, 3), (-3, 3)),
+    "rsub": (lambda a, b: 2.5 - a * b, (-3, 3), (-3, 3)),
+    "rmul": (lambda a, b: 2.5 * a + b, (-3, 3), (-3, 3)),
+    "rdiv": (lambda a, b: 2.5 / a + b, (0.5, 3), (-3, 3)),
+    "neg": (lambda a, b: -a * b, (-3, 3), (-3, 3)),
+    "pow_int": (lambda a, b: a ** 3 + b ** 2, (-3, 3), (-3, 3)),
+    "pow_float": (lambda a, b: a ** 1.5 * b ** -0.5, (0.5, 3), (0.5, 3)),
+}
+UNARY = {
+    "exp": lambda v: v.exp() if isinstance(v, Value) else math.exp(v),
+    "log": lambda v: v.log() if isinstance(v, Value) else math.log(v),
+    "sigmoid": lambda v: v.sigmoid() if isinstance(v, Value) else 1 / (1 + math.exp(-v)),
+    "tanh": lambda v: v.tanh() if isinstance(v, Value) else math.tanh(v),
+    "relu": lambda v: v.relu() if isinstance(v, Value) else max(v, 0.0),
+}
+
+
+@pytest.mark.parametrize("name", BINARY)
+@given(data=st.data())
+def test_binary_operations_match_central_differences(name, data):
+    f, (lo_a, hi_a), (lo_b, hi_b) = BINARY[name]
+    a = data.draw(st.floats(lo_a, hi_a), label="a")
+    b = data.draw(st.floats(lo_b, hi_b), label="b")
+    va, vb = Value(a), Value(b)
+    out = f(va, vb)
+    out.backward()
+    assert out.data == pytest.approx(f(a, b), rel=1e-15, abs=1e-300)
+    fd = central_difference(lambda p: f(p[0], p[1]), [a, b])
+    assert_close(f"d{name}/d(a, b)", [va.grad, vb.grad], fd.gradient, tolerance("central"), "VALUE", "CENTRAL")
+
+
+@pytest.mark.parametrize("name", UNARY)
+@given(x=st.floats(0.2, 4) | st.floats(-4, -0.2))
+def test_unary_operations_match_central_differences(name, x):
+    if name == "log":
+        x = abs(x)
+    g = UNARY[name]
+    v = Value(x)
+    out = g(v) * 1.5
+    out.backward()
+    fd = central_difference(lambda p: g(p[0]) * 1.5, [x])
+    assert_close(f"d{name}/dx", [v.grad], fd.gradient, tolerance("central"), "VALUE", "CENTRAL")
+
+
+def test_gradients_add_at_branches():
+    b = Value(3.0)
+    f = (b + 1) * (b + 2) + b * b              # df/db = (b+2) + (b+1) + 2b
+    f.backward()
+    assert b.grad == (3 + 2) + (3 + 1) + 2 * 3
+
+
+def test_same_child_twice_in_one_operation():
+    a = Value(-4.0)
+    (a * a).backward()
+    assert a.grad == 2 * -4.0
+    b = Value(2.0)
+    (b + b).backward()
+    assert b.grad == 2.0
+
+
+def test_ten_thousand_node_chain_has_no_recursion_limit():
+    x = Value(0.5)
+    y = x
+    for _ in range(10_000):
+        y = y * 1.0001 + 0.0
+    y.backward()
+    assert len(topological_order(y)) > 10_000
+    assert x.grad == pytest.approx(1.0001 ** 10_000, rel=1e-12)
+    assert gradient_forward(y, [x]).gradient[0] == pytest.approx(x.grad, rel=1e-13)
+
+
+def test_second_backward_accumulates_exactly_once_more_and_zero_grad_resets():
+    a, b = Value(2.0), Value(-3.0)
+    h = (a * b).tanh()
+    out = h * a
+    out.backward()
+    first = {n: n.grad for n in topological_order(out)}
+    out.backward()
+    for node, g in first.items():
+        assert node.grad == 2 * g
+    out.zero_grad()
+    assert all(n.grad == 0.0 for n in topological_order(out))
+    out.backward()
+    assert {n: n.grad for n in topological_order(out)} == first
+
+
+def _expression(draw_op, leaves):
+    """A DAG that reuses sub-expressions: each new node combines two earlier ones."""
+    nodes = list(leaves)
+    for op, i, j in draw_op:
+        x, y = nodes[i % len(nodes)], nodes[j % len(nodes)]
+        if op == "add":
+            nodes.append(x + y)
+        elif op == "mul":
+            nodes.append((x * y).tanh())
+        elif op == "sig":
+            nodes.append(x.sigmoid() - y)
+        else:
+            nodes.append(x / (1 + y * y))
+    return nodes[-1]
+
+
+@given(leaves=st.lists(st.floats(-2, 2), min_size=1, max_size=5),
+       ops=st.lists(st.tuples(st.sampled_from(["add", "mul", "sig", "div"]),
+                              st.integers(0, 50), st.integers(0, 50)), min_size=1, max_size=25))
+def test_forward_mode_equals_reverse_mode(leaves, ops):
+    inputs = [Value(x) for x in leaves]
+    out = _expression(ops, inputs)
+    rev = gradient_reverse(out, inputs)
+    fwd = gradient_forward(out, inputs)
+    assert rev.passes == 1 and fwd.passes == len(inputs)
+    assert_close("d out/d inputs", rev.gradient, fwd.gradient, tolerance("route"), "REVERSE", "FORWARD")
+    fd = central_difference(lambda p: _expression(ops, [Value(v) for v in p]).data, leaves)
+    assert_close("d out/d inputs", rev.gradient, fd.gradient, tolerance("central"), "REVERSE", "CENTRAL")
+
+
+def test_forward_tangents_of_a_seeded_direction():
+    a, b = Value(1.5), Value(-0.5)
+    out = a * b + a.exp()
+    t = forward_tangents(out, {id(a): 2.0, id(b): -1.0})
+    assert t[id(out)] == pytest.approx(2.0 * (b.data + math.exp(1.5)) - 1.0 * a.data, rel=1e-15)
+
+
+@pytest.mark.parametrize("make, error, match", [
+    (lambda: Value(-1.0).log(), ValueError, "positive"),
+    (lambda: Value(1.0) / Value(0.0), ZeroDivisionError, "0"),
+    (lambda: Value(-2.0) ** 0.5, ValueError, "negative base"),
+    (lambda: Value(2.0) ** Value(2.0), TypeError, "constant int or float"),
+    (lambda: Value("3"), TypeError, "real number"),
+    (lambda: Value(1.0) + "x", TypeError, "cannot combine"),
+    (lambda: Value(1000.0).exp(), OverflowError, "overflows"),
+])
+def test_bad_operations_raise_clear_errors(make, error, match):
+    with pytest.raises(error, match=match):
+        make()
+
+
+def test_sigmoid_saturates_to_finite_values():
+    v = Value(-1000.0)
+    s = v.sigmoid()
+    s.backward()
+    assert s.data == 0.0 and v.grad == 0.0
+    assert np.isfinite(Value(1000.0).sigmoid().data)

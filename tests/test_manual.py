@@ -1,0 +1,79 @@
+"""003's 2-2-2 network: its gradients, gradient descent, and "all ways lead to Rome"."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+
+from backprop_harness.compare import assert_close
+from oracles.finite_differences import central_difference
+from oracles.tolerance import tolerance
+from reference import manual, mlp
+from reference.replays import network_222_graph
+from tests.strategies import arrays
+
+pytestmark = pytest.mark.system("manual_222")
+
+
+@given(x=arrays((2,), -3, 3), t=arrays((2,), 0, 1), w=arrays((8,), -3, 3))
+def test_gradients_match_central_differences(x, t, w):
+    fd = central_difference(lambda p: manual.loss(x, t, p), w)
+    assert_close("dL/dw", manual.gradients(x, t, w), fd.gradient, tolerance("central"), "MANUAL", "CENTRAL")
+
+
+@given(x=arrays((2,), -3, 3), t=arrays((2,), 0, 1), w=arrays((8,), -3, 3))
+def test_all_ways_lead_to_rome(x, t, w):
+    """003: manual, scalar graph (reverse and forward) and vectorized give one gradient (<= 1e-15)."""
+    by_hand = manual.gradients(x, t, w)
+    graph = network_222_graph(x, t, w)
+    W = np.array([[w[0], w[1]], [w[2], w[3]]])
+    V = np.array([[w[4], w[5]], [w[6], w[7]]])
+    g = mlp.loss_and_gradients(x[None, :], t[None, :], (W, V))
+    vectorized = np.concatenate([g.dWs[0].ravel(), g.dWs[1].ravel()])
+    tol = tolerance("route")
+    assert_close("dL/dw", graph["gradient"], by_hand, tol, "GRAPH", "MANUAL")
+    assert_close("dL/dw", graph["gradient_forward"], by_hand, tol, "GRAPH_FORWARD", "MANUAL")
+    assert_close("dL/dw", vectorized, by_hand, tol, "VECTORIZED", "MANUAL")
+    assert graph["passes_reverse"] == 1 and graph["passes_forward"] == 8
+    assert graph["loss"] == pytest.approx(float(manual.loss(x, t, w)), rel=1e-15)
+
+
+def test_forward_returns_the_outputs_of_backprop():
+    x, t, w = [0.5, -1.0], [1.0, 0.0], [0.1, -0.2, 0.3, 0.4, -0.5, 0.6, 0.7, -0.8]
+    r = manual.backprop(x, t, w)
+    assert manual.forward(x, w) == (r.y1_out, r.y2_out)
+    assert set(r.as_dict()) >= {"h1_in", "h2_out", "grad_x1", "grad_x2", "loss"}
+
+
+@given(X=arrays((3, 2), -3, 3), T=arrays((3, 2), 0, 1), w=arrays((8,), -2, 2))
+def test_gd_step_sums_the_instance_gradients(X, T, w):
+    alpha = 0.5
+    total = sum(np.array(manual.gradients(x, t, w)) for x, t in zip(X, T))
+    np.testing.assert_array_equal(manual.gd_step(X, T, w, alpha), np.asarray(w) - alpha * total)
+
+
+def test_training_lowers_the_summed_loss():
+    X = np.array([[1.0, -0.5], [-1.0, 2.0]])
+    T = np.array([[1.0, 0.0], [0.0, 1.0]])
+    w0 = np.array([0.5, -0.3, 0.2, 0.1, 0.4, -0.6, 0.3, 0.2])
+    w = manual.train(X, T, w0, alpha=0.5, epochs=50)
+    def total(w):
+        return sum(manual.loss(x, t, w) for x, t in zip(X, T))
+    assert total(w) < 0.5 * total(w0)
+    np.testing.assert_array_equal(manual.train(X, T, w0, 0.5, 0), w0)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(x=[1.0], t=[0, 1], w=[0] * 8), r"x must hold the 2 inputs"),
+    (dict(x=[1.0, 2.0], t=[0, 1], w=[0] * 7), r"w must hold the 8 weights"),
+    (dict(x=[1.0, 2.0], t=[0, 1, 2], w=[0] * 8), r"t must hold the 2 targets"),
+    (dict(x=[1.0, 2.0], t=[0, 1], w=[0] * 8, dtype="int32"), r"dtype must be a floating type"),
+])
+def test_bad_input_is_named(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        manual.backprop(**kwargs)
+
+
+def test_train_rejects_fractional_epochs():
+    with pytest.raises(ValueError, match="epochs"):
+        manual.train([[1.0, 2.0]], [[0.0, 1.0]], [0.0] * 8, 0.1, 2.5)
