@@ -28,11 +28,12 @@ def _flatten(x):
 
 
 def compare(name, got, expected, tol: Tolerance, got_label="IMPL", expected_label="EXPECTED",
-            max_lines=5) -> str | None:
+            max_lines=5, scale: float | None = None) -> str | None:
     """None when every entry is within ``tol`` of the whole gradient's scale; else a report.
 
     ``got`` and ``expected`` are arrays, or dicts / sequences of arrays (one per
-    parameter tensor); the scale is the largest |expected| entry over all of them.
+    parameter tensor); the scale is the largest |expected| entry over all of them,
+    unless the caller passes the scale its tolerance is defined against.
     """
     got, expected = _flatten(got), _flatten(expected)
     if got.keys() != expected.keys():
@@ -41,7 +42,8 @@ def compare(name, got, expected, tol: Tolerance, got_label="IMPL", expected_labe
         if got[k].shape != expected[k].shape:
             return (f"{name}{'[' + k + ']' if k else ''}: shape {got[k].shape} from {got_label}, "
                     f"expected {expected[k].shape}")
-    scale = max((float(np.max(np.abs(e))) for e in expected.values() if e.size), default=0.0)
+    if scale is None:
+        scale = max((float(np.max(np.abs(e))) for e in expected.values() if e.size), default=0.0)
     atol = tol.atol(scale)
     lines, n_bad, n_all, max_abs = [], 0, 0, 0.0
     for k, e in expected.items():
@@ -69,9 +71,10 @@ def compare(name, got, expected, tol: Tolerance, got_label="IMPL", expected_labe
     ])
 
 
-def assert_close(name, got, expected, tol: Tolerance, got_label="IMPL", expected_label="EXPECTED"):
+def assert_close(name, got, expected, tol: Tolerance, got_label="IMPL", expected_label="EXPECTED",
+                 scale: float | None = None):
     """Raise ``GradientMismatch`` with ``compare``'s report when they disagree."""
     __tracebackhide__ = True
-    report = compare(name, got, expected, tol, got_label, expected_label)
+    report = compare(name, got, expected, tol, got_label, expected_label, scale=scale)
     if report:
         raise GradientMismatch(report)

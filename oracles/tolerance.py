@@ -26,20 +26,32 @@ class Tolerance:
         return self.rtol * max(scale, self.floor)
 
 
+_EPS = 2.0 ** -52
+
 POLICY = {
-    # Two float64 computations of the same gradient by different routes (different
-    # association of sums, products taken in another order): each entry is a sum of
-    # a few rounded terms, so they agree to a few ulps of the largest entry. 003's
-    # "all ways lead to Rome" asks for relative difference <= 1e-15.
-    ("route", "float64"): Tolerance(1e-15, 1e-300,
-                                    "same maths, other evaluation order: a few ulps (eps = 2.2e-16)"),
+    # Two float64 evaluations of the same gradient in a different order (reverse vs
+    # forward mode, row vs column layout, sum vs mean rescaled). Each entry is a sum
+    # of path products; reordering moves it by at most ~k eps times the sum of the
+    # |terms| (k = path length + fan-in, under 30 for the tests' graphs), so the
+    # difference is bounded relative to that magnitude, not to |gradient|:
+    #   * on a general scalar graph, where paths can cancel (measured: 6.8e-12 of
+    #     |gradient| but 6e-17 of the path magnitude), the caller passes
+    #     scale = engine.gradient_magnitude;
+    #   * on the MLP and 2-2-2 routes the scale is max |gradient|, measured worst over
+    #     3,000 random networks: 3.3e-15 (row vs column), 1.1e-15 (forward vs reverse
+    #     mode on the 2-2-2 net). 64 eps = 1.4e-14 covers the k eps bound with k <= 64.
+    # 003's own claim ("all ways lead to Rome", <= 1e-15 on its network) is tested
+    # separately on 003's weights, where it holds as stated.
+    ("route", "float64"): Tolerance(64 * _EPS, 1e-300,
+                                    "other evaluation order: k eps of the summed |terms|, k <= 64"),
     # Central differences at h = eps^(1/3) * max(1, |x|): truncation h^2 |f'''|/6 plus
     # rounding eps |f| / h are each ~eps^(2/3) = 3.7e-11 times the scale of f and its
     # derivatives. The test cases keep |f'''| and |f| within ~10x the gradient's scale
-    # (weights and inputs in [-3, 3]), giving ~1e-9; 1e-7 leaves two decades of margin
-    # and is still 1e4 times below any error a real backprop bug produces.
+    # (weights and inputs in [-3, 3]), giving ~1e-9 (measured worst: 5.5e-9 over 400
+    # cases); 1e-7 leaves an order of magnitude and is still far below any error a
+    # real backprop bug produces (a wrong factor, sign, transpose or term: >= 1e-3).
     ("central", "float64"): Tolerance(1e-7, 1e-3,
-                                      "central differences: eps^(2/3) * (|f| + |f'''|) / scale, with 100x margin"),
+                                      "central differences: eps^(2/3) * (|f| + |f'''|) / scale, with margin"),
 }
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from numbers import Real
 
 __all__ = ["Value", "topological_order", "forward_tangents", "gradient_reverse",
-           "gradient_forward", "GradientResult"]
+           "gradient_forward", "gradient_magnitude", "GradientResult"]
 
 
 def _as_value(x) -> "Value":
@@ -234,3 +234,21 @@ def gradient_forward(output: Value, inputs) -> GradientResult:
         grads.append(forward_tangents(output, {id(x): 1.0})[id(output)])
         passes += 1
     return GradientResult(output.data, tuple(grads), passes=passes)
+
+
+def gradient_magnitude(output: Value, inputs) -> tuple[float, ...]:
+    """Sum over all paths from each input to ``output`` of |product of local derivatives|.
+
+    The chain rule writes d output / d x as a sum of path products; any order of
+    evaluating it (reverse, forward, by hand) rounds each term and partial sum, so
+    two routes can differ by about (path length) * eps * this magnitude, which can
+    be far above eps * |gradient| when the paths cancel. It is the scale against
+    which ``oracles.tolerance`` judges two routes on a general graph.
+    """
+    order = topological_order(output)
+    upstream = {id(output): 1.0}
+    for node in reversed(order):
+        g = upstream.get(id(node), 0.0)
+        for child, local in zip(node._children, node._local):
+            upstream[id(child)] = upstream.get(id(child), 0.0) + abs(local) * g
+    return tuple(upstream.get(id(x), 0.0) for x in inputs)
