@@ -98,7 +98,7 @@ def test_neural_network_class_is_the_general_mlp(X, T, W, V):
     Y = net.forward(X)
     grad_W, grad_V = net.backward(T)
     g = mlp.loss_and_gradients(X, T, (W, V))
-    np.testing.assert_array_equal(Y, g and mlp.forward(X, (W, V)).output)
+    np.testing.assert_array_equal(Y, mlp.forward(X, (W, V)).output)
     np.testing.assert_array_equal(grad_W, g.dWs[0])
     np.testing.assert_array_equal(grad_V, g.dWs[1])
     assert net.L.shape == (3, 1) and net.L.sum() == pytest.approx(g.loss, rel=1e-14)
