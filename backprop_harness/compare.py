@@ -28,12 +28,14 @@ def _flatten(x):
 
 
 def compare(name, got, expected, tol: Tolerance, got_label="IMPL", expected_label="EXPECTED",
-            max_lines=5, scale: float | None = None) -> str | None:
+            max_lines=5, scale: float | None = None, noise=None) -> str | None:
     """None when every entry is within ``tol`` of the whole gradient's scale; else a report.
 
     ``got`` and ``expected`` are arrays, or dicts / sequences of arrays (one per
     parameter tensor); the scale is the largest |expected| entry over all of them,
     unless the caller passes the scale its tolerance is defined against.
+    ``noise`` (the shape of a single ``expected`` array) is the oracle's per-entry
+    rounding noise, which ``tol`` may add to the bound.
     """
     got, expected = _flatten(got), _flatten(expected)
     if got.keys() != expected.keys():
@@ -44,11 +46,13 @@ def compare(name, got, expected, tol: Tolerance, got_label="IMPL", expected_labe
                     f"expected {expected[k].shape}")
     if scale is None:
         scale = max((float(np.max(np.abs(e))) for e in expected.values() if e.size), default=0.0)
-    atol = tol.atol(scale)
+    if noise is not None and len(expected) != 1:
+        raise ValueError("noise is supported for a single expected array")
     lines, n_bad, n_all, max_abs = [], 0, 0, 0.0
     for k, e in expected.items():
         g = got[k]
         err = np.where(np.isnan(g - e), np.inf, np.abs(g - e))   # NaN anywhere is a mismatch
+        atol = tol.atol(scale, 0.0 if noise is None else np.asarray(noise, dtype=float).reshape(e.shape))
         bad = err > atol
         n_all += e.size
         n_bad += int(bad.sum())
@@ -58,12 +62,14 @@ def compare(name, got, expected, tol: Tolerance, got_label="IMPL", expected_labe
             idx = tuple(int(i) for i in idx)
             where = f"[{', '.join(map(str, idx))}]" if idx else ""
             rel = err[idx] / scale if scale else np.inf
+            bound = np.broadcast_to(atol, e.shape)[idx]
             lines.append(f"  {label}{where}: {got_label} {float(g[idx])!r}  {expected_label} {float(e[idx])!r}  "
-                         f"abs err {err[idx]:.3g}  rel err {rel:.3g}")
+                         f"abs err {err[idx]:.3g}  rel err {rel:.3g}  tol {bound:.3g}")
     if not n_bad:
         return None
     return "\n".join([
-        f"{name}: {got_label} vs {expected_label} (rtol {tol.rtol:g} of scale {scale:.3g}, atol {atol:.3g})",
+        f"{name}: {got_label} vs {expected_label} (rtol {tol.rtol:g} of scale {scale:.3g}, "
+        f"atol {tol.atol(scale):.3g}" + (f" + {tol.noise_factor:g} x oracle noise)" if noise is not None else ")"),
         f"Mismatched elements: {n_bad} / {n_all} ({100 * n_bad / n_all:.3g}%)",
         *lines,
         f"Max absolute difference: {max_abs:.3g}",
@@ -72,9 +78,9 @@ def compare(name, got, expected, tol: Tolerance, got_label="IMPL", expected_labe
 
 
 def assert_close(name, got, expected, tol: Tolerance, got_label="IMPL", expected_label="EXPECTED",
-                 scale: float | None = None):
+                 scale: float | None = None, noise=None):
     """Raise ``GradientMismatch`` with ``compare``'s report when they disagree."""
     __tracebackhide__ = True
-    report = compare(name, got, expected, tol, got_label, expected_label, scale=scale)
+    report = compare(name, got, expected, tol, got_label, expected_label, scale=scale, noise=noise)
     if report:
         raise GradientMismatch(report)

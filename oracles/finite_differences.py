@@ -20,10 +20,17 @@ _EPS = np.finfo(np.float64).eps
 
 @dataclass(frozen=True)
 class Estimate:
-    """A numerical gradient, with the method and per-coordinate steps that produced it."""
+    """A numerical gradient, with the method and per-coordinate steps that produced it.
+
+    ``noise[i] = eps * max(|f(x + h_i e_i)|, |f(x - h_i e_i)|) / h_i`` is the
+    rounding error of the quotient when f is evaluated to one ulp; where the
+    gradient is tiny next to f (saturated sigmoids) it, not the truncation error,
+    dominates, and ``oracles.tolerance`` adds a multiple of it to the tolerance.
+    """
     gradient: np.ndarray
     method: str
     steps: np.ndarray
+    noise: np.ndarray
 
 
 def central_difference(f, x, rel_step: float | None = None) -> Estimate:
@@ -38,7 +45,7 @@ def central_difference(f, x, rel_step: float | None = None) -> Estimate:
     rel_step = _EPS ** (1 / 3) if rel_step is None else rel_step
     h = rel_step * np.maximum(1.0, np.abs(x))
     h = (x + h) - x                       # exactly representable step
-    grad = np.empty_like(x)
+    grad, noise = np.empty_like(x), np.empty_like(x)
     for i in range(x.size):
         xp, xm = x.copy(), x.copy()
         xp[i] += h[i]
@@ -47,4 +54,5 @@ def central_difference(f, x, rel_step: float | None = None) -> Estimate:
         if not (np.isfinite(fp) and np.isfinite(fm)):
             raise ValueError(f"f is not finite at x ± h along coordinate {i}")
         grad[i] = (fp - fm) / (2 * h[i])
-    return Estimate(grad, "central", h)
+        noise[i] = _EPS * max(abs(fp), abs(fm)) / h[i]
+    return Estimate(grad, "central", h, noise)

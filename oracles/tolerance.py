@@ -2,12 +2,14 @@
 
 Errors are judged against the *scale of the whole gradient*, not entry by entry:
 
-    |got_i - expected_i| <= atol_i = rtol * scale,   scale = max(max_j |expected_j|, floor)
+    |got_i - expected_i| <= rtol * max(scale, floor) + noise_factor * noise_i
 
-so that tiny entries in saturated regions (003's dL/dw11 = -5e-8 next to
-dL/dv11 = -0.1) do not raise false alarms and a large entry cannot hide an
+with scale = max_j |expected_j| unless the comparison defines another (see
+"route"), so that tiny entries in saturated regions (003's dL/dw11 = -5e-8 next
+to dL/dv11 = -0.1) do not raise false alarms and a large entry cannot hide an
 error in a small one. ``floor`` keeps the bound meaningful when the whole
-gradient is ~0.
+gradient is ~0; ``noise_i`` is the oracle's own rounding-noise figure where it
+reports one (finite differences do). Nothing grows with the number of entries.
 """
 from __future__ import annotations
 
@@ -15,18 +17,19 @@ from dataclasses import dataclass
 
 __all__ = ["Tolerance", "POLICY", "tolerance"]
 
+_EPS = 2.0 ** -52
+
 
 @dataclass(frozen=True)
 class Tolerance:
-    rtol: float      # relative to the scale of the whole expected gradient
-    floor: float     # the smallest scale used
+    rtol: float                 # relative to the scale of the whole expected gradient
+    floor: float                # the smallest scale used
     reason: str
+    noise_factor: float = 0.0   # times the oracle's per-entry rounding noise, where it reports one
 
-    def atol(self, scale: float) -> float:
-        return self.rtol * max(scale, self.floor)
+    def atol(self, scale: float, noise=0.0):
+        return self.rtol * max(scale, self.floor) + self.noise_factor * noise
 
-
-_EPS = 2.0 ** -52
 
 POLICY = {
     # Two float64 evaluations of the same gradient in a different order (reverse vs
@@ -50,8 +53,14 @@ POLICY = {
     # (weights and inputs in [-3, 3]), giving ~1e-9 (measured worst: 5.5e-9 over 400
     # cases); 1e-7 leaves an order of magnitude and is still far below any error a
     # real backprop bug produces (a wrong factor, sign, transpose or term: >= 1e-3).
+    # Where the gradient is tiny next to f (saturated sigmoids: gradient 2.5e-5 with
+    # loss 6) the rounding term eps |f| / h dominates (measured: 1.1 times it), so
+    # the estimate's own noise figure is added, 64 times: f is a sum of at most a
+    # few dozen rounded terms of one sign, each adding at most eps |f| to its error.
     ("central", "float64"): Tolerance(1e-7, 1e-3,
-                                      "central differences: eps^(2/3) * (|f| + |f'''|) / scale, with margin"),
+                                      "central differences: eps^(2/3) (|f| + |f'''|) / scale with margin, "
+                                      "plus 64 x the quotient's rounding noise eps |f| / h",
+                                      noise_factor=64.0),
 }
 
 

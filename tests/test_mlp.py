@@ -38,7 +38,7 @@ def _check_against_fd(X, T, Ws, bs, activations, loss, layout):
         return mlp.loss_and_gradients(X, T, W_, b_, activations=activations, loss=loss, layout=layout).loss
     fd = central_difference(L, _flat(Ws, bs))
     assert_close(f"dL/dparams ({layout}, {activations}, {loss})", _flat(g.dWs, g.dbs), fd.gradient,
-                 tolerance("central"), "MLP", "CENTRAL")
+                 tolerance("central"), "MLP", "CENTRAL", noise=fd.noise)
 
 
 @pytest.mark.parametrize("layout", mlp.LAYOUTS)

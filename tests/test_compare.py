@@ -1,0 +1,45 @@
+"""The comparison reporter and the tolerance policy can fail, and say why."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from backprop_harness.compare import GradientMismatch, assert_close, compare
+from oracles.finite_differences import central_difference
+from oracles.tolerance import tolerance
+from reference import mlp
+
+
+def _case():
+    rng = np.random.default_rng(7)
+    X, T = rng.uniform(-1, 1, (3, 2)), rng.uniform(0, 1, (3, 2))
+    W = rng.uniform(-1, 1, (2, 2))
+    g = mlp.loss_and_gradients(X, T, [W]).dWs[0]
+    fd = central_difference(lambda p: mlp.loss_and_gradients(X, T, [p.reshape(2, 2)]).loss, W.ravel())
+    return g.ravel(), fd
+
+
+def test_reference_passes_and_a_small_error_is_caught():
+    g, fd = _case()
+    assert_close("dL/dW1", g, fd.gradient, tolerance("central"), "MLP", "CENTRAL", noise=fd.noise)
+    wrong = g.copy()
+    wrong[1] += 1e-5 * np.max(np.abs(g))          # far below any classic mistake, still caught
+    with pytest.raises(GradientMismatch) as info:
+        assert_close("dL/dW1", wrong, fd.gradient, tolerance("central"), "MLP", "CENTRAL", noise=fd.noise)
+    report = str(info.value)
+    for expected in ("dL/dW1[1]", "MLP", "CENTRAL", "Mismatched elements: 1 / 4 (25%)", "rtol 1e-07", "tol "):
+        assert expected in report
+
+
+def test_nan_and_shape_are_mismatches():
+    tol = tolerance("route")
+    assert "Mismatched elements: 1 / 2" in compare("g", np.array([1.0, np.nan]), np.array([1.0, 2.0]), tol)
+    assert "shape (3,)" in compare("g", np.ones(3), np.ones(2), tol)
+    assert compare("g", {"W": np.ones(2)}, {"b": np.ones(2)}, tol).startswith("g: parameters differ")
+
+
+def test_errors_are_judged_against_the_whole_gradient():
+    tol = tolerance("route")
+    expected = np.array([1.0, 1e-12])
+    assert compare("g", expected + [0.0, 1e-15], expected, tol) is None        # 1e-15 of the scale
+    assert compare("g", expected + [0.0, 1e-13], expected, tol) is not None    # 1e-13 of the scale
