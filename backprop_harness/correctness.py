@@ -81,9 +81,10 @@ def _manual(rep, rng, n):
         g = np.array(manual.gradients(x, t, w))
         graph = network_222_graph(x, t, w)
         vec = mlp.loss_and_gradients(x[None], t[None], (w[:4].reshape(2, 2), w[4:].reshape(2, 2)))
-        rep.note("route", graph["gradient"], g)
-        rep.note("route", graph["gradient_forward"], g)
-        rep.note("route", np.concatenate([d.ravel() for d in vec.dWs]), g)
+        scale = max(graph["gradient_magnitude"])
+        rep.note("route", graph["gradient"], g, scale=scale)
+        rep.note("route", graph["gradient_forward"], g, scale=scale)
+        rep.note("route", np.concatenate([d.ravel() for d in vec.dWs]), g, scale=scale)
         fd = central_difference(lambda p: manual.loss(x, t, p), w)
         rep.note("central", g, fd.gradient, noise=fd.noise)
         rep.cases += 1

@@ -37,12 +37,13 @@ POLICY = {
     # of path products; reordering moves it by at most ~k eps times the sum of the
     # |terms| (k = path length + fan-in, under 30 for the tests' graphs), so the
     # difference is bounded relative to that magnitude, not to |gradient|:
-    #   * on a general scalar graph, where paths can cancel (measured: 6.8e-12 of
-    #     |gradient| but 6e-17 of the path magnitude), the caller passes
-    #     scale = engine.gradient_magnitude;
-    #   * on the MLP and 2-2-2 routes the scale is max |gradient|, measured worst over
-    #     3,000 random networks: 3.3e-15 (row vs column), 1.1e-15 (forward vs reverse
-    #     mode on the 2-2-2 net). 64 eps = 1.4e-14 covers the k eps bound with k <= 64.
+    #   * where terms can cancel, the caller passes that magnitude as the scale:
+    #     engine.gradient_magnitude on a scalar graph (measured: forward vs reverse
+    #     differ by 6.8e-12 of |gradient| but 6e-17 of the path magnitude) and on the
+    #     2-2-2 routes; oracles.rounding.mlp_magnitude for row vs column layout
+    #     (Hypothesis found an output landing on its target: 7e-14 of |gradient|;
+    #     worst over 3,000 random networks: 1.5e-16 of the magnitude);
+    #   * 64 eps = 1.4e-14 covers the k eps bound with k <= 64.
     # 003's own claim ("all ways lead to Rome", <= 1e-15 on its network) is tested
     # separately on 003's weights, where it holds as stated.
     ("route", "float64"): Tolerance(64 * _EPS, 1e-300,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from reference import manual, mlp
-from reference.engine import Value, forward_tangents, gradient_forward, gradient_reverse
+from reference.engine import Value, forward_tangents, gradient_forward, gradient_magnitude, gradient_reverse
 
 __all__ = ["product", "graph_002", "squared_error_1d", "quadratic_003", "chain_rule_rates",
            "network_222_graph", "vectorized_003", "training_step_003", "training_003"]
@@ -95,7 +95,8 @@ def network_222_graph(x, t, w) -> dict:
 
     Returns the loss, dL/dw for the 8 weights (``grad_w11`` ... ``grad_v22``)
     by one reverse pass, and the same gradient by forward mode, with the
-    passes each took (1 against 8).
+    passes each took (1 against 8); also the summed path magnitudes, the
+    scale that bounds the rounding of any route (``engine.gradient_magnitude``).
     """
     x1, x2 = (Value(v) for v in x)
     t1, t2 = t
@@ -109,6 +110,7 @@ def network_222_graph(x, t, w) -> dict:
     rev = gradient_reverse(L, ws)
     fwd = gradient_forward(L, ws)
     out = {"loss": L.data, "gradient": rev.gradient, "gradient_forward": fwd.gradient,
+           "gradient_magnitude": gradient_magnitude(L, ws),
            "passes_reverse": rev.passes, "passes_forward": fwd.passes}
     out.update({"grad_" + n: g for n, g in zip(manual.WEIGHT_NAMES, rev.gradient)})
     return out

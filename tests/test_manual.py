@@ -31,10 +31,10 @@ def test_all_ways_lead_to_rome(x, t, w):
     V = np.array([[w[4], w[5]], [w[6], w[7]]])
     g = mlp.loss_and_gradients(x[None, :], t[None, :], (W, V))
     vectorized = np.concatenate([g.dWs[0].ravel(), g.dWs[1].ravel()])
-    tol = tolerance("route")
-    assert_close("dL/dw", graph["gradient"], by_hand, tol, "GRAPH", "MANUAL")
-    assert_close("dL/dw", graph["gradient_forward"], by_hand, tol, "GRAPH_FORWARD", "MANUAL")
-    assert_close("dL/dw", vectorized, by_hand, tol, "VECTORIZED", "MANUAL")
+    tol, scale = tolerance("route"), max(graph["gradient_magnitude"])   # paths can cancel
+    assert_close("dL/dw", graph["gradient"], by_hand, tol, "GRAPH", "MANUAL", scale=scale)
+    assert_close("dL/dw", graph["gradient_forward"], by_hand, tol, "GRAPH_FORWARD", "MANUAL", scale=scale)
+    assert_close("dL/dw", vectorized, by_hand, tol, "VECTORIZED", "MANUAL", scale=scale)
     assert graph["passes_reverse"] == 1 and graph["passes_forward"] == 8
     assert graph["loss"] == pytest.approx(float(manual.loss(x, t, w)), rel=1e-15)
 
