@@ -26,7 +26,7 @@ _outcomes: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
 
 def pytest_report_header(config):
     return [f"backprop-harness: implementation under test = built-in reference (reference/); "
-            f"hypothesis profile = {settings._current_profile}"]
+            f"hypothesis profile = {settings.get_current_profile_name()}"]
 
 
 def pytest_collection_modifyitems(config, items):
