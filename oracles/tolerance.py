@@ -54,13 +54,16 @@ POLICY = {
     # (weights and inputs in [-3, 3]), giving ~1e-9 (measured worst: 5.5e-9 over 400
     # cases); 1e-7 leaves an order of magnitude and is still far below any error a
     # real backprop bug produces (a wrong factor, sign, transpose or term: >= 1e-3).
-    # Where the gradient is tiny next to f (saturated sigmoids: gradient 2.5e-5 with
-    # loss 6) the rounding term eps |f| / h dominates (measured: 1.1 times it), so
-    # the estimate's own noise figure is added, 64 times: f is a sum of at most a
-    # few dozen rounded terms of one sign, each adding at most eps |f| to its error.
+    # The estimate also reports its own error (rounding eps |f| / h plus truncation
+    # |D(2h) - D(h)| / 3), added 64 times: where the gradient is tiny next to f
+    # (saturated sigmoids: gradient 2.5e-5 with loss 6, error 1.1 x the rounding
+    # figure) or the third derivative is huge next to the first (a value doubled nine
+    # times, then tanh: 1.5e-10 at a true 0), those terms, not 1e-7 of the scale, set
+    # the bound. f is a sum of at most a few dozen rounded terms, each adding at most
+    # eps |f|, hence 64.
     ("central", "float64"): Tolerance(1e-7, 1e-3,
                                       "central differences: eps^(2/3) (|f| + |f'''|) / scale with margin, "
-                                      "plus 64 x the quotient's rounding noise eps |f| / h",
+                                      "plus 64 x the estimate's own rounding and truncation figure",
                                       noise_factor=64.0),
 }
 
