@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import fixtures
-from oracles.finite_differences import central_difference
+from oracles.finite_differences import central_difference, central_difference_arrays, ravel_all
 from oracles.tolerance import tolerance
 from reference import manual, mlp, softmax
 from reference.engine import Value, gradient_forward, gradient_magnitude, gradient_reverse
@@ -102,17 +102,12 @@ def _mlp(rep, rng, n):
         X, T = rng.uniform(-3, 3, (batch, dims[0])), rng.uniform(0, 1, (batch, dims[-1]))
         if layout == "column":
             X, T, Ws = X.T, T.T, [W.T for W in Ws]
-        shapes = [a.shape for a in Ws + bs]
-        flat = np.concatenate([a.ravel() for a in Ws + bs])
-
-        def L(p):
-            parts = np.split(p, np.cumsum([np.prod(s) for s in shapes])[:-1])
-            arrs = [a.reshape(s) for a, s in zip(parts, shapes)]
-            return mlp.loss_and_gradients(X, T, arrs[:depth], arrs[depth:], activations=act,
+        def L(params):
+            return mlp.loss_and_gradients(X, T, params[:depth], params[depth:], activations=act,
                                           loss=loss, layout=layout).loss
         g = mlp.loss_and_gradients(X, T, Ws, bs, activations=act, loss=loss, layout=layout)
-        fd = central_difference(L, flat)
-        rep.note("central", np.concatenate([a.ravel() for a in g.dWs + g.dbs]), fd.gradient, noise=fd.noise)
+        fd = central_difference_arrays(L, Ws + bs)
+        rep.note("central", ravel_all(g.dWs + g.dbs), fd.gradient, noise=fd.noise)
         rep.cases += 1
 
 
@@ -123,16 +118,9 @@ def _softmax(rep, rng, n):
         Y = np.eye(k)[rng.integers(0, k, b)]
         params = [rng.uniform(-2, 2, s) for s in ((d, h), (h,), (h, k), (k,))]
         red = softmax.REDUCTIONS[i % 2]
-        shapes = [p.shape for p in params]
-
-        def L(p):
-            parts = np.split(p, np.cumsum([np.prod(s) for s in shapes])[:-1])
-            return softmax.loss_and_gradients(X, Y, *(a.reshape(s) for a, s in zip(parts, shapes)),
-                                              reduction=red)[0]
         _, g = softmax.loss_and_gradients(X, Y, *params, reduction=red)
-        fd = central_difference(L, np.concatenate([p.ravel() for p in params]))
-        rep.note("central", np.concatenate([g[k_].ravel() for k_ in ("W1", "b1", "W2", "b2")]), fd.gradient,
-                 noise=fd.noise)
+        fd = central_difference_arrays(lambda ps: softmax.loss_and_gradients(X, Y, *ps, reduction=red)[0], params)
+        rep.note("central", ravel_all(g[k_] for k_ in ("W1", "b1", "W2", "b2")), fd.gradient, noise=fd.noise)
         rep.cases += 1
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Estimate", "central_difference"]
+__all__ = ["Estimate", "central_difference", "central_difference_arrays", "ravel_all"]
 
 _EPS = np.finfo(np.float64).eps
 
@@ -63,3 +63,20 @@ def central_difference(f, x, rel_step: float | None = None) -> Estimate:
         truncation = abs((fp2 - fm2) / (4 * h[i]) - grad[i]) / 3
         noise[i] = _EPS * max(abs(fp), abs(fm)) / h[i] + truncation
     return Estimate(grad, "central", h, noise)
+
+
+def ravel_all(arrays) -> np.ndarray:
+    """The entries of every array, in order, as one flat float64 vector."""
+    return np.concatenate([np.ravel(np.asarray(a, dtype=np.float64)) for a in arrays])
+
+
+def central_difference_arrays(f, arrays) -> Estimate:
+    """Central differences of scalar ``f(list_of_arrays)`` with respect to every entry of
+    every array, flattened in order (``ravel_all``), so that networks with several
+    parameter tensors are checked with one call."""
+    shapes = [np.shape(a) for a in arrays]
+    splits = np.cumsum([int(np.prod(s)) for s in shapes])[:-1]
+
+    def flat_f(p):
+        return f([part.reshape(s) for part, s in zip(np.split(p, splits), shapes)])
+    return central_difference(flat_f, ravel_all(arrays))

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from backprop_harness.compare import assert_close
-from oracles.finite_differences import central_difference
+from oracles.finite_differences import central_difference_arrays, ravel_all
 from oracles.rounding import mlp_magnitude
 from oracles.tolerance import tolerance
 from reference import mlp
@@ -19,27 +19,16 @@ pytestmark = pytest.mark.system("mlp")
 SMOOTH = ["sigmoid", "tanh", "identity"]
 
 
-def _flat(Ws, bs):
-    return np.concatenate([W.ravel() for W in Ws] + ([b.ravel() for b in bs] if bs else []))
-
-
-def _unflat(p, Ws, bs):
-    out, i = [], 0
-    for a in list(Ws) + (list(bs) if bs else []):
-        out.append(p[i:i + a.size].reshape(a.shape))
-        i += a.size
-    return out[:len(Ws)], (out[len(Ws):] if bs else None)
-
-
 def _check_against_fd(X, T, Ws, bs, activations, loss, layout):
     g = mlp.loss_and_gradients(X, T, Ws, bs, activations=activations, loss=loss, layout=layout)
+    depth = len(Ws)
 
-    def L(p):
-        W_, b_ = _unflat(p, Ws, bs)
-        return mlp.loss_and_gradients(X, T, W_, b_, activations=activations, loss=loss, layout=layout).loss
-    fd = central_difference(L, _flat(Ws, bs))
-    assert_close(f"dL/dparams ({layout}, {activations}, {loss})", _flat(g.dWs, g.dbs), fd.gradient,
-                 tolerance("central"), "MLP", "CENTRAL", noise=fd.noise)
+    def L(params):
+        return mlp.loss_and_gradients(X, T, params[:depth], params[depth:] or None, activations=activations,
+                                      loss=loss, layout=layout).loss
+    fd = central_difference_arrays(L, list(Ws) + list(bs or ()))
+    assert_close(f"dL/dparams ({layout}, {activations}, {loss})", ravel_all(g.dWs + (g.dbs or ())),
+                 fd.gradient, tolerance("central"), "MLP", "CENTRAL", noise=fd.noise)
 
 
 @pytest.mark.parametrize("layout", mlp.LAYOUTS)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from backprop_harness.compare import assert_close
-from oracles.finite_differences import central_difference
+from oracles.finite_differences import central_difference_arrays, ravel_all
 from oracles.rounding import softmax_backward_magnitude
 from oracles.tolerance import tolerance
 from reference import softmax
@@ -32,14 +32,9 @@ def cases(draw, scale=2.0):
 def test_gradients_match_central_differences(reduction, case):
     X, Y, p = case
     loss, grads = softmax.loss_and_gradients(X, Y, **p, reduction=reduction)
-    sizes = [p[k].size for k in NAMES]
-
-    def L(flat):
-        parts = np.split(flat, np.cumsum(sizes)[:-1])
-        return softmax.loss_and_gradients(X, Y, *(a.reshape(p[k].shape) for a, k in zip(parts, NAMES)),
-                                          reduction=reduction)[0]
-    fd = central_difference(L, np.concatenate([p[k].ravel() for k in NAMES]))
-    assert_close(f"dL/dparams ({reduction})", np.concatenate([grads[k].ravel() for k in NAMES]),
+    fd = central_difference_arrays(lambda params: softmax.loss_and_gradients(X, Y, *params, reduction=reduction)[0],
+                                   [p[k] for k in NAMES])
+    assert_close(f"dL/dparams ({reduction})", ravel_all(grads[k] for k in NAMES),
                  fd.gradient, tolerance("central"), "SOFTMAX", "CENTRAL", noise=fd.noise)
 
 
