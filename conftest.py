@@ -15,12 +15,13 @@ os.environ.setdefault("JAX_ENABLE_X64", "1")   # before anything imports jax
 import pytest
 from hypothesis import HealthCheck, settings
 
+from fixtures import SYSTEMS
+
 settings.register_profile("ci", derandomize=True, max_examples=50, deadline=None, print_blob=True,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", max_examples=50, deadline=None, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
-SYSTEMS = ("scalar_graph", "manual_222", "mlp", "softmax")
 _outcomes: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
 
 
