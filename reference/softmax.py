@@ -64,7 +64,10 @@ def cross_entropy(zpred, Y, reduction="sum"):
     """- sum_i sum_k Y_ik log softmax(zpred)_ik, or its mean over the n rows."""
     _check_reduction(reduction)
     logp = log_softmax(zpred)
-    Y = _check_one_hot(Y, logp.shape)
+    return _cross_entropy(logp, _check_one_hot(Y, logp.shape), reduction)
+
+
+def _cross_entropy(logp, Y, reduction):
     total = -np.sum(Y * logp)
     return total if reduction == "sum" else total / logp.shape[0]
 
@@ -114,7 +117,7 @@ def forward_backward(X, Y, W1, b1, W2, b2, reduction="sum") -> SoftmaxPass:
     zpred = h @ W2 + b2
     pred = softmax(zpred)
     Y = _check_one_hot(Y, pred.shape)
-    loss = cross_entropy(zpred, Y, reduction)
+    loss = _cross_entropy(log_softmax(zpred), Y, reduction)
 
     grad_zpred = pred - Y
     if reduction == "mean":
