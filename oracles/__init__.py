@@ -1,5 +1,84 @@
-"""Independent oracles that the reference (and later any plugged-in implementation) is checked against.
+"""Independent oracles that the reference and any plugged-in implementation are checked against.
 
-* ``oracles.finite_differences``  numerical derivatives of any f: R^n -> R
-* ``oracles.tolerance``           the one tolerance policy, every figure with its reason
+Each oracle answers the same question for a case (``oracles.cases``): the loss
+and d loss / d parameters, by parameter name, and the derivative along a
+direction. One entry point each, imported only when first used, so a run that
+needs one oracle does not pay for the others (torch and JAX take seconds to import):
+
+    gradient(case, "torch64")                  -> Gradient
+    directional(case, direction, "jax64")      -> float, d loss / d eps at params + eps * direction
+
+Oracles (``ORACLES``):
+
+* ``torch64``       PyTorch autograd in float64; forward mode by ``torch.func.jvp``
+* ``jax64``         JAX with x64, jit-compiled once per shape bucket (padding plus masks)
+* ``complex_step``  Im f(x + ih) / h on complex-safe numpy losses: exact to rounding for analytic code
+* ``richardson``    4th-order Richardson extrapolation of central differences
+* ``central``       central differences (the classic check; about 1e-10 of the scale)
+
+Modules: ``cases`` (what is asked), ``finite_differences`` (numerical derivatives
+of any f: R^n -> R), ``numeric`` (the losses in complex-safe numpy),
+``rounding`` (how far two exact float64 evaluations may differ), ``tolerance``
+(the one policy).
 """
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["ORACLES", "EXACT", "Gradient", "gradient", "directional"]
+
+ORACLES = {
+    "torch64": "oracles.torch64",
+    "jax64": "oracles.jax64",
+    "complex_step": "oracles.numeric",
+    "richardson": "oracles.numeric",
+    "central": "oracles.numeric",
+}
+# Oracles whose answer is the exact gradient up to float64 rounding (judged by
+# oracles.rounding's magnitudes); the others report their own error per entry.
+EXACT = ("torch64", "jax64", "complex_step")
+
+
+@dataclass(frozen=True)
+class Gradient:
+    """An answer to a case: the loss and d loss / d parameter for every parameter name.
+
+    ``method`` names how it was obtained (an oracle name, "reference", an
+    implementation's label); ``noise`` maps names to the estimate's own
+    per-entry error figure where the method has one (finite differences).
+    """
+    loss: float
+    grads: dict
+    method: str
+    noise: dict | None = None
+    details: dict = field(default_factory=dict)
+
+
+def _module(oracle: str):
+    try:
+        return importlib.import_module(ORACLES[oracle])
+    except KeyError:
+        raise ValueError(f"unknown oracle {oracle!r}; expected one of {sorted(ORACLES)}") from None
+
+
+def gradient(case, oracle: str) -> Gradient:
+    """The loss and its gradient for ``case`` by ``oracle``."""
+    module = _module(oracle)
+    return module.gradient(case, method=oracle) if module.__name__ == "oracles.numeric" else module.gradient(case)
+
+
+def directional(case, direction: dict, oracle: str) -> float:
+    """d/de loss(params + e * direction) at e = 0; ``direction`` maps parameter names to arrays
+    of the parameters' shapes. Costs one forward-mode pass (or one complex evaluation),
+    whatever the number of parameters."""
+    missing = set(case.params()) - set(direction)
+    if missing:
+        raise ValueError(f"direction lacks parameters {sorted(missing)}")
+    module = _module(oracle)
+    direction = {k: np.asarray(v, dtype=float) for k, v in direction.items()}
+    if module.__name__ == "oracles.numeric":
+        return module.directional(case, direction, method=oracle)
+    return module.directional(case, direction)
