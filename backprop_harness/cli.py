@@ -17,15 +17,15 @@ def _check(args) -> int:
     print(f"backprop-harness correctness benchmark: built-in reference, {args.cases} random cases "
           f"per system (seed {args.seed})\n")
     print(f"{'system':<14}{'verdict':<9}{'fixtures':>14}{'errata':>8}{'cases':>7}"
-          f"{'worst vs routes':>17}{'worst vs central':>18}{'time':>8}")
+          f"{'worst vs exact':>17}{'worst vs central':>18}{'time':>8}")
     for r in reports:
-        route = r.worst.get("route")
+        route = r.worst.get("exact")
         central = r.worst.get("central")
         print(f"{r.system:<14}{'PASS' if r.ok else 'FAIL':<9}{f'{r.records_ok}/{r.records}':>14}{r.errata:>8}"
               f"{r.cases:>7}{'-' if route is None else f'{route:.1e}':>17}"
               f"{'-' if central is None else f'{central:.1e}':>18}{r.seconds:>7.2f}s")
     print(f"\nerrors are relative to the scale of the whole gradient; tolerances: routes "
-          f"{tolerance('route').rtol:g}, central differences {tolerance('central').rtol:g} (oracles/tolerance.py)")
+          f"{tolerance('exact').rtol:.2g} of the rounding magnitude, central differences {tolerance('central').rtol:g} (oracles/tolerance.py)")
     failed = [r for r in reports if not r.ok]
     for r in failed:
         for line in r.failures[:10]:

@@ -1,18 +1,23 @@
 """The one comparison reporter, in the shape of numpy's ``assert_allclose``.
 
-    dL/dW1: IMPL vs CENTRAL (rtol 1e-07 of scale 0.3, atol 3e-08)
-    Mismatched elements: 1 / 4 (25%)
-      dL/dW1[0, 1]: IMPL 0.25  CENTRAL 0.125  abs err 0.125  rel err 1
+    dL/dparams: REFERENCE vs TORCH64 (rtol 1.42e-14 of scale 0.3 = atol 4.3e-15; exact evaluations: ... (k = 64))
+    Mismatched elements: 1 / 12 (8.33%)
+      dL/dW1[0, 1]: REFERENCE 0.25  TORCH64 0.125  abs err 0.125  rel err 0.417  tol 4.3e-15
     Max absolute difference: 0.125
-    Max relative difference (to scale): 0.4
+    Max relative difference (to scale): 0.417
+
+At most ``max_lines`` offending entries are listed, the worst first; a whole
+Jacobian is never printed.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from oracles.tolerance import Tolerance
+from oracles import EXACT, Gradient
+from oracles.rounding import magnitude
+from oracles.tolerance import Tolerance, tolerance
 
-__all__ = ["GradientMismatch", "compare", "assert_close"]
+__all__ = ["GradientMismatch", "compare", "assert_close", "gradient_report", "assert_gradients_agree"]
 
 
 class GradientMismatch(AssertionError):
@@ -27,49 +32,60 @@ def _flatten(x):
     return {"": np.asarray(x, dtype=float)}
 
 
+def _label(name, key):
+    if not key:
+        return name
+    return f"{name}{key}" if name.endswith("/d") else f"{name}[{key}]"
+
+
 def compare(name, got, expected, tol: Tolerance, got_label="IMPL", expected_label="EXPECTED",
             max_lines=5, scale: float | None = None, noise=None) -> str | None:
     """None when every entry is within ``tol`` of the whole gradient's scale; else a report.
 
     ``got`` and ``expected`` are arrays, or dicts / sequences of arrays (one per
-    parameter tensor); the scale is the largest |expected| entry over all of them,
-    unless the caller passes the scale its tolerance is defined against.
-    ``noise`` (the shape of a single ``expected`` array) is the oracle's per-entry
-    rounding noise, which ``tol`` may add to the bound.
+    parameter tensor). A name ending in "/d" is joined to the dict keys, so
+    ``compare("dL/d", {"W1": ...})`` reports ``dL/dW1[0, 1]``. The scale is the
+    largest |expected| entry over all of them, unless the caller passes the scale
+    its tolerance is defined against. ``noise`` (shaped like ``expected``) is the
+    estimate's per-entry error figure, which ``tol`` may add to the bound.
     """
     got, expected = _flatten(got), _flatten(expected)
+    noise = None if noise is None else _flatten(noise)
     if got.keys() != expected.keys():
-        return f"{name}: parameters differ: {got_label} has {sorted(got)}, {expected_label} has {sorted(expected)}"
+        return (f"{name}: parameters differ: {got_label} has {sorted(got)}, "
+                f"{expected_label} has {sorted(expected)}")
     for k in expected:
         if got[k].shape != expected[k].shape:
-            return (f"{name}{'[' + k + ']' if k else ''}: shape {got[k].shape} from {got_label}, "
-                    f"expected {expected[k].shape}")
+            return f"{_label(name, k)}: shape {got[k].shape} from {got_label}, expected {expected[k].shape}"
     if scale is None:
         scale = max((float(np.max(np.abs(e))) for e in expected.values() if e.size), default=0.0)
-    if noise is not None and len(expected) != 1:
-        raise ValueError("noise is supported for a single expected array")
-    lines, n_bad, n_all, max_abs = [], 0, 0, 0.0
+    offenders, n_bad, n_all, max_abs = [], 0, 0, 0.0
     for k, e in expected.items():
         g = got[k]
         err = np.where(np.isnan(g - e), np.inf, np.abs(g - e))   # NaN anywhere is a mismatch
-        atol = tol.atol(scale, 0.0 if noise is None else np.asarray(noise, dtype=float).reshape(e.shape))
+        atol = np.broadcast_to(tol.atol(scale, 0.0 if noise is None else noise[k].reshape(e.shape)), e.shape)
         bad = err > atol
         n_all += e.size
         n_bad += int(bad.sum())
         max_abs = max(max_abs, float(err.max(initial=0.0)))
-        label = name + (f"[{k}]" if k else "")
-        for idx in np.argwhere(bad)[: max_lines - len(lines)]:
+        for idx in np.argwhere(bad):
             idx = tuple(int(i) for i in idx)
-            where = f"[{', '.join(map(str, idx))}]" if idx else ""
-            rel = err[idx] / scale if scale else np.inf
-            bound = np.broadcast_to(atol, e.shape)[idx]
-            lines.append(f"  {label}{where}: {got_label} {float(g[idx])!r}  {expected_label} {float(e[idx])!r}  "
-                         f"abs err {err[idx]:.3g}  rel err {rel:.3g}  tol {bound:.3g}")
+            offenders.append((float(err[idx] / atol[idx]) if atol[idx] else np.inf, k, idx,
+                              float(g[idx]), float(e[idx]), float(err[idx]), float(atol[idx])))
     if not n_bad:
         return None
+    lines = []
+    for _, k, idx, g, e, err, bound in sorted(offenders, key=lambda o: -o[0])[:max_lines]:
+        where = f"[{', '.join(map(str, idx))}]" if idx else ""
+        rel = err / scale if scale else np.inf
+        lines.append(f"  {_label(name, k)}{where}: {got_label} {g!r}  {expected_label} {e!r}  "
+                     f"abs err {err:.3g}  rel err {rel:.3g}  tol {bound:.3g}")
+    if n_bad > max_lines:
+        lines.append(f"  ... and {n_bad - max_lines} more")
     return "\n".join([
-        f"{name}: {got_label} vs {expected_label} (rtol {tol.rtol:g} of scale {scale:.3g}, "
-        f"atol {tol.atol(scale):.3g}" + (f" + {tol.noise_factor:g} x oracle noise)" if noise is not None else ")"),
+        f"{name}: {got_label} vs {expected_label} (rtol {tol.rtol:.3g} of scale {scale:.3g} = atol "
+        f"{tol.atol(scale):.3g}" + (f" + {tol.noise_factor:g} x estimate noise" if noise is not None else "")
+        + f"; {tol.reason})",
         f"Mismatched elements: {n_bad} / {n_all} ({100 * n_bad / n_all:.3g}%)",
         *lines,
         f"Max absolute difference: {max_abs:.3g}",
@@ -82,5 +98,54 @@ def assert_close(name, got, expected, tol: Tolerance, got_label="IMPL", expected
     """Raise ``GradientMismatch`` with ``compare``'s report when they disagree."""
     __tracebackhide__ = True
     report = compare(name, got, expected, tol, got_label, expected_label, scale=scale, noise=noise)
+    if report:
+        raise GradientMismatch(report)
+
+
+def _noise(a: Gradient, b: Gradient):
+    if a.noise is None and b.noise is None:
+        return None
+    return {k: (0.0 if a.noise is None else a.noise[k]) + (0.0 if b.noise is None else b.noise[k]) for k in b.grads}
+
+
+def gradient_report(case, got: Gradient, expected: Gradient, dtype: str = "float64",
+                    check_loss: bool = True) -> str | None:
+    """Compare two answers to ``case`` under the policy; None when they agree, else the report.
+
+    When both are exact evaluations (the reference, an implementation, an
+    autodiff oracle, the complex step), the tolerance is the exact rule on the
+    case's rounding magnitude; when either is a finite-difference estimate, that
+    method's rule with its noise figure, on the scale of the estimate's gradient.
+    """
+    numeric = [g.method for g in (expected, got) if g.method not in EXACT and g.noise is not None]
+    names = f"{got.method.upper()} vs {expected.method.upper()}"
+    reports = []
+    if numeric:
+        tol = tolerance(numeric[0], dtype)
+        scale = max(float(np.max(np.abs(v), initial=0.0)) for v in expected.grads.values())
+        noise = _noise(got, expected)
+        L_scale = None
+    else:
+        tol = tolerance("exact", dtype, case.summation_length)
+        L_mag, mags = magnitude(case)
+        scale = max([float(np.max(m, initial=0.0)) for m in mags.values()]
+                    + [float(np.max(np.abs(v), initial=0.0)) for v in expected.grads.values()])
+        noise, L_scale = None, L_mag
+    report = compare("dL/d", got.grads, expected.grads, tol, got.method.upper(), expected.method.upper(),
+                     scale=scale, noise=noise)
+    if report:
+        reports.append(report)
+    if check_loss and L_scale is not None:
+        loss_report = compare("L", got.loss, expected.loss, tol, got.method.upper(), expected.method.upper(),
+                              scale=L_scale)
+        if loss_report:
+            reports.append(loss_report)
+    return f"{type(case).__name__} ({names})\n" + "\n".join(reports) if reports else None
+
+
+def assert_gradients_agree(case, got: Gradient, expected: Gradient, dtype: str = "float64"):
+    """Raise ``GradientMismatch`` with ``gradient_report``'s report when the answers disagree."""
+    __tracebackhide__ = True
+    report = gradient_report(case, got, expected, dtype)
     if report:
         raise GradientMismatch(report)

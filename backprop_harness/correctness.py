@@ -69,7 +69,7 @@ def _scalar_graph(rep, rng, n):
             return _expression(np.random.default_rng(seed), inputs), inputs
         out, inputs = build(leaves)
         rev, fwd = gradient_reverse(out, inputs), gradient_forward(out, inputs)
-        rep.note("route", fwd.gradient, rev.gradient, scale=max(gradient_magnitude(out, inputs)))
+        rep.note("exact", fwd.gradient, rev.gradient, scale=max(gradient_magnitude(out, inputs)))
         fd = central_difference(lambda p: build(p)[0].data, leaves)
         rep.note("central", rev.gradient, fd.gradient, noise=fd.noise)
         rep.cases += 1
@@ -82,9 +82,9 @@ def _manual(rep, rng, n):
         graph = network_222_graph(x, t, w)
         vec = mlp.loss_and_gradients(x[None], t[None], (w[:4].reshape(2, 2), w[4:].reshape(2, 2)))
         scale = max(graph["gradient_magnitude"])
-        rep.note("route", graph["gradient"], g, scale=scale)
-        rep.note("route", graph["gradient_forward"], g, scale=scale)
-        rep.note("route", np.concatenate([d.ravel() for d in vec.dWs]), g, scale=scale)
+        rep.note("exact", graph["gradient"], g, scale=scale)
+        rep.note("exact", graph["gradient_forward"], g, scale=scale)
+        rep.note("exact", np.concatenate([d.ravel() for d in vec.dWs]), g, scale=scale)
         fd = central_difference(lambda p: manual.loss(x, t, p), w)
         rep.note("central", g, fd.gradient, noise=fd.noise)
         rep.cases += 1

@@ -1,4 +1,6 @@
-"""Central finite differences for any scalar function of a flat parameter vector.
+"""Numerical derivatives of any scalar function of a flat parameter vector.
+
+Central differences:
 
     df/dx_i ≈ D(h_i) = (f(x + h_i e_i) - f(x - h_i e_i)) / (2 h_i),   h_i = eps^(1/3) max(1, |x_i|)
 
@@ -6,6 +8,12 @@ The step balances the truncation error h^2 |f'''| / 6 against the rounding
 error eps |f| / h; at h ~ eps^(1/3) ≈ 6e-6 both are about eps^(2/3) ≈ 4e-11
 times the scale of f and its derivatives (see ``oracles.tolerance``). h_i is
 rounded so that x_i ± h_i is exactly representable, which removes one rounding.
+
+Also: ``richardson`` (4th order, ~3e-13 of the scale), ``complex_step``
+(exact to rounding for analytic f), ``directional`` (one derivative along a
+direction, at a cost independent of the number of parameters). Each returns
+an ``Estimate`` with the method, the steps and (for differences) its own
+error figure.
 """
 from __future__ import annotations
 
@@ -13,7 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Estimate", "central_difference", "central_difference_arrays", "ravel_all"]
+__all__ = ["Estimate", "ESTIMATORS", "estimate", "central_difference", "richardson", "complex_step",
+           "directional", "central_difference_arrays", "ravel_all"]
 
 _EPS = np.finfo(np.float64).eps
 
@@ -43,22 +52,12 @@ def central_difference(f, x, rel_step: float | None = None) -> Estimate:
     Raises:
         ValueError: x is not a 1-D finite float vector, or f does not return a finite scalar.
     """
-    x = np.array(x, dtype=np.float64)
-    if x.ndim != 1 or not np.all(np.isfinite(x)):
-        raise ValueError(f"x must be a 1-D vector of finite floats, got shape {x.shape}")
+    x = _check_vector(x)
     rel_step = _EPS ** (1 / 3) if rel_step is None else rel_step
-    h = rel_step * np.maximum(1.0, np.abs(x))
-    h = (x + h) - x                       # exactly representable step
+    h = _representable(x, rel_step * np.maximum(1.0, np.abs(x)))
     grad, noise = np.empty_like(x), np.empty_like(x)
     for i in range(x.size):
-        values = []
-        for step in (h[i], -h[i], 2 * h[i], -2 * h[i]):
-            xs = x.copy()
-            xs[i] += step
-            values.append(float(f(xs)))
-        if not np.isfinite(values).all():
-            raise ValueError(f"f is not finite at x ± h, x ± 2h along coordinate {i}")
-        fp, fm, fp2, fm2 = values
+        fp, fm, fp2, fm2 = _along(f, x, i, h[i] * np.array([1, -1, 2, -2]))
         grad[i] = (fp - fm) / (2 * h[i])
         truncation = abs((fp2 - fm2) / (4 * h[i]) - grad[i]) / 3
         noise[i] = _EPS * max(abs(fp), abs(fm)) / h[i] + truncation
@@ -70,13 +69,134 @@ def ravel_all(arrays) -> np.ndarray:
     return np.concatenate([np.ravel(np.asarray(a, dtype=np.float64)) for a in arrays])
 
 
-def central_difference_arrays(f, arrays) -> Estimate:
-    """Central differences of scalar ``f(list_of_arrays)`` with respect to every entry of
-    every array, flattened in order (``ravel_all``), so that networks with several
-    parameter tensors are checked with one call."""
+def central_difference_arrays(f, arrays, method: str = "central") -> Estimate:
+    """The gradient of scalar ``f(list_of_arrays)`` with respect to every entry of every
+    array, flattened in order (``ravel_all``), so that networks with several parameter
+    tensors are checked with one call; ``method`` as in ``estimate``."""
     shapes = [np.shape(a) for a in arrays]
     splits = np.cumsum([int(np.prod(s)) for s in shapes])[:-1]
 
     def flat_f(p):
         return f([part.reshape(s) for part, s in zip(np.split(p, splits), shapes)])
-    return central_difference(flat_f, ravel_all(arrays))
+    return estimate(flat_f, ravel_all(arrays), method)
+
+
+def richardson(f, x, rel_step: float | None = None) -> Estimate:
+    """4th-order Richardson extrapolation of central differences (6 calls per entry).
+
+        R(h) = (4 D(h/2) - D(h)) / 3 = f' + O(h^4)
+
+    The step balances truncation h^4 |f^(5)| against rounding eps |f| / h:
+    h ~ eps^(1/5) ≈ 7e-4 (times max(1, |x_i|)), both about eps^(4/5) ≈ 3e-13 of
+    the scale of f and its derivatives (measured ~3e-12 of the gradient's
+    largest entry on the four systems, against ~1e-10 for ``central_difference``).
+    ``noise`` is rounding, 3 eps max|f| / h (the weights 4/3 and 1/3 on two
+    quotients), plus truncation |R(h) - R(2h)| / 15, since R(2h) - R(h) ≈ 15 c h^4.
+    """
+    x = _check_vector(x)
+    rel_step = _EPS ** (1 / 5) if rel_step is None else rel_step
+    # h = 2s with x ± s exact, so that the half step is exact too
+    h = 2 * _representable(x, rel_step / 2 * np.maximum(1.0, np.abs(x)))
+    grad, noise = np.empty_like(x), np.empty_like(x)
+    for i in range(x.size):
+        values = _along(f, x, i, h[i] * np.array([0.5, -0.5, 1, -1, 2, -2]))
+        d_half, d_1, d_2 = ((values[k] - values[k + 1]) / (2 * s * h[i])
+                            for k, s in ((0, 0.5), (2, 1), (4, 2)))
+        grad[i] = (4 * d_half - d_1) / 3
+        r_2h = (4 * d_1 - d_2) / 3
+        noise[i] = 3 * _EPS * np.max(np.abs(values)) / h[i] + abs(grad[i] - r_2h) / 15
+    return Estimate(grad, "richardson", h, noise)
+
+
+# 2^-66 ≈ 1.4e-20: small enough that the O(h^2) term is below any float64 resolution,
+# large enough that h times a derivative as small as 1e-280 is still a normal number.
+_COMPLEX_STEP = 2.0 ** -66
+
+
+def complex_step(f, x, step: float = _COMPLEX_STEP) -> Estimate:
+    """Complex-step derivative: df/dx_i = Im f(x + i h e_i) / h + O(h^2)  (1 call per entry).
+
+    There is no subtraction, hence no cancellation: for code that is analytic
+    (sigmoid, tanh, exp, log, softmax, polynomials; relu away from 0) the
+    estimate is the derivative to a few ulps of its terms, as exact as an
+    autodiff library. ``f`` must accept a complex vector and use only analytic
+    operations (no abs, no comparisons on the imaginary part, no ``.real``):
+    see ``oracles.numeric`` for the four systems' losses written that way.
+    ``noise`` is None: the estimate is judged like autodiff (``oracles.rounding``).
+
+    Raises:
+        ValueError: f returns a non-complex or non-finite value (it dropped the imaginary part).
+    """
+    x = _check_vector(x)
+    h = step * np.maximum(1.0, np.abs(x))
+    grad = np.empty_like(x)
+    for i in range(x.size):
+        xs = x.astype(np.complex128)
+        xs[i] += 1j * h[i]
+        grad[i] = _imaginary_part(f(xs), f"coordinate {i}") / h[i]
+    return Estimate(grad, "complex_step", h, None)
+
+
+def _imaginary_part(value, where):
+    value = np.asarray(value)
+    if value.ndim != 0 or not np.iscomplexobj(value):
+        raise ValueError(f"complex step needs f to return a complex scalar; at {where} it returned "
+                         f"{value.dtype} of shape {value.shape} (does it call abs, .real or float()?)")
+    if not np.isfinite(value):
+        raise ValueError(f"f is not finite at the complex step along {where}: {complex(value)}")
+    return float(value.imag)
+
+
+def directional(f, x, v, method: str = "complex_step") -> Estimate:
+    """The derivative of f at x along v, d/dt f(x + t v) at t = 0, with one 1-D estimate.
+
+    Its cost does not grow with the number of parameters (1 call for the complex
+    step, 4 or 6 for the differences). The step is taken relative to
+    max(1, max|x|) / max|v|, so that it moves the largest parameter as a
+    per-coordinate step would. Returns a one-entry ``Estimate``.
+    """
+    x, v = _check_vector(x), np.asarray(v, dtype=np.float64)
+    if v.shape != x.shape or not np.all(np.isfinite(v)):
+        raise ValueError(f"direction must be finite with the shape of x {x.shape}, got {v.shape}")
+    v_max = float(np.max(np.abs(v), initial=0.0))
+    if v_max == 0.0:
+        return Estimate(np.zeros(1), method, np.zeros(1), None if method == "complex_step" else np.zeros(1))
+    scale = max(1.0, float(np.max(np.abs(x), initial=0.0))) / v_max
+    u = v * scale              # g(t) = f(x + t u): g'(0) = scale * (the derivative along v)
+    estimate = ESTIMATORS[method](lambda t: f(x + t[0] * u), np.zeros(1))
+    noise = None if estimate.noise is None else estimate.noise / scale
+    return Estimate(estimate.gradient / scale, method, estimate.steps * scale, noise)
+
+
+def _check_vector(x):
+    x = np.array(x, dtype=np.float64)
+    if x.ndim != 1 or not np.all(np.isfinite(x)):
+        raise ValueError(f"x must be a 1-D vector of finite floats, got shape {x.shape}")
+    return x
+
+
+def _representable(x, h):
+    return (x + h) - x
+
+
+def _along(f, x, i, steps):
+    values = []
+    for step in steps:
+        xs = x.copy()
+        xs[i] += step
+        values.append(float(f(xs)))
+    if not np.isfinite(values).all():
+        raise ValueError(f"f is not finite at the finite-difference points along coordinate {i}")
+    return np.array(values)
+
+
+ESTIMATORS = {"central": central_difference, "richardson": richardson, "complex_step": complex_step}
+
+
+def estimate(f, x, method: str = "central") -> Estimate:
+    """The gradient of scalar ``f`` at flat vector ``x`` by ``method`` (a key of ``ESTIMATORS``)."""
+    try:
+        estimator = ESTIMATORS[method]
+    except KeyError:
+        raise ValueError(f"unknown finite-difference method {method!r}; expected one of {sorted(ESTIMATORS)}") from None
+    return estimator(f, x)

@@ -1,84 +1,182 @@
-"""Running rounding-error magnitudes: the scale against which two float64 routes are judged.
+"""Rounding-error magnitudes: the scale against which two exact float64 gradients are judged.
 
-Two evaluations of one gradient in different orders (row vs column layout, sum
-vs rescaled mean, reverse vs forward mode) differ by rounding: at most ~k eps
-times the sum of the |terms| that each entry adds up, not times |entry|. Where
-the terms cancel (an output that lands on its target, paths of opposite sign)
-that sum is far above the entry, and judging against |gradient| gives false
-alarms (found by Hypothesis: row vs column off by 7e-14 of |gradient|).
+Two exact evaluations of one gradient (the reference against PyTorch, JAX or the
+complex step; reverse against forward mode; row against column layout) differ
+only by rounding. First-order error analysis bounds that difference by about
+k eps times a *magnitude*: the gradient recomputed with every sum replaced by
+the sum of the absolute values of its terms, and every local derivative by the
+magnitude of the terms that compute it plus the error it inherits from the
+forward value it is evaluated at. It is far above |gradient| where terms cancel:
 
-``mlp_magnitude`` propagates those magnitudes through the MLP's forward and
-backward pass (first-order error analysis): every sum is replaced by the sum of
-the absolute values of its terms, and each activation's error passes through
-|f'| (its output) and |f''| (its derivative). For the scalar graph the same
-quantity is ``reference.engine.gradient_magnitude``.
+* an output that lands on its target (Hypothesis found row vs column layout
+  differing by 7e-14 of |gradient|, 1.5e-16 of this magnitude);
+* a saturated sigmoid: s'(z) = s(1 - s) computed from s ≈ 1 loses all digits
+  (at z = 27, torch's s(1 - s) is 4e-4 off the true 1.9e-12; at z >= 37 it is 0).
+  Its magnitude is |s|(1 + |s|), the terms of s(1 - s), not |s'(z)|; so the
+  common formula is accepted, and an error of that size is only resolvable
+  against a gradient that does not flow entirely through saturated units.
+
+``magnitude(case)`` returns (loss magnitude, {parameter name: magnitude array}).
+The analysis is pessimistic by design (every rounding error is taken with the
+worst sign), written once per system, independently of ``reference/``.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from reference import mlp
-from reference.activations import activation
+from oracles.cases import MANUAL_NAMES, GraphCase, ManualCase, MLPCase, SoftmaxCase, evaluate
+from oracles.numeric import ACTIVATIONS, UNARY
 
-__all__ = ["mlp_magnitude", "softmax_backward_magnitude"]
-
-# |f''| <= CURVATURE * |f'| for each activation: sigmoid f'' = f'(1 - 2s), tanh f'' = -2 t f'.
-_CURVATURE = {"sigmoid": 1.0, "tanh": 2.0, "relu": 0.0, "identity": 0.0}
+__all__ = ["magnitude"]
 
 
-def mlp_magnitude(X, T, Ws, bs=None, *, activations="sigmoid", loss="sse", layout="row"):
-    """Magnitudes (loss, dWs, dbs) bounding the rounding of any evaluation order.
+def _derivative_magnitude(act, a, M_z):
+    """Magnitude of f'(z) as implementations compute it from the output a = f(z):
+    the terms of the formula, plus the error inherited from a (|d f'/d a| times a's
+    own magnitude |a| + |f'| M_z)."""
+    if act == "sigmoid":          # s(1 - s): terms |s| (1 + |s|); d/ds = 1 - 2s
+        fp = a * (1 - a)
+        return np.abs(a) * (1 + np.abs(a)) + np.abs(1 - 2 * a) * (np.abs(a) + np.abs(fp) * M_z)
+    if act == "tanh":             # 1 - t^2: terms 1 + t^2; d/dt = -2t
+        fp = 1 - a * a
+        return 1 + a * a + 2 * np.abs(a) * (np.abs(a) + np.abs(fp) * M_z)
+    if act == "relu":             # exactly 0 or 1 away from the kink
+        return (a > 0).astype(float)
+    return np.ones_like(a)        # identity
 
-    Same arguments as ``reference.mlp.loss_and_gradients``; the gradients have the
-    parameters' shapes. Row and column layouts give the same magnitudes (transposed).
-    """
-    if layout == "column":
-        L_mag, dWs, dbs = mlp_magnitude(np.asarray(X).T, np.asarray(T).T, [np.asarray(W).T for W in Ws], bs,
-                                        activations=activations, loss=loss, layout="row")
-        return L_mag, tuple(d.T for d in dWs), dbs
-    cache = mlp.forward(X, Ws, bs, activations, "row")
-    grads = mlp.backward(cache, T, loss)
-    A, acts = cache.A, cache.activations
-    absW = [np.abs(W) for W in cache.Ws]
-    fprime = [np.abs(activation(a)[1](A[l + 1])) for l, a in enumerate(acts)]
-    curvature = [_CURVATURE[a] for a in acts]
 
-    M_A, M_Z = [np.abs(A[0])], []
-    for l in range(len(absW)):
-        z = M_A[-1] @ absW[l] + (np.abs(cache.bs[l]) if cache.bs is not None else 0.0)
-        M_Z.append(z)
-        M_A.append(fprime[l] * z + np.abs(A[l + 1]))
+def _derivative(act, a):
+    return {"sigmoid": lambda: a * (1 - a), "tanh": lambda: 1 - a * a,
+            "relu": lambda: (a > 0).astype(float), "identity": lambda: np.ones_like(a)}[act]()
 
-    n = A[0].shape[0]
-    E_mag = M_A[-1] + np.abs(np.asarray(T, dtype=float))
-    L_mag = float(np.sum(E_mag ** 2)) * (1.0 if loss == "sse" else 1.0 / (2 * n))
-    M_dY = 2 * E_mag if loss == "sse" else E_mag / n
-    dY = 2 * (A[-1] - T) if loss == "sse" else (A[-1] - T) / n
 
-    L = len(absW)
-    dWs, dbs = [None] * L, [None] * L
-    upstream, M_up = dY, M_dY
-    for l in range(L - 1, -1, -1):
-        delta = grads.deltas[l]
-        M_delta = M_up * fprime[l] + curvature[l] * np.abs(upstream) * fprime[l] * M_Z[l]
+def _mlp(X, T, Ws, bs, acts, scale_loss):
+    """Row layout. Returns (loss magnitude, [dW magnitudes], [db magnitudes])."""
+    A, M_A, M_Z = [X], [np.abs(X)], []
+    for l, (W, act) in enumerate(zip(Ws, acts)):
+        Z = A[-1] @ W + (bs[l] if bs is not None else 0.0)
+        M_Z.append(M_A[-1] @ np.abs(W) + (np.abs(bs[l]) if bs is not None else 0.0))
+        a = ACTIVATIONS[act](Z)
+        A.append(a)
+        M_A.append(np.abs(_derivative(act, a)) * M_Z[-1] + np.abs(a))
+    E = A[-1] - T
+    M_E = M_A[-1] + np.abs(T)
+    L_mag = scale_loss * float(np.sum(M_E * (np.abs(E) + M_E)))
+    up, M_up = scale_loss * 2 * E, scale_loss * 2 * M_E          # dL/dA_L and its magnitude
+    dWs, dbs = [None] * len(Ws), [None] * len(Ws)
+    for l in range(len(Ws) - 1, -1, -1):
+        fp = _derivative(acts[l], A[l + 1])
+        delta = up * fp
+        M_delta = M_up * np.abs(fp) + np.abs(up) * _derivative_magnitude(acts[l], A[l + 1], M_Z[l])
         dWs[l] = M_A[l].T @ np.abs(delta) + np.abs(A[l]).T @ M_delta
         dbs[l] = M_delta.sum(axis=0)
-        upstream = delta @ cache.Ws[l].T
-        M_up = M_delta @ absW[l].T + np.abs(delta) @ absW[l].T
-    return L_mag, tuple(dWs), (None if cache.bs is None else tuple(dbs))
+        up = delta @ Ws[l].T
+        M_up = M_delta @ np.abs(Ws[l]).T
+    return L_mag, dWs, dbs
 
 
-def softmax_backward_magnitude(X, Y, W1, b1, W2, b2) -> dict:
-    """Magnitudes of 000's backward pass from grad_zpred on: the sums of |terms| of
-    grad_W2, grad_b2, grad_W1, grad_b1 for the batch-summed loss.
+def _mlp_case(case: MLPCase):
+    X, T, Ws = case.row_layout()
+    scale_loss = 1.0 if case.loss == "sse" else 1.0 / (2 * X.shape[0])
+    L_mag, dWs, dbs = _mlp(X, T, Ws, case.bs, case.activations, scale_loss)
+    mags = {f"W{l + 1}": (d if case.layout == "row" else d.T) for l, d in enumerate(dWs)}
+    if case.bs is not None:
+        mags.update({f"b{l + 1}": d for l, d in enumerate(dbs)})
+    return L_mag, mags
 
-    Enough to judge two routes whose forward passes are identical and whose
-    grad_zpred differ by rounding only (sum vs rescaled mean).
-    """
-    from reference import softmax
-    p = softmax.forward_backward(X, Y, W1, b1, W2, b2, "sum")
-    X = np.abs(np.asarray(X, dtype=float))
-    g = np.abs(p.grad_zpred)
-    gh = g @ np.abs(np.asarray(W2, dtype=float)).T
-    gzh = gh * np.abs(p.h * (1 - p.h))
-    return {"W1": X.T @ gzh, "b1": gzh.sum(axis=0), "W2": np.abs(p.h).T @ g, "b2": g.sum(axis=0)}
+
+def _manual_case(case: ManualCase):
+    W, V = case.matrices()
+    L_mag, (dW, dV), _ = _mlp(case.x[None, :], case.t[None, :], (W, V), None, ("sigmoid", "sigmoid"), 1.0)
+    return L_mag, dict(zip(MANUAL_NAMES, np.concatenate([dW.ravel(), dV.ravel()])))
+
+
+def _softmax_case(case: SoftmaxCase):
+    X, Y, W1, b1, W2, b2 = case.X, case.Y, case.W1, case.b1, case.W2, case.b2
+    aX, aW1, aW2 = np.abs(X), np.abs(W1), np.abs(W2)
+    zh = X @ W1 + b1
+    M_zh = aX @ aW1 + np.abs(b1)
+    h = ACTIVATIONS["sigmoid"](zh)
+    fp = h * (1 - h)
+    M_h = fp * M_zh + h
+    z = h @ W2 + b2
+    M_z = M_h @ aW2 + np.abs(b2) + np.abs(z)
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    # dp_i = p_i ((1 - p_i) dz_i - sum_{j != i} p_j dz_j), plus a few roundings of p_i
+    pM = p * M_z
+    M_p = p * ((1 - p) * M_z + pM.sum(axis=1, keepdims=True) - pM) + 4 * p
+    # log p_i = (z_i - max z) - log sum exp: each term's magnitude
+    lse = np.log(np.sum(np.exp(z - z.max(axis=1, keepdims=True)), axis=1, keepdims=True))
+    M_logp = M_z + np.abs(z.max(axis=1, keepdims=True)) + np.abs(lse) + (pM.sum(axis=1, keepdims=True))
+    n = X.shape[0] if case.reduction == "mean" else 1
+    L_mag = float(np.sum(Y * M_logp)) / n
+    g = (p - Y) / n
+    M_g = (M_p + np.abs(Y)) / n
+    gh = g @ W2.T
+    M_gh = M_g @ aW2.T + np.abs(g) @ aW2.T
+    gzh = gh * fp
+    M_gzh = M_gh * np.abs(fp) + np.abs(gh) * _derivative_magnitude("sigmoid", h, M_zh)
+    return L_mag, {"W1": aX.T @ M_gzh, "b1": M_gzh.sum(axis=0),
+                   "W2": M_h.T @ np.abs(g) + h.T @ M_g, "b2": M_g.sum(axis=0)}
+
+
+# Per unary op: (local derivative, its magnitude) from the value x, the result r,
+# and x's forward magnitude M (see _derivative_magnitude for the two terms).
+def _unary_local(op, x, r, M):
+    if op == "neg":
+        return -1.0, 1.0
+    if op == "exp":
+        return r, abs(r) * (1 + M)
+    if op == "log":
+        return 1 / x, 1 / abs(x) + M / x ** 2
+    if op in ("sigmoid", "tanh"):
+        d = _derivative(op, np.float64(r))
+        return d, float(_derivative_magnitude(op, np.float64(r), M))
+    return (1.0, 1.0) if x > 0 else (0.0, 0.0)       # relu, away from its kink
+
+
+def _graph_case(case: GraphCase):
+    values = [float(v) for v in evaluate(list(case.leaves), case.nodes, UNARY)]
+    n = case.leaves.size
+    M = list(np.abs(case.leaves))                       # forward magnitudes
+    edges = []                                           # per node: [(operand index, local magnitude)]
+    for i, node in enumerate(case.nodes):
+        r = values[n + i]
+        va = values[node.a] if isinstance(node.a, int) else node.a
+        Ma = M[node.a] if isinstance(node.a, int) else 0.0
+        vb = values[node.b] if isinstance(node.b, int) else node.b
+        Mb = M[node.b] if isinstance(node.b, int) else 0.0
+        if node.op in ("add", "sub"):
+            locals_ = [(node.a, 1.0, 1.0), (node.b, 1.0, 1.0)]
+        elif node.op == "mul":
+            locals_ = [(node.a, abs(vb), abs(vb) + Mb), (node.b, abs(va), abs(va) + Ma)]
+        elif node.op == "div":
+            locals_ = [(node.a, 1 / abs(vb), 1 / abs(vb) + Mb / vb ** 2),
+                       (node.b, abs(va) / vb ** 2, (abs(va) + Ma) / vb ** 2 + 2 * abs(va) * Mb / abs(vb) ** 3)]
+        elif node.op == "pow":
+            c = node.b
+            d = abs(c * va ** (c - 1))
+            locals_ = [(node.a, d, d + abs(c * (c - 1) * va ** (c - 2)) * Ma)]
+        else:
+            d, m = _unary_local(node.op, va, r, Ma)
+            locals_ = [(node.a, abs(d), m)]
+        locals_ = [(k, d, m) for k, d, m in locals_ if isinstance(k, int)]
+        M.append(sum(d * M[k] for k, d, _ in locals_) + abs(r))
+        edges.append([(k, m) for k, _, m in locals_])
+    adjoint = np.zeros(n + len(case.nodes))
+    adjoint[-1] = 1.0
+    for i in range(len(case.nodes) - 1, -1, -1):
+        for k, m in edges[i]:
+            adjoint[k] += m * adjoint[n + i]
+    return M[-1], {f"x{i}": adjoint[i] for i in range(n)}
+
+
+def magnitude(case):
+    """(loss magnitude, {name: magnitude of d loss / d name}) for ``case``."""
+    for kind, fn in ((GraphCase, _graph_case), (ManualCase, _manual_case), (MLPCase, _mlp_case),
+                     (SoftmaxCase, _softmax_case)):
+        if isinstance(case, kind):
+            L_mag, mags = fn(case)
+            return L_mag, {k: np.asarray(v, dtype=float) for k, v in mags.items()}
+    raise ValueError(f"not a case: {type(case).__name__}")

@@ -8,7 +8,8 @@ from hypothesis import given, strategies as st
 
 from backprop_harness.compare import assert_close
 from oracles.finite_differences import central_difference_arrays, ravel_all
-from oracles.rounding import mlp_magnitude
+from oracles.cases import MLPCase
+from oracles.rounding import magnitude
 from oracles.tolerance import tolerance
 from reference import mlp
 from reference.activations import ACTIVATIONS
@@ -56,9 +57,9 @@ def test_column_layout_is_the_transpose_of_the_row_layout(net, act, loss):
     row = mlp.loss_and_gradients(X, T, Ws, bs, activations=act, loss=loss, layout="row")
     col = mlp.loss_and_gradients(X.T, T.T, [W.T for W in Ws], bs, activations=act, loss=loss, layout="column")
     # Outputs can land on their targets, so terms cancel: judge against the terms' magnitude.
-    L_mag, dW_mag, db_mag = mlp_magnitude(X, T, Ws, bs, activations=act, loss=loss)
-    scale = max([L_mag] + [float(np.max(m)) for m in dW_mag + (db_mag or ())])
-    tol = tolerance("route")
+    L_mag, mags = magnitude(MLPCase(X, T, Ws, bs, act, loss))
+    scale = max(float(np.max(m)) for m in mags.values())
+    tol = tolerance("exact")
     assert_close("L", col.loss, row.loss, tol, "COLUMN", "ROW", scale=L_mag)
     assert_close("dL/dW", [d.T for d in col.dWs], row.dWs, tol, "COLUMN", "ROW", scale=scale)
     if bs is not None:
@@ -71,11 +72,11 @@ def test_half_mean_is_sse_over_2n(net):
     sse = mlp.loss_and_gradients(X, T, Ws, bs, loss="sse")
     half = mlp.loss_and_gradients(X, T, Ws, bs, loss="half_mean")
     n = X.shape[0]
-    L_mag, dW_mag, _ = mlp_magnitude(X, T, Ws, bs, loss="sse")
-    tol = tolerance("route")
+    L_mag, mags = magnitude(MLPCase(X, T, Ws, bs, "sigmoid", "sse"))
+    tol = tolerance("exact")
     assert_close("L", half.loss * 2 * n, sse.loss, tol, "HALF_MEAN*2n", "SSE", scale=L_mag)
     assert_close("dL/dW", [d * 2 * n for d in half.dWs], sse.dWs, tol, "HALF_MEAN*2n", "SSE",
-                 scale=max(float(np.max(m)) for m in dW_mag))
+                 scale=max(float(np.max(m)) for m in mags.values()))
 
 
 @given(net=networks(), alpha=st.floats(0.01, 1.0))

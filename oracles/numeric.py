@@ -1,0 +1,108 @@
+"""The four systems' losses in plain numpy, written to run on complex numbers,
+and the numerical oracles built on them: complex step, Richardson, central differences.
+
+Written independently of ``reference/`` (which the oracles check) from the
+definitions in ``oracles.cases``, with only analytic operations so that the
+complex step gives the derivative to rounding:
+
+* sigmoid in the complex-safe form: 1/(1 + e^-z) where Re z >= 0, e^z/(1 + e^z)
+  elsewhere. The textbook form alone overflows e^-z for Re z below about -709 and
+  then gives inf/inf = NaN for complex z (a real float gets 1/inf = 0);
+* log-softmax with the largest *real* part subtracted (a real constant, which
+  leaves the softmax, and hence the derivative, unchanged);
+* relu as z where Re z > 0, else 0 (analytic away from the kink, which the
+  strategies keep clear of);
+* integer powers by numpy's repeated multiplication, non-integer ones (positive
+  bases only) by e^(c log z); no abs, no comparisons on imaginary parts.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from oracles import Gradient
+from oracles.cases import GraphCase, ManualCase, MLPCase, SoftmaxCase, evaluate
+from oracles.finite_differences import directional as _directional, estimate, ravel_all
+
+__all__ = ["loss", "gradient", "directional", "sigmoid"]
+
+
+def sigmoid(z):
+    """1/(1 + e^-z), finite for every z of either sign and real or complex."""
+    z = np.asarray(z)
+    out = np.empty_like(z, dtype=np.result_type(z, np.float64))
+    pos = z.real >= 0
+    out[pos] = 1 / (1 + np.exp(-z[pos]))
+    e = np.exp(z[~pos])
+    out[~pos] = e / (1 + e)
+    return out[()] if out.ndim == 0 else out
+
+
+def _relu(z):
+    return np.where(np.asarray(z).real > 0, z, 0 * z)
+
+
+ACTIVATIONS = {"sigmoid": sigmoid, "tanh": np.tanh, "relu": _relu, "identity": lambda z: z}
+UNARY = {"neg": lambda a: -a, "exp": np.exp, "log": np.log, "sigmoid": sigmoid, "tanh": np.tanh, "relu": _relu}
+
+
+def _log_softmax(Z):
+    m = np.max(Z.real, axis=1, keepdims=True)
+    shifted = Z - m
+    return shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
+
+
+def loss(case, params: dict):
+    """The case's loss at ``params`` (a dict like ``case.params()``, real or complex arrays)."""
+    if isinstance(case, GraphCase):
+        leaves = [params[f"x{i}"] for i in range(case.leaves.size)]
+        return evaluate(leaves, case.nodes, UNARY)[-1]
+    if isinstance(case, ManualCase):
+        W = np.array([[params["w11"], params["w12"]], [params["w21"], params["w22"]]])
+        V = np.array([[params["v11"], params["v12"]], [params["v21"], params["v22"]]])
+        y = sigmoid(sigmoid(case.x @ W) @ V)
+        return np.sum((y - case.t) ** 2)
+    if isinstance(case, MLPCase):
+        X, T, _ = case.row_layout()
+        A = X
+        for l, act in enumerate(case.activations):
+            W = params[f"W{l + 1}"]
+            Z = A @ (W if case.layout == "row" else W.T)
+            if case.bs is not None:
+                Z = Z + params[f"b{l + 1}"]
+            A = ACTIVATIONS[act](Z)
+        total = np.sum((A - T) ** 2)
+        return total if case.loss == "sse" else total / (2 * X.shape[0])
+    if isinstance(case, SoftmaxCase):
+        h = sigmoid(case.X @ params["W1"] + params["b1"])
+        logp = _log_softmax(h @ params["W2"] + params["b2"])
+        total = -np.sum(case.Y * logp)
+        return total if case.reduction == "sum" else total / case.X.shape[0]
+    raise ValueError(f"not a case: {type(case).__name__}; expected one of GraphCase, ManualCase, MLPCase, SoftmaxCase")
+
+
+def _flat_loss(case):
+    names = list(case.params())
+    shapes = [np.shape(case.params()[k]) for k in names]
+    splits = np.cumsum([int(np.prod(s)) for s in shapes])[:-1]
+
+    def f(p):
+        return loss(case, {k: part.reshape(s) for k, part, s in zip(names, np.split(p, splits), shapes)})
+
+    def unflatten(v):
+        return {k: part.reshape(s) for k, part, s in zip(names, np.split(v, splits), shapes)}
+    return f, ravel_all(case.params().values()), unflatten
+
+
+def gradient(case, method: str = "complex_step") -> Gradient:
+    """d loss / d params by ``method``: "complex_step", "richardson" or "central"."""
+    f, p, unflatten = _flat_loss(case)
+    est = estimate(f, p, method)
+    noise = None if est.noise is None else unflatten(est.noise)
+    return Gradient(float(np.real(f(p))), unflatten(est.gradient), method, noise, {"steps": unflatten(est.steps)})
+
+
+def directional(case, direction: dict, method: str = "complex_step") -> float:
+    """d/de loss(params + e * direction) at e = 0 by ``method``, one 1-D estimate."""
+    f, p, _ = _flat_loss(case)
+    v = ravel_all(direction[k] for k in case.params())
+    return float(_directional(f, p, v, method).gradient[0])

@@ -1,0 +1,72 @@
+"""The PyTorch oracle: the four losses written in torch, gradients by autograd in float64.
+
+Forward mode (``directional``) is ``torch.func.jvp``: one pass along a
+direction, the check of the scalar graph's forward mode and the cheap
+random-projection check of the networks. The losses follow the definitions in
+``oracles.cases`` with torch's own primitives (``torch.sigmoid``,
+``torch.log_softmax``), independently of ``reference/`` and ``oracles.numeric``.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from oracles import Gradient
+from oracles.cases import MANUAL_NAMES, GraphCase, ManualCase, MLPCase, SoftmaxCase, evaluate
+
+__all__ = ["loss", "gradient", "directional"]
+
+_DTYPE = torch.float64
+ACTIVATIONS = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu, "identity": lambda z: z}
+UNARY = {"neg": torch.neg, "exp": torch.exp, "log": torch.log, "sigmoid": torch.sigmoid,
+         "tanh": torch.tanh, "relu": torch.relu}
+
+
+def _t(a):
+    return torch.as_tensor(np.asarray(a, dtype=np.float64), dtype=_DTYPE)
+
+
+def loss(case, params: dict) -> torch.Tensor:
+    """The case's loss as a 0-d float64 tensor of ``params`` (a dict of tensors by name)."""
+    if isinstance(case, GraphCase):
+        return evaluate([params[f"x{i}"] for i in range(case.leaves.size)], case.nodes, UNARY)[-1]
+    if isinstance(case, ManualCase):
+        w = torch.stack([params[k] for k in MANUAL_NAMES])
+        W, V = w[:4].reshape(2, 2), w[4:].reshape(2, 2)
+        y = torch.sigmoid(torch.sigmoid(_t(case.x) @ W) @ V)
+        return torch.sum((y - _t(case.t)) ** 2)
+    if isinstance(case, MLPCase):
+        X, T, _ = case.row_layout()
+        A = _t(X)
+        for l, act in enumerate(case.activations):
+            W = params[f"W{l + 1}"]
+            Z = A @ (W if case.layout == "row" else W.T)
+            if case.bs is not None:
+                Z = Z + params[f"b{l + 1}"]
+            A = ACTIVATIONS[act](Z)
+        total = torch.sum((A - _t(T)) ** 2)
+        return total if case.loss == "sse" else total / (2 * X.shape[0])
+    if isinstance(case, SoftmaxCase):
+        h = torch.sigmoid(_t(case.X) @ params["W1"] + params["b1"])
+        logp = torch.log_softmax(h @ params["W2"] + params["b2"], dim=1)
+        total = -torch.sum(_t(case.Y) * logp)
+        return total if case.reduction == "sum" else total / case.X.shape[0]
+    raise ValueError(f"not a case: {type(case).__name__}; expected one of GraphCase, ManualCase, MLPCase, SoftmaxCase")
+
+
+def gradient(case) -> Gradient:
+    """d loss / d params by reverse-mode autograd."""
+    params = {k: _t(v).requires_grad_(True) for k, v in case.params().items()}
+    value = loss(case, params)
+    grads = torch.autograd.grad(value, list(params.values()), allow_unused=True)
+    return Gradient(float(value.detach()), {k: (torch.zeros_like(p) if g is None else g).detach().numpy()
+                                             for (k, p), g in zip(params.items(), grads)}, "torch64")
+
+
+def directional(case, direction: dict) -> float:
+    """d/de loss(params + e * direction) at e = 0, by forward mode (``torch.func.jvp``)."""
+    names = list(case.params())
+    primals = tuple(_t(case.params()[k]) for k in names)
+    tangents = tuple(_t(direction[k]) for k in names)
+    _, tangent = torch.func.jvp(lambda *ps: loss(case, dict(zip(names, ps))), primals, tangents)
+    return float(tangent)
