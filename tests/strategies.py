@@ -1,7 +1,19 @@
-"""Hypothesis strategies for the systems' inputs (the one module for them).
+"""Hypothesis strategies: the cases every property test draws (the one module for them).
 
-Every strategy draws float64 values in a well-conditioned range and shrinks
-towards the smallest network and towards 0.
+Each strategy states its contract (shapes, ranges, what is guaranteed) and what
+it shrinks towards. Kinks and poles are kept away by construction, never by a
+tolerance: relu pre-activations, log arguments and divisors stay clear of 0 by
+a margin far above the largest finite-difference step's effect on them.
+
+Regimes for the networks (``REGIMES``):
+
+* ``"conditioned"``: weights and biases in [-2, 2], inputs in [-3, 3]; every
+  gradient entry is within a few orders of the largest.
+* ``"saturated"``: every unit's pre-activation beyond ±10 (up to ±40), where
+  sigmoid' is 4.5e-5 down to 4e-18: gradients of 1e-8 and below next to O(1)
+  losses; the regime that breaks per-entry relative tolerances.
+* ``"extreme_logits"`` (softmax only): logits near ±1000, targets that are
+  sometimes the -1000 class (loss ~2000, probabilities that underflow to 0).
 """
 from __future__ import annotations
 
@@ -9,24 +21,51 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-__all__ = ["arrays", "networks", "one_hot"]
+from oracles.cases import BINARY, UNARY, GraphCase, ManualCase, MLPCase, Node, SoftmaxCase
+
+__all__ = ["REGIMES", "arrays", "one_hot", "layer_sizes", "networks", "graph_cases", "manual_cases",
+           "mlp_cases", "softmax_cases", "cases", "RELU_MARGIN"]
+
+REGIMES = ("conditioned", "saturated")
+SOFTMAX_REGIMES = ("conditioned", "saturated", "extreme_logits")
+
+# The largest finite-difference step is Richardson's 2h = 1.5e-3 max(1, |p|); a
+# relu input within 0.1 of its kink would need that step amplified 60x to cross.
+RELU_MARGIN = 0.1
+# Saturated pre-activations land in [10, 10 + spread] away from 0 (in either sign).
+SATURATION = 10.0
 
 
 def arrays(shape, lo=-2.0, hi=2.0):
-    """float64 arrays of ``shape`` with entries in [lo, hi]; shrinks towards zeros."""
+    """float64 arrays of ``shape`` with entries in [lo, hi] (no NaN, inf or subnormals);
+    shrinks towards zeros (or lo, when 0 is outside)."""
     return hnp.arrays(np.float64, shape, elements=st.floats(lo, hi, allow_subnormal=False))
 
 
 @st.composite
+def one_hot(draw, n, k):
+    """An (n, k) float64 one-hot matrix; shrinks towards every row choosing class 0."""
+    labels = draw(st.lists(st.integers(0, k - 1), min_size=n, max_size=n))
+    return np.eye(k)[labels]
+
+
+def layer_sizes(max_depth=4, max_width=8):
+    """(d0, d1, ..., dL): depth L in 1..max_depth, each width in 1..max_width;
+    shrinks towards one layer of width 1: (1, 1)."""
+    return st.integers(1, max_depth).flatmap(
+        lambda L: st.lists(st.integers(1, max_width), min_size=L + 1, max_size=L + 1).map(tuple))
+
+
+@st.composite
 def networks(draw, max_depth=3, max_width=5, max_batch=4, layout="row", biases=None):
-    """(X, T, Ws, bs) of a random MLP: depth 1..max_depth, widths 1..max_width, batch 1..max_batch.
+    """(X, T, Ws, bs) of a random MLP (conditioned regime), for tests of reference/mlp.py itself.
 
     Row layout: X (n, d0), W_l (d_{l-1}, d_l); column layout: the transposes.
     T is in [0, 1]. bs is None when ``biases`` is False, drawn either way when None.
     Shrinks towards one layer of width 1, batch 1, all-zero weights.
     """
-    depth = draw(st.integers(1, max_depth))
-    dims = draw(st.lists(st.integers(1, max_width), min_size=depth + 1, max_size=depth + 1))
+    dims = draw(layer_sizes(max_depth, max_width))
+    depth = len(dims) - 1
     n = draw(st.integers(1, max_batch))
     with_bias = draw(st.booleans()) if biases is None else biases
     Ws = [draw(arrays((dims[i], dims[i + 1]))) for i in range(depth)]
@@ -38,8 +77,291 @@ def networks(draw, max_depth=3, max_width=5, max_batch=4, layout="row", biases=N
     return X, T, Ws, bs
 
 
+# --- shaping pre-activations with the biases --------------------------------------
+
+def _clear_of_zero(Z, b, margin):
+    """A bias close to ``b`` for which every entry of Z + b is at least ``margin`` from 0.
+
+    Z is (n, m) (one column per unit); unit j's forbidden biases are the intervals
+    (-Z_ij - margin, -Z_ij + margin). The nearest allowed bias is one of the
+    interval ends (or b itself), so the result is a deterministic function of the
+    draw and shrinks with it.
+    """
+    b = np.array(b, dtype=float)
+    for j in range(Z.shape[1]):
+        def ok(c):
+            return np.all(np.abs(Z[:, j] + c) >= margin)
+        if ok(b[j]):
+            continue
+        ends = np.concatenate([-Z[:, j] - margin, -Z[:, j] + margin])
+        b[j] = min((c for c in ends if ok(c)), key=lambda c: abs(c - b[j]))
+    return b
+
+
+def _saturating(Z, signs, spread):
+    """Biases that put every entry of unit j's column of Z + b at sign_j * [10, 10 + spread_j + range]."""
+    lo, hi = Z.min(axis=0), Z.max(axis=0)
+    return np.where(signs > 0, SATURATION + spread - lo, -SATURATION - spread - hi)
+
+
+# --- the four systems ---------------------------------------------------------------
+
 @st.composite
-def one_hot(draw, n, k):
-    """An (n, k) one-hot matrix; shrinks towards every row choosing class 0."""
-    labels = draw(st.lists(st.integers(0, k - 1), min_size=n, max_size=n))
-    return np.eye(k)[labels]
+def mlp_cases(draw, regime="conditioned", activations=None, loss=None, layout=None, biases=None,
+              max_depth=4, max_width=8, max_batch=8):
+    """An ``MLPCase``: depth 1..4, widths 1..8, batch 1..8 (by default).
+
+    ``activations`` None draws one per layer from sigmoid/tanh/relu/identity
+    (sigmoid/tanh in the saturated regime); a string fixes all layers. ``loss``,
+    ``layout`` and ``biases`` are drawn when None. Guarantees: targets in [0, 1];
+    every relu pre-activation at least ``RELU_MARGIN`` from 0 (a network with relu
+    always has biases, which are moved to the nearest value that clears the
+    kink); in the saturated regime every pre-activation beyond ±10 (biases are
+    set, per unit, from a drawn sign and spread in [0, 30]).
+    Shrinks towards one sigmoid layer of width 1, batch 1, zero weights, sse, row layout.
+    """
+    if regime not in REGIMES:
+        raise ValueError(f"regime must be one of {REGIMES}, got {regime!r}")
+    dims = draw(layer_sizes(max_depth, max_width), label="dims")
+    depth = len(dims) - 1
+    n = draw(st.integers(1, max_batch), label="batch")
+    choices = ["sigmoid", "tanh"] if regime == "saturated" else ["sigmoid", "tanh", "relu", "identity"]
+    if activations is None:
+        acts = tuple(draw(st.lists(st.sampled_from(choices), min_size=depth, max_size=depth), label="activations"))
+    else:
+        acts = (activations,) * depth if isinstance(activations, str) else tuple(activations)
+    loss = draw(st.sampled_from(["sse", "half_mean"]), label="loss") if loss is None else loss
+    layout = draw(st.sampled_from(["row", "column"]), label="layout") if layout is None else layout
+    needs_bias = regime == "saturated" or "relu" in acts
+    with_bias = needs_bias or (draw(st.booleans(), label="biases") if biases is None else biases)
+    if biases is False and needs_bias:
+        raise ValueError(f"the {regime} regime with activations {acts} needs biases")
+    X = draw(arrays((n, dims[0]), -3.0, 3.0), label="X")
+    T = draw(arrays((n, dims[-1]), 0.0, 1.0), label="T")
+    Ws = [draw(arrays((dims[l], dims[l + 1])), label=f"W{l + 1}") for l in range(depth)]
+    bs = [draw(arrays((dims[l + 1],)), label=f"b{l + 1}") for l in range(depth)] if with_bias else None
+    if regime == "saturated":
+        signs = [draw(arrays((d,), -1.0, 1.0), label=f"signs{l + 1}") for l, d in enumerate(dims[1:])]
+        spreads = [draw(arrays((d,), 0.0, 30.0), label=f"spread{l + 1}") for l, d in enumerate(dims[1:])]
+    # Walk forward, adjusting each layer's biases where the regime or relu requires it.
+    from oracles.numeric import ACTIVATIONS
+    A = X
+    for l in range(depth):
+        Z = A @ Ws[l]
+        if regime == "saturated":
+            bs[l] = _saturating(Z, np.where(signs[l] >= 0, 1.0, -1.0), spreads[l])
+        elif acts[l] == "relu":
+            bs[l] = _clear_of_zero(Z, bs[l], RELU_MARGIN)
+        A = ACTIVATIONS[acts[l]](Z + (bs[l] if bs is not None else 0.0))
+    case = MLPCase(X, T, Ws, bs, acts, loss, "row")
+    if layout == "column":
+        case = MLPCase(X.T, T.T, [W.T for W in Ws], bs, acts, loss, "column")
+    return case
+
+
+@st.composite
+def manual_cases(draw, regime="conditioned"):
+    """A ``ManualCase`` (003's 2-2-2 network, no biases): x in [-3, 3], t in [0, 1], w in [-3, 3].
+
+    In the saturated regime |x_i| >= 0.5 and each unit's incoming weights are
+    scaled so that its pre-activation is beyond ±10 (to 10 + [0, 30]).
+    Shrinks towards x = (0, 0) (conditioned) or (0.5, 0.5), t = 0, w = 0 (or the
+    smallest saturating scale).
+    """
+    if regime not in REGIMES:
+        raise ValueError(f"regime must be one of {REGIMES}, got {regime!r}")
+    if regime == "conditioned":
+        x = draw(arrays((2,), -3.0, 3.0), label="x")
+    else:
+        signs = np.where(draw(arrays((2,), -1.0, 1.0), label="signs") >= 0, 1.0, -1.0)
+        x = draw(arrays((2,), 0.5, 3.0), label="|x|") * signs
+    t = draw(arrays((2,), 0.0, 1.0), label="t")
+    w = draw(arrays((8,), -3.0, 3.0), label="w")
+    if regime == "saturated":
+        spread = draw(arrays((4,), 0.0, 30.0), label="spread")
+        W, V = w[:4].reshape(2, 2).copy(), w[4:].reshape(2, 2).copy()
+        W[W == 0] = 1.0
+        V[V == 0] = 1.0
+        for j in range(2):
+            W[:, j] = np.abs(W[:, j]) * np.sign(x) * np.sign(W[0, j])     # both terms of x @ W[:, j] agree
+            W[:, j] *= (SATURATION + spread[j]) / abs(x @ W[:, j])
+        h = 1 / (1 + np.exp(-(x @ W)))
+        for j in range(2):
+            V[:, j] = np.abs(V[:, j]) * np.sign(V[0, j])                  # h > 0: same-sign weights
+            V[:, j] *= (SATURATION + spread[2 + j]) / abs(h @ V[:, j])
+        w = np.concatenate([W.ravel(), V.ravel()])
+    return ManualCase(x, t, w)
+
+
+@st.composite
+def softmax_cases(draw, regime="conditioned", reduction=None, max_width=8, max_batch=8):
+    """A ``SoftmaxCase``: X (n, d) in [-3, 3], one-hot Y (n, k), W1 (d, h), b1, W2 (h, k), b2;
+    n in 1..8, d, h in 1..8, k in 2..8 classes.
+
+    conditioned: weights in [-2, 2]; saturated: every hidden pre-activation beyond
+    ±10 (b1 set per unit as in ``mlp_cases``); extreme_logits: b2 = ±1000 per
+    class (drawn signs, at least one class of each sign when k >= 2), so logits
+    are 1000 ± 2h apart and the targets are sometimes a -1000 class.
+    ``reduction`` ("sum" or "mean") is drawn when None.
+    Shrinks towards n = d = h = 1, k = 2, zero weights, class 0, "sum".
+    """
+    if regime not in SOFTMAX_REGIMES:
+        raise ValueError(f"regime must be one of {SOFTMAX_REGIMES}, got {regime!r}")
+    n = draw(st.integers(1, max_batch), label="batch")
+    d, h = draw(st.integers(1, max_width), label="d"), draw(st.integers(1, max_width), label="hidden")
+    k = draw(st.integers(2, max_width), label="classes")
+    reduction = draw(st.sampled_from(["sum", "mean"]), label="reduction") if reduction is None else reduction
+    X = draw(arrays((n, d), -3.0, 3.0), label="X")
+    W1, b1 = draw(arrays((d, h)), label="W1"), draw(arrays((h,)), label="b1")
+    W2, b2 = draw(arrays((h, k)), label="W2"), draw(arrays((k,)), label="b2")
+    Y = draw(one_hot(n, k), label="Y")
+    if regime == "saturated":
+        signs = np.where(draw(arrays((h,), -1.0, 1.0), label="signs") >= 0, 1.0, -1.0)
+        b1 = _saturating(X @ W1, signs, draw(arrays((h,), 0.0, 30.0), label="spread"))
+    elif regime == "extreme_logits":
+        signs = np.where(draw(arrays((k,), -1.0, 1.0), label="signs") >= 0, 1.0, -1.0)
+        signs[0], signs[-1] = 1.0, -1.0
+        b2 = 1000.0 * signs + b2
+    return SoftmaxCase(X, Y, W1, b1, W2, b2, reduction)
+
+
+# --- the scalar graph ----------------------------------------------------------------
+
+# Operations in shrinking order: Hypothesis shrinks sampled_from towards the first.
+GRAPH_OPS = ("add", "mul", "sub", "neg", "div", "pow", "exp", "log", "sigmoid", "tanh", "relu")
+POWERS = (2.0, 3.0, -1.0, 0.5, 1.5, -2.0)
+# Values are kept within ±VALUE_LIMIT and their sensitivities to the leaves within
+# SENSITIVITY_LIMIT, so no overflow and no finite-difference step of 1.5e-3 can
+# move an operand across a kink or pole kept DOMAIN_MARGIN (plus 10 such moves) away.
+VALUE_LIMIT = 1e3
+SENSITIVITY_LIMIT = 1e3
+DOMAIN_MARGIN = 0.05
+
+
+@st.composite
+def graph_cases(draw, ops=GRAPH_OPS, max_leaves=6, max_nodes=30):
+    """A ``GraphCase``: 1..6 leaves in [-3, 3] and 1..30 nodes, each applying an
+    operation of ``ops`` to earlier values (any earlier value, so sub-expressions
+    are reused and gradients meet at branches) or to a constant in [-3, 3] on
+    either side (``2.5 - x``, ``x / 3``: the reflected operators).
+
+    Guarantees, checked as the program is built from the values it computes:
+    log arguments positive, divisors and negative-power bases away from 0, relu
+    arguments away from its kink, each by DOMAIN_MARGIN plus ten times the
+    largest finite-difference step's effect on that operand; exp arguments <= 5;
+    every value within ±1e3 and its derivative with respect to every leaf within
+    ±1e3. An operation that would break a guarantee is replaced by ``sigmoid`` of
+    its first operand (always valid and bounded), so no example is discarded.
+    Shrinks towards one leaf at 0 and one ``add`` node.
+    """
+    unknown = set(ops) - set(UNARY + BINARY)
+    if unknown or not ops:
+        raise ValueError(f"ops must be a non-empty subset of {UNARY + BINARY}, got unknown {sorted(unknown)}")
+    ops = tuple(op for op in GRAPH_OPS if op in ops)
+    n = draw(st.integers(1, max_leaves), label="leaves")
+    leaves = np.array(draw(st.lists(st.floats(-3.0, 3.0, allow_subnormal=False), min_size=n, max_size=n)))
+    values = list(leaves)
+    sens = [np.eye(n)[i] for i in range(n)]        # d value / d leaf, exact forward mode
+    # The largest step a finite-difference oracle takes on leaf i: Richardson's 2h.
+    step = 2 * 7.5e-4 * np.maximum(1.0, np.abs(leaves))
+    nodes = []
+    for _ in range(draw(st.integers(1, max_nodes), label="nodes")):
+        op = draw(st.sampled_from(ops), label="op")
+        i = draw(st.integers(0, len(values) - 1), label="operand")
+        node, value, grad = _node(draw, op, i, values, sens, step)
+        if node is None:
+            node, value, grad = _sigmoid_node(i, values, sens)
+        nodes.append(node)
+        values.append(value)
+        sens.append(grad)
+    return GraphCase(leaves, tuple(nodes))
+
+
+def _sigmoid_node(i, values, sens):
+    s = 1 / (1 + np.exp(-values[i]))
+    return Node("sigmoid", i), s, s * (1 - s) * sens[i]
+
+
+def _node(draw, op, i, values, sens, step):
+    """(node, value, d value / d leaves), or (None, ...) when the guarantees would break."""
+    a, da = values[i], sens[i]
+
+    def clear(x, dx, margin=DOMAIN_MARGIN):          # x stays this far from 0 under any FD step
+        return abs(x) > margin + 10 * float(np.abs(dx) @ step)
+
+    if op in UNARY:
+        if op == "neg":
+            r, dr = -a, -da
+        elif op == "exp":
+            if a > 5:
+                return None, None, None
+            r = np.exp(a)
+            dr = r * da
+        elif op == "log":
+            if a <= 0 or not clear(a, da):
+                return None, None, None
+            r, dr = np.log(a), da / a
+        elif op == "sigmoid":
+            return _sigmoid_node(i, values, sens)
+        elif op == "tanh":
+            r = np.tanh(a)
+            dr = (1 - r * r) * da
+        else:   # relu
+            if not clear(a, da):
+                return None, None, None
+            r, dr = max(a, 0.0), (da if a > 0 else 0 * da)
+        return _bounded(Node(op, i), r, dr)
+    if op == "pow":
+        c = draw(st.sampled_from(POWERS), label="exponent")
+        if (c != int(c) and (a <= 0 or not clear(a, da))) or (c < 0 and not clear(a, da)):
+            return None, None, None
+        return _bounded(Node("pow", i, c), a ** c, c * a ** (c - 1) * da)
+    form = draw(st.sampled_from(["values", "constant right", "constant left"]), label="form")
+    if form == "values":
+        j = draw(st.integers(0, len(values) - 1), label="operand 2")
+        b, db, operands = values[j], sens[j], (i, j)
+    else:
+        c = draw(st.floats(-3.0, 3.0, allow_subnormal=False), label="constant")
+        if op == "div" and form == "constant right" and abs(c) < 0.5:
+            c = 0.5 if c >= 0 else -0.5
+        b, db = c, 0 * da
+        operands = (i, c) if form == "constant right" else (c, i)
+        if form == "constant left":
+            a, da, b, db = b, db, a, da
+    if op == "add":
+        r, dr = a + b, da + db
+    elif op == "sub":
+        r, dr = a - b, da - db
+    elif op == "mul":
+        r, dr = a * b, da * b + a * db
+    else:   # div
+        if not clear(b, db, max(DOMAIN_MARGIN, 0.5 if isinstance(operands[1], float) else DOMAIN_MARGIN)):
+            return None, None, None
+        r, dr = a / b, (da * b - a * db) / (b * b)
+    return _bounded(Node(op, *operands), r, dr)
+
+
+def _bounded(node, r, dr):
+    if not (abs(r) <= VALUE_LIMIT and np.all(np.abs(dr) <= SENSITIVITY_LIMIT)):
+        return None, None, None
+    return node, float(r), dr
+
+
+# --- all systems ----------------------------------------------------------------------
+
+SYSTEM_STRATEGIES = {
+    "scalar_graph": lambda regime: graph_cases(),
+    "manual_222": manual_cases,
+    "mlp": mlp_cases,
+    "softmax": softmax_cases,
+}
+
+
+def cases(system: str, regime: str = "conditioned"):
+    """Cases of ``system`` (a name in ``fixtures.SYSTEMS``) in ``regime``
+    ("conditioned", "saturated"; softmax also "extreme_logits"; the scalar graph
+    has one regime, its values bounded as ``graph_cases`` states)."""
+    try:
+        return SYSTEM_STRATEGIES[system](regime)
+    except KeyError:
+        raise ValueError(f"unknown system {system!r}; expected one of {sorted(SYSTEM_STRATEGIES)}") from None
