@@ -46,47 +46,64 @@ UNARY = {"neg": lambda a: -a, "exp": np.exp, "log": np.log, "sigmoid": sigmoid, 
 
 
 def _log_softmax(Z):
-    m = np.max(Z.real, axis=1, keepdims=True)
+    m = np.max(Z.real, axis=-1, keepdims=True)
     shifted = Z - m
-    return shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
+    return shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
+
+
+def _T(W):
+    return np.swapaxes(W, -1, -2)
 
 
 def loss(case, params: dict):
-    """The case's loss at ``params`` (a dict like ``case.params()``, real or complex arrays)."""
+    """The case's loss at ``params`` (a dict like ``case.params()``, real or complex).
+
+    Every parameter may carry one leading axis of P points (shape (P, *shape));
+    the result then has shape (P,), so finite differences evaluate all their
+    points in one call. Without it, a scalar.
+    """
+    names = list(case.params())
+    shapes = {k: np.shape(v) for k, v in case.params().items()}
+    batched = np.ndim(params[names[0]]) == len(shapes[names[0]]) + 1
+    if not batched:
+        return loss(case, {k: np.asarray(v)[None] for k, v in params.items()})[0]
     if isinstance(case, GraphCase):
         leaves = [params[f"x{i}"] for i in range(case.leaves.size)]
-        return evaluate(leaves, case.nodes, UNARY)[-1]
+        return np.asarray(evaluate(leaves, case.nodes, UNARY)[-1]) * np.ones(len(leaves[0]))
     if isinstance(case, ManualCase):
-        W = np.array([[params["w11"], params["w12"]], [params["w21"], params["w22"]]])
-        V = np.array([[params["v11"], params["v12"]], [params["v21"], params["v22"]]])
-        y = sigmoid(sigmoid(case.x @ W) @ V)
-        return np.sum((y - case.t) ** 2)
+        W = np.stack([params["w11"], params["w12"], params["w21"], params["w22"]], axis=-1).reshape(-1, 2, 2)
+        V = np.stack([params["v11"], params["v12"], params["v21"], params["v22"]], axis=-1).reshape(-1, 2, 2)
+        h = sigmoid(np.einsum("i,pij->pj", case.x, W))
+        y = sigmoid(np.einsum("pi,pij->pj", h, V))
+        return np.sum((y - case.t) ** 2, axis=-1)
     if isinstance(case, MLPCase):
         X, T, _ = case.row_layout()
         A = X
         for l, act in enumerate(case.activations):
             W = params[f"W{l + 1}"]
-            Z = A @ (W if case.layout == "row" else W.T)
+            Z = A @ (W if case.layout == "row" else _T(W))
             if case.bs is not None:
-                Z = Z + params[f"b{l + 1}"]
+                Z = Z + params[f"b{l + 1}"][:, None, :]
             A = ACTIVATIONS[act](Z)
-        total = np.sum((A - T) ** 2)
+        total = np.sum((A - T) ** 2, axis=(-2, -1))
         return total if case.loss == "sse" else total / (2 * X.shape[0])
     if isinstance(case, SoftmaxCase):
-        h = sigmoid(case.X @ params["W1"] + params["b1"])
-        logp = _log_softmax(h @ params["W2"] + params["b2"])
-        total = -np.sum(case.Y * logp)
+        h = sigmoid(case.X @ params["W1"] + params["b1"][:, None, :])
+        logp = _log_softmax(h @ params["W2"] + params["b2"][:, None, :])
+        total = -np.sum(case.Y * logp, axis=(-2, -1))
         return total if case.reduction == "sum" else total / case.X.shape[0]
     raise ValueError(f"not a case: {type(case).__name__}; expected one of GraphCase, ManualCase, MLPCase, SoftmaxCase")
 
 
 def _flat_loss(case):
+    """(f of an (m, n) array of flat parameter vectors -> m losses, the flat parameters, unflatten)."""
     names = list(case.params())
     shapes = [np.shape(case.params()[k]) for k in names]
     splits = np.cumsum([int(np.prod(s)) for s in shapes])[:-1]
 
-    def f(p):
-        return loss(case, {k: part.reshape(s) for k, part, s in zip(names, np.split(p, splits), shapes)})
+    def f(points):
+        parts = np.split(points, splits, axis=1)
+        return loss(case, {k: part.reshape((points.shape[0],) + s) for k, part, s in zip(names, parts, shapes)})
 
     def unflatten(v):
         return {k: part.reshape(s) for k, part, s in zip(names, np.split(v, splits), shapes)}
@@ -96,13 +113,14 @@ def _flat_loss(case):
 def gradient(case, method: str = "complex_step") -> Gradient:
     """d loss / d params by ``method``: "complex_step", "richardson" or "central"."""
     f, p, unflatten = _flat_loss(case)
-    est = estimate(f, p, method)
+    est = estimate(f, p, method, batched=True)
     noise = None if est.noise is None else unflatten(est.noise)
-    return Gradient(float(np.real(f(p))), unflatten(est.gradient), method, noise, {"steps": unflatten(est.steps)})
+    return Gradient(float(np.real(f(p[None])[0])), unflatten(est.gradient), method, noise,
+                    {"steps": unflatten(est.steps)})
 
 
 def directional(case, direction: dict, method: str = "complex_step") -> float:
     """d/de loss(params + e * direction) at e = 0 by ``method``, one 1-D estimate."""
     f, p, _ = _flat_loss(case)
     v = ravel_all(direction[k] for k in case.params())
-    return float(_directional(f, p, v, method).gradient[0])
+    return float(_directional(f, p, v, method, batched=True).gradient[0])

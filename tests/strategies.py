@@ -88,13 +88,18 @@ def _clear_of_zero(Z, b, margin):
     draw and shrinks with it.
     """
     b = np.array(b, dtype=float)
+    margin = 1.01 * margin          # so that rounding of Z + b cannot bring an end below the margin
     for j in range(Z.shape[1]):
-        def ok(c):
-            return np.all(np.abs(Z[:, j] + c) >= margin)
-        if ok(b[j]):
-            continue
-        ends = np.concatenate([-Z[:, j] - margin, -Z[:, j] + margin])
-        b[j] = min((c for c in ends if ok(c)), key=lambda c: abs(c - b[j]))
+        lo, hi = None, None
+        for c in np.sort(-Z[:, j]):                  # merge the forbidden intervals in order
+            if hi is not None and c - margin <= hi:
+                hi = c + margin
+                continue
+            if lo is not None and lo < b[j] < hi:
+                break
+            lo, hi = c - margin, c + margin
+        if lo < b[j] < hi:
+            b[j] = lo if b[j] - lo <= hi - b[j] else hi
     return b
 
 
