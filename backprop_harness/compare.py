@@ -130,7 +130,7 @@ def gradient_report(case, got: Gradient, expected: Gradient, dtype: str = "float
         L_mag, mags = magnitude(case)
         scale = max([float(np.max(m, initial=0.0)) for m in mags.values()]
                     + [float(np.max(np.abs(v), initial=0.0)) for v in expected.grads.values()])
-        noise, L_scale = None, L_mag
+        noise, L_scale = _noise(got, expected), L_mag
     report = compare("dL/d", got.grads, expected.grads, tol, got.method.upper(), expected.method.upper(),
                      scale=scale, noise=noise)
     if report:

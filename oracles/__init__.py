@@ -6,7 +6,7 @@ direction. One entry point each, imported only when first used, so a run that
 needs one oracle does not pay for the others (torch and JAX take seconds to import):
 
     gradient(case, "torch64")                  -> Gradient
-    directional(case, direction, "jax64")      -> float, d loss / d eps at params + eps * direction
+    directional(case, direction, "jax64")      -> Directional, d loss / d eps at params + eps * direction
 
 Oracles (``ORACLES``):
 
@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["ORACLES", "EXACT", "Gradient", "gradient", "directional"]
+__all__ = ["ORACLES", "EXACT", "Gradient", "Directional", "gradient", "directional"]
 
 ORACLES = {
     "torch64": "oracles.torch64",
@@ -70,9 +70,17 @@ def gradient(case, oracle: str) -> Gradient:
     return module.gradient(case, method=oracle) if module.__name__ == "oracles.numeric" else module.gradient(case)
 
 
-def directional(case, direction: dict, oracle: str) -> float:
+@dataclass(frozen=True)
+class Directional:
+    """A derivative along a direction, with the method and its own error figure (0 for autodiff)."""
+    value: float
+    method: str
+    noise: float = 0.0
+
+
+def directional(case, direction: dict, oracle: str) -> Directional:
     """d/de loss(params + e * direction) at e = 0; ``direction`` maps parameter names to arrays
-    of the parameters' shapes. Costs one forward-mode pass (or one complex evaluation),
+    of the parameters' shapes. Costs one forward-mode pass (or two complex evaluations),
     whatever the number of parameters."""
     missing = set(case.params()) - set(direction)
     if missing:
@@ -80,5 +88,6 @@ def directional(case, direction: dict, oracle: str) -> float:
     module = _module(oracle)
     direction = {k: np.asarray(v, dtype=float) for k, v in direction.items()}
     if module.__name__ == "oracles.numeric":
-        return module.directional(case, direction, method=oracle)
-    return module.directional(case, direction)
+        value, noise = module.directional(case, direction, method=oracle)
+        return Directional(value, oracle, noise)
+    return Directional(float(module.directional(case, direction)), oracle)

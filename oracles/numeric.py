@@ -119,8 +119,9 @@ def gradient(case, method: str = "complex_step") -> Gradient:
                     {"steps": unflatten(est.steps)})
 
 
-def directional(case, direction: dict, method: str = "complex_step") -> float:
-    """d/de loss(params + e * direction) at e = 0 by ``method``, one 1-D estimate."""
+def directional(case, direction: dict, method: str = "complex_step") -> tuple[float, float]:
+    """(d/de loss(params + e * direction) at e = 0, the estimate's error figure) by ``method``."""
     f, p, _ = _flat_loss(case)
     v = ravel_all(direction[k] for k in case.params())
-    return float(_directional(f, p, v, method, batched=True).gradient[0])
+    est = _directional(f, p, v, method, batched=True)
+    return float(est.gradient[0]), float(est.noise[0])
