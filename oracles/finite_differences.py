@@ -2,7 +2,14 @@
 
 Central differences:
 
-    df/dx_i ≈ D(h_i) = (f(x + h_i e_i) - f(x - h_i e_i)) / (2 h_i),   h_i = eps^(1/3) max(1, |x_i|)
+    df/dx_i ≈ D(h_i) = (f(x + h_i e_i) - f(x - h_i e_i)) / (2 h_i),   h_i = max(eps^(1/3), 1024 ulp(x_i))
+
+The per-coordinate step is absolute (eps^(1/3) ≈ 6e-6) unless the coordinate is
+so large that this would change fewer than its last 10 bits. It is not scaled
+by |x_i|: a network's loss does not vary on a scale that grows with a weight
+(a logit bias of 1000 moves the softmax on a scale of 1), and the textbook
+eps^(1/3) max(1, |x_i|) took steps of 0.7 there, where Richardson's own error
+figure no longer held (found by Hypothesis on 000's network with logits near 1000).
 
 The step balances the truncation error h^2 |f'''| / 6 against the rounding
 error eps |f| / h; at h ~ eps^(1/3) ≈ 6e-6 both are about eps^(2/3) ≈ 4e-11
@@ -58,6 +65,11 @@ def _check_vector(x):
     return x
 
 
+def _step(x, rel_step):
+    """The per-coordinate step: rel_step, or 1024 ulps of x_i where that is larger."""
+    return np.maximum(rel_step, 1024 * _EPS * np.abs(x))
+
+
 def _representable(x, h):
     return (x + h) - x
 
@@ -103,7 +115,7 @@ def central_difference(f, x, rel_step: float | None = None, batched: bool = Fals
     """
     x = _check_vector(x)
     rel_step = _EPS ** (1 / 3) if rel_step is None else rel_step
-    h = _representable(x, rel_step * np.maximum(1.0, np.abs(x)))
+    h = _representable(x, _step(x, rel_step))
     fp, fm, fp2, fm2 = _coordinate_values(f, x, h[:, None] * np.array([1, -1, 2, -2]), batched,
                                           "central-difference").real.T
     grad = (fp - fm) / (2 * h)
@@ -118,7 +130,7 @@ def richardson(f, x, rel_step: float | None = None, batched: bool = False) -> Es
         R(h) = (4 D(h/2) - D(h)) / 3 = f' + O(h^4)
 
     The step balances truncation h^4 |f^(5)| against rounding eps |f| / h:
-    h ~ eps^(1/5) ≈ 7e-4 (times max(1, |x_i|)), both about eps^(4/5) ≈ 3e-13 of
+    h ~ eps^(1/5) ≈ 7e-4 (absolute, as in ``central_difference``), both about eps^(4/5) ≈ 3e-13 of
     the scale of f and its derivatives (measured ~3e-12 of the gradient's
     largest entry on the four systems, against ~1e-10 for ``central_difference``).
     ``noise`` is rounding, 3 eps max|f| / h (the weights 4/3 and 1/3 on two
@@ -127,7 +139,7 @@ def richardson(f, x, rel_step: float | None = None, batched: bool = False) -> Es
     x = _check_vector(x)
     rel_step = _EPS ** (1 / 5) if rel_step is None else rel_step
     # h = 2s with x ± s exact, so that the half step is exact too
-    h = 2 * _representable(x, rel_step / 2 * np.maximum(1.0, np.abs(x)))
+    h = 2 * _representable(x, _step(x, rel_step) / 2)
     values = _coordinate_values(f, x, h[:, None] * np.array([0.5, -0.5, 1, -1, 2, -2]), batched,
                                 "Richardson").real
     d_half, d_1, d_2 = ((values[:, k] - values[:, k + 1]) / (2 * s * h) for k, s in ((0, 0.5), (2, 1), (4, 2)))
@@ -137,10 +149,14 @@ def richardson(f, x, rel_step: float | None = None, batched: bool = False) -> Es
     return Estimate(grad, "richardson", h, noise)
 
 
-# 2^-66 ≈ 1.4e-20: small enough that the O(h^2) term is below any float64 resolution,
-# large enough that h times a derivative as small as 1e-287 is still a normal number
-# (smaller derivatives underflow in the imaginary part; oracles.tolerance floors the scale).
-_COMPLEX_STEP = 2.0 ** -66
+# h = 2^-500 ≈ 3e-151. Two failure modes bound it, both found by Hypothesis:
+# * too large: the h^2 f''' term swamps a tiny f' (x^3 at x = 1.2e-38 with h = 1.4e-20:
+#   f' = 4e-76 under h^2 = 2e-40; the extrapolation removes the term but not its
+#   rounding, eps h^2). At 3e-151, h^2 is below every float64 scale that matters;
+# * too small: h f' underflows below float64's smallest normal 2.2e-308 (x * x at
+#   x = 2.5e-296 with h = 1.4e-20). At 3e-151 that happens for f' < 7e-158, and
+#   oracles.tolerance judges gradients below a scale of 1e-150 absolutely.
+_COMPLEX_STEP = 2.0 ** -500
 
 
 def complex_step(f, x, step: float = _COMPLEX_STEP, batched: bool = False) -> Estimate:
@@ -166,7 +182,9 @@ def complex_step(f, x, step: float = _COMPLEX_STEP, batched: bool = False) -> Es
         ValueError: f returns real values (it dropped the imaginary part) or non-finite ones.
     """
     x = _check_vector(x)
-    h = step * np.maximum(1.0, np.abs(x))
+    # An absolute step: with no cancellation there is nothing to scale it against, and
+    # a step relative to a parameter of 1e18 would be 0.017, far from infinitesimal.
+    h = np.full_like(x, step)
     values = _coordinate_values(f, x, 1j * h[:, None] * np.array([1, 2]), batched, "complex-step")
     c_h, c_2h = values[:, 0].imag / h, values[:, 1].imag / (2 * h)
     # Rounding of the extrapolation: where the h^2 term dwarfs f' (f' ~ 0, f''' ~ 1),
@@ -180,9 +198,9 @@ def directional(f, x, v, method: str = "complex_step", batched: bool = False) ->
     """The derivative of f at x along v, d/dt f(x + t v) at t = 0, with one 1-D estimate.
 
     Its cost does not grow with the number of parameters (2 points for the complex
-    step, 4 or 6 for the differences). The step is taken relative to
-    max(1, max|x|) / max|v|, so that it moves the largest parameter as a
-    per-coordinate step would. Returns a one-entry ``Estimate``.
+    step, 4 or 6 for the differences). For the differences the step is taken
+    relative to max(1, max|x|) / max|v|, so that it moves the largest parameter
+    as a per-coordinate step would. Returns a one-entry ``Estimate``.
     """
     x, v = _check_vector(x), np.asarray(v, dtype=np.float64)
     if v.shape != x.shape or not np.all(np.isfinite(v)):
@@ -190,7 +208,9 @@ def directional(f, x, v, method: str = "complex_step", batched: bool = False) ->
     v_max = float(np.max(np.abs(v), initial=0.0))
     if v_max == 0.0:
         return Estimate(np.zeros(1), method, np.zeros(1), np.zeros(1))
-    scale = max(1.0, float(np.max(np.abs(x), initial=0.0))) / v_max
+    # differences: a step that moves the largest parameter as a per-coordinate step
+    # would; the complex step: |t u| <= h, absolute, as in ``complex_step``
+    scale = (1.0 if method == "complex_step" else max(1.0, float(np.max(np.abs(x), initial=0.0)))) / v_max
     u = v * scale              # g(t) = f(x + t u): g'(0) = scale * (the derivative along v)
     if batched:
         def g(t):

@@ -58,13 +58,13 @@ POLICY = {
     # entry is caught unless the terms cancel by a factor of 4e5.
     # Measured: worst reference vs torch64/jax64/complex step over the strategies'
     # cases is below 1e-15 of the magnitude, two orders inside.
-    # The floor: below a scale of ~1e-280 the complex step's imaginary parts, h f' with
-    # h = 1.4e-20, fall under float64's smallest normal number (2.2e-308) and lose
-    # digits to underflow (Hypothesis found x * x at x = 2.5e-296: complex step off by
-    # 7e-10 relative). Gradients that small are judged absolutely, at k eps * 1e-280.
+    # The floor: below a gradient scale of ~1e-157 the complex step's imaginary parts,
+    # h f' with h = 3e-151, fall under float64's smallest normal number (2.2e-308) and
+    # lose digits to underflow (Hypothesis found x * x at x = 2.5e-296). Gradients
+    # below a scale of 1e-150 are judged absolutely, at k eps * 1e-150.
     # The complex step also reports its extrapolation's rounding (2 eps max|C(h)|, |C(2h)|),
     # ~eps |f'| except where an h^2 f''' term dwarfs a ~0 gradient; added 4 times.
-    ("exact", "float64"): Tolerance(_EPS64, 1e-280, "exact evaluations: k eps of the gradient's rounding magnitude",
+    ("exact", "float64"): Tolerance(_EPS64, 1e-150, "exact evaluations: k eps of the gradient's rounding magnitude",
                                     noise_factor=4.0, per_term=True),
     # The same rule at float32's eps, for an implementation computing in float32
     # judged against float64 oracles (the magnitudes are the same quantities).

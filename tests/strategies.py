@@ -168,34 +168,34 @@ def mlp_cases(draw, regime="conditioned", activations=None, loss=None, layout=No
 def manual_cases(draw, regime="conditioned"):
     """A ``ManualCase`` (003's 2-2-2 network, no biases): x in [-3, 3], t in [0, 1], w in [-3, 3].
 
-    In the saturated regime |x_i| >= 0.5 and each unit's incoming weights are
-    scaled so that its pre-activation is beyond ±10 (to 10 + [0, 30]).
+    Saturated regime: |x_i| in [0.5, 3], weight magnitudes in [0.5, 3] before
+    scaling; the first hidden unit saturates towards 1 and the second towards a
+    drawn side, then each unit's incoming weights are scaled so that its
+    pre-activation is beyond ±10 (to 10 + [0, 30]). With no biases, an output
+    can only saturate through a hidden unit near 1, which keeps the scaled
+    weights below ~80 (an unbounded draw made weights of 1e18).
     Shrinks towards x = (0, 0) (conditioned) or (0.5, 0.5), t = 0, w = 0 (or the
-    smallest saturating scale).
+    smallest saturating weights).
     """
     if regime not in REGIMES:
         raise ValueError(f"regime must be one of {REGIMES}, got {regime!r}")
-    if regime == "conditioned":
-        x = draw(arrays((2,), -3.0, 3.0), label="x")
-    else:
-        signs = np.where(draw(arrays((2,), -1.0, 1.0), label="signs") >= 0, 1.0, -1.0)
-        x = draw(arrays((2,), 0.5, 3.0), label="|x|") * signs
     t = draw(arrays((2,), 0.0, 1.0), label="t")
-    w = draw(arrays((8,), -3.0, 3.0), label="w")
-    if regime == "saturated":
-        spread = draw(arrays((4,), 0.0, 30.0), label="spread")
-        W, V = w[:4].reshape(2, 2).copy(), w[4:].reshape(2, 2).copy()
-        W[W == 0] = 1.0
-        V[V == 0] = 1.0
-        for j in range(2):
-            W[:, j] = np.abs(W[:, j]) * np.sign(x) * np.sign(W[0, j])     # both terms of x @ W[:, j] agree
-            W[:, j] *= (SATURATION + spread[j]) / abs(x @ W[:, j])
-        h = 1 / (1 + np.exp(-(x @ W)))
-        for j in range(2):
-            V[:, j] = np.abs(V[:, j]) * np.sign(V[0, j])                  # h > 0: same-sign weights
-            V[:, j] *= (SATURATION + spread[2 + j]) / abs(h @ V[:, j])
-        w = np.concatenate([W.ravel(), V.ravel()])
-    return ManualCase(x, t, w)
+    if regime == "conditioned":
+        return ManualCase(draw(arrays((2,), -3.0, 3.0), label="x"), t, draw(arrays((8,), -3.0, 3.0), label="w"))
+
+    def signs(n, label):
+        return np.where(draw(arrays((n,), -1.0, 1.0), label=label) >= 0, 1.0, -1.0)
+    x = draw(arrays((2,), 0.5, 3.0), label="|x|") * signs(2, "sign x")
+    W = draw(arrays((2, 2), 0.5, 3.0), label="|W|")
+    V = draw(arrays((2, 2), 0.5, 3.0), label="|V|")
+    spread = draw(arrays((4,), 0.0, 30.0), label="spread")
+    hidden_side = np.array([1.0, signs(1, "side of h2")[0]])
+    W *= np.sign(x)[:, None] * hidden_side[None, :]        # both terms of x @ W[:, j] have sign side_j
+    W *= (SATURATION + spread[:2]) / np.abs(x @ W)
+    h = 1 / (1 + np.exp(-(x @ W)))
+    V *= signs(2, "side of y")[None, :]                     # h > 0: a column of one sign saturates its side
+    V *= (SATURATION + spread[2:]) / np.abs(h @ V)
+    return ManualCase(x, t, np.concatenate([W.ravel(), V.ravel()]))
 
 
 @st.composite
