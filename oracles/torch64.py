@@ -8,6 +8,8 @@ random-projection check of the networks. The losses follow the definitions in
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 
@@ -68,5 +70,8 @@ def directional(case, direction: dict) -> float:
     names = list(case.params())
     primals = tuple(_t(case.params()[k]) for k in names)
     tangents = tuple(_t(direction[k]) for k in names)
-    _, tangent = torch.func.jvp(lambda *ps: loss(case, dict(zip(names, ps))), primals, tangents)
+    with warnings.catch_warnings():
+        # torch 2.13's forward-mode decompositions call its own deprecated torch.jit.script
+        warnings.filterwarnings("ignore", message=".*torch.jit.script.* is deprecated", category=DeprecationWarning)
+        _, tangent = torch.func.jvp(lambda *ps: loss(case, dict(zip(names, ps))), primals, tangents)
     return float(tangent)
