@@ -43,3 +43,27 @@ def test_errors_are_judged_against_the_whole_gradient():
     expected = np.array([1.0, 1e-12])
     assert compare("g", expected + [0.0, 1e-15], expected, tol) is None        # 1e-15 of the scale
     assert compare("g", expected + [0.0, 1e-13], expected, tol) is not None    # 1e-13 of the scale
+
+
+def test_gradient_report_names_parameter_sides_errors_and_tolerance():
+    """The report a person reads: which entry, both sides by name, abs/rel error, the
+    tolerance applied and its reason, how many entries disagree; no Jacobian dump."""
+    from backprop_harness.compare import gradient_report
+    from backprop_harness.implementations import reference_gradient
+    import oracles
+    from oracles import Gradient
+    from oracles.cases import MLPCase
+
+    rng = np.random.default_rng(3)
+    case = MLPCase(rng.uniform(-1, 1, (4, 3)), rng.uniform(0, 1, (4, 2)),
+                   [rng.uniform(-1, 1, (3, 5)), rng.uniform(-1, 1, (5, 2))], None, "sigmoid")
+    ref = reference_gradient(case)
+    assert gradient_report(case, ref, oracles.gradient(case, "torch64")) is None
+    wrong = dict(ref.grads)
+    wrong["W1"] = ref.grads["W1"].copy()
+    wrong["W1"][0, 1] *= 1 + 1e-6
+    report = gradient_report(case, Gradient(ref.loss, wrong, "reference"), oracles.gradient(case, "torch64"))
+    for expected in ("dL/dW1[0, 1]: REFERENCE", "TORCH64", "abs err", "rel err", "tol ",
+                     "Mismatched elements: 1 / 25 (4%)", "k = 64", "rounding magnitude"):
+        assert expected in report, expected
+    assert len(report.splitlines()) <= 8
