@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from oracles.cases import BINARY, UNARY, GraphCase, ManualCase, MLPCase, Node, SoftmaxCase
+from oracles.numeric import ACTIVATIONS
 
 __all__ = ["REGIMES", "arrays", "one_hot", "layer_sizes", "networks", "graph_cases", "manual_cases",
            "mlp_cases", "softmax_cases", "cases", "RELU_MARGIN"]
@@ -149,7 +150,6 @@ def mlp_cases(draw, regime="conditioned", activations=None, loss=None, layout=No
         signs = [draw(arrays((d,), -1.0, 1.0), label=f"signs{l + 1}") for l, d in enumerate(dims[1:])]
         spreads = [draw(arrays((d,), 0.0, 30.0), label=f"spread{l + 1}") for l, d in enumerate(dims[1:])]
     # Walk forward, adjusting each layer's biases where the regime or relu requires it.
-    from oracles.numeric import ACTIVATIONS
     A = X
     for l in range(depth):
         Z = A @ Ws[l]
@@ -354,8 +354,15 @@ def _bounded(node, r, dr):
 
 # --- all systems ----------------------------------------------------------------------
 
+def _graph_regime(regime):
+    if regime != "conditioned":
+        raise ValueError(f"the scalar graph has one regime, 'conditioned' (its values bounded as graph_cases "
+                         f"states), got {regime!r}")
+    return graph_cases()
+
+
 SYSTEM_STRATEGIES = {
-    "scalar_graph": lambda regime: graph_cases(),
+    "scalar_graph": _graph_regime,
     "manual_222": manual_cases,
     "mlp": mlp_cases,
     "softmax": softmax_cases,
