@@ -57,25 +57,16 @@ def layer_sizes(max_depth=4, max_width=8):
         lambda L: st.lists(st.integers(1, max_width), min_size=L + 1, max_size=L + 1).map(tuple))
 
 
-@st.composite
-def networks(draw, max_depth=3, max_width=5, max_batch=4, layout="row", biases=None):
-    """(X, T, Ws, bs) of a random MLP (conditioned regime), for tests of reference/mlp.py itself.
-
-    Row layout: X (n, d0), W_l (d_{l-1}, d_l); column layout: the transposes.
-    T is in [0, 1]. bs is None when ``biases`` is False, drawn either way when None.
-    Shrinks towards one layer of width 1, batch 1, all-zero weights.
+def networks(max_depth=3, max_width=5, max_batch=4, layout="row", biases=None):
+    """(X, T, Ws, bs) of a sigmoid ``mlp_cases`` network (conditioned regime, sse), as plain
+    arrays, for tests that call reference/mlp.py directly with their own activation and
+    loss. Row layout: X (n, d0), W_l (d_{l-1}, d_l); column layout: the transposes.
+    bs is None when ``biases`` is False, drawn either way when None.
+    Shrinks as ``mlp_cases``: one layer of width 1, batch 1, zero weights.
     """
-    dims = draw(layer_sizes(max_depth, max_width))
-    depth = len(dims) - 1
-    n = draw(st.integers(1, max_batch))
-    with_bias = draw(st.booleans()) if biases is None else biases
-    Ws = [draw(arrays((dims[i], dims[i + 1]))) for i in range(depth)]
-    bs = [draw(arrays((dims[i + 1],))) for i in range(depth)] if with_bias else None
-    X = draw(arrays((n, dims[0]), -3.0, 3.0))
-    T = draw(arrays((n, dims[-1]), 0.0, 1.0))
-    if layout == "column":
-        return X.T, T.T, [W.T for W in Ws], bs
-    return X, T, Ws, bs
+    return mlp_cases(activations="sigmoid", loss="sse", layout=layout, biases=biases, max_depth=max_depth,
+                     max_width=max_width, max_batch=max_batch).map(
+        lambda c: (c.X, c.T, list(c.Ws), None if c.bs is None else list(c.bs)))
 
 
 # --- shaping pre-activations with the biases --------------------------------------

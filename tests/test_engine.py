@@ -9,8 +9,12 @@ import pytest
 from hypothesis import given, strategies as st
 
 from backprop_harness.compare import assert_close
+from backprop_harness.implementations import VALUE_OPS
+from oracles.cases import evaluate
+from oracles.rounding import magnitude
 from oracles.finite_differences import central_difference
 from oracles.tolerance import tolerance
+from tests.strategies import graph_cases
 from reference.engine import (Value, forward_tangents, gradient_forward, gradient_magnitude, gradient_reverse,
                               topological_order)
 
@@ -110,37 +114,18 @@ def test_second_backward_accumulates_exactly_once_more_and_zero_grad_resets():
     assert {n: n.grad for n in topological_order(out)} == first
 
 
-def _expression(draw_op, leaves):
-    """A DAG that reuses sub-expressions: each new node combines two earlier ones."""
-    nodes = list(leaves)
-    for op, i, j in draw_op:
-        x, y = nodes[i % len(nodes)], nodes[j % len(nodes)]
-        if op == "add":
-            nodes.append(x + y)
-        elif op == "mul":
-            nodes.append((x * y).tanh())
-        elif op == "sig":
-            nodes.append(x.sigmoid() - y)
-        else:
-            nodes.append(x / (1 + y * y))
-    return nodes[-1]
-
-
-@given(leaves=st.lists(st.floats(-2, 2), min_size=1, max_size=5),
-       ops=st.lists(st.tuples(st.sampled_from(["add", "mul", "sig", "div"]),
-                              st.integers(0, 50), st.integers(0, 50)), min_size=1, max_size=25))
-def test_forward_mode_equals_reverse_mode(leaves, ops):
-    inputs = [Value(x) for x in leaves]
-    out = _expression(ops, inputs)
+@given(case=graph_cases())
+def test_forward_mode_equals_reverse_mode(case):
+    """The two modes of the one engine, on DAGs over every operation with reused sub-expressions."""
+    inputs = [Value(float(x)) for x in case.leaves]
+    out = evaluate(inputs, case.nodes, VALUE_OPS)[-1]
     rev = gradient_reverse(out, inputs)
     fwd = gradient_forward(out, inputs)
     assert rev.passes == 1 and fwd.passes == len(inputs)
-    # Paths can cancel: the two modes are judged against the summed path magnitude.
-    assert_close("d out/d inputs", rev.gradient, fwd.gradient, tolerance("exact"), "REVERSE", "FORWARD",
-                 scale=max(gradient_magnitude(out, inputs)))
-    fd = central_difference(lambda p: _expression(ops, [Value(v) for v in p]).data, leaves)
-    assert_close("d out/d inputs", rev.gradient, fd.gradient, tolerance("central"),
-                 "REVERSE", "CENTRAL", noise=fd.noise)
+    # Paths can cancel: the two modes are judged against the case's rounding magnitude.
+    _, mags = magnitude(case)
+    assert_close("d out/d inputs", rev.gradient, fwd.gradient, tolerance("exact", terms=case.summation_length),
+                 "REVERSE", "FORWARD", scale=max(float(m) for m in mags.values()))
 
 
 def test_forward_tangents_of_a_seeded_direction():

@@ -1,5 +1,5 @@
-"""The vectorized MLP: any depth, both layouts, every activation and loss, against
-central differences; 003's NeuralNetwork class; shape errors that name the layer."""
+"""The vectorized MLP (its gradients against every oracle are in test_oracles.py): both
+layouts and both losses agree; 003's NeuralNetwork class; shape errors that name the layer."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,7 +7,6 @@ import pytest
 from hypothesis import given, strategies as st
 
 from backprop_harness.compare import assert_close
-from oracles.finite_differences import central_difference_arrays, ravel_all
 from oracles.cases import MLPCase
 from oracles.rounding import magnitude
 from oracles.tolerance import tolerance
@@ -16,40 +15,6 @@ from reference.activations import ACTIVATIONS
 from tests.strategies import arrays, networks
 
 pytestmark = pytest.mark.system("mlp")
-
-SMOOTH = ["sigmoid", "tanh", "identity"]
-
-
-def _check_against_fd(X, T, Ws, bs, activations, loss, layout):
-    g = mlp.loss_and_gradients(X, T, Ws, bs, activations=activations, loss=loss, layout=layout)
-    depth = len(Ws)
-
-    def L(params):
-        return mlp.loss_and_gradients(X, T, params[:depth], params[depth:] or None, activations=activations,
-                                      loss=loss, layout=layout).loss
-    fd = central_difference_arrays(L, list(Ws) + list(bs or ()))
-    assert_close(f"dL/dparams ({layout}, {activations}, {loss})", ravel_all(g.dWs + (g.dbs or ())),
-                 fd.gradient, tolerance("central"), "MLP", "CENTRAL", noise=fd.noise)
-
-
-@pytest.mark.parametrize("layout", mlp.LAYOUTS)
-@pytest.mark.parametrize("loss", mlp.LOSSES)
-@given(net=st.data(), act=st.sampled_from(SMOOTH))
-def test_gradients_match_central_differences(layout, loss, net, act):
-    X, T, Ws, bs = net.draw(networks(layout=layout), label="network")
-    _check_against_fd(X, T, Ws, bs, act, loss, layout)
-
-
-@given(net=networks(biases=True), data=st.data())
-def test_relu_hidden_layers_away_from_the_kink(net, data):
-    X, T, Ws, bs = net
-    acts = ["relu"] * (len(Ws) - 1) + ["identity"]
-    cache = mlp.forward(X, Ws, bs, acts)
-    # relu is not differentiable at 0: only check where every pre-activation is clear of it.
-    if any(np.min(np.abs(z)) < 1e-3 for z in cache.Z[:-1]):
-        return
-    _check_against_fd(X, T, Ws, bs, acts, "sse", "row")
-
 
 @given(net=networks(), act=st.sampled_from(sorted(ACTIVATIONS)), loss=st.sampled_from(mlp.LOSSES))
 def test_column_layout_is_the_transpose_of_the_row_layout(net, act, loss):

@@ -1,52 +1,30 @@
-"""000's softmax network: gradients against central differences, the two
+"""000's softmax network (its gradients against every oracle are in test_oracles.py): the two
 normalisations, stability at logits of ±1000, one-hot checking."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
 
 from backprop_harness.compare import assert_close
-from oracles.finite_differences import central_difference_arrays, ravel_all
-from oracles.cases import SoftmaxCase
 from oracles.rounding import magnitude
 from oracles.tolerance import tolerance
 from reference import softmax
-from tests.strategies import arrays, one_hot
+from tests.strategies import arrays, softmax_cases
 
 pytestmark = pytest.mark.system("softmax")
 
 NAMES = ("W1", "b1", "W2", "b2")
 
 
-@st.composite
-def cases(draw, scale=2.0):
-    n, d, h, k = (draw(st.integers(1, m), label=lbl) for m, lbl in ((5, "n"), (4, "d"), (5, "h"), (4, "k")))
-    X = draw(arrays((n, d), -3, 3))
-    params = dict(W1=draw(arrays((d, h), -scale, scale)), b1=draw(arrays((h,), -scale, scale)),
-                  W2=draw(arrays((h, k), -scale, scale)), b2=draw(arrays((k,), -scale, scale)))
-    return X, draw(one_hot(n, k)), params
-
-
-@pytest.mark.parametrize("reduction", softmax.REDUCTIONS)
-@given(case=cases())
-def test_gradients_match_central_differences(reduction, case):
-    X, Y, p = case
-    loss, grads = softmax.loss_and_gradients(X, Y, **p, reduction=reduction)
-    fd = central_difference_arrays(lambda params: softmax.loss_and_gradients(X, Y, *params, reduction=reduction)[0],
-                                   [p[k] for k in NAMES])
-    assert_close(f"dL/dparams ({reduction})", ravel_all(grads[k] for k in NAMES),
-                 fd.gradient, tolerance("central"), "SOFTMAX", "CENTRAL", noise=fd.noise)
-
-
-@given(case=cases())
+@given(case=softmax_cases(reduction="sum"))
 def test_mean_is_sum_over_n(case):
-    X, Y, p = case
+    X, Y, p = case.X, case.Y, case.params()
     ls, gs = softmax.loss_and_gradients(X, Y, **p, reduction="sum")
     lm, gm = softmax.loss_and_gradients(X, Y, **p, reduction="mean")
     n = X.shape[0]
     assert lm == pytest.approx(ls / n, rel=1e-14)     # a sum of positive terms: no cancellation
-    _, mags = magnitude(SoftmaxCase(X, Y, **p, reduction="sum"))
+    _, mags = magnitude(case)
     assert_close("dL/dparams", [gm[k] * n for k in NAMES], [gs[k] for k in NAMES], tolerance("exact"),
                  "MEAN*n", "SUM", scale=max(float(np.max(m)) for m in mags.values()))
 
