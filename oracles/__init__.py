@@ -30,12 +30,13 @@ import numpy as np
 
 __all__ = ["ORACLES", "EXACT", "Gradient", "Directional", "gradient", "directional"]
 
+# name -> (module, keyword arguments of its gradient and directional)
 ORACLES = {
-    "torch64": "oracles.torch64",
-    "jax64": "oracles.jax64",
-    "complex_step": "oracles.numeric",
-    "richardson": "oracles.numeric",
-    "central": "oracles.numeric",
+    "torch64": ("oracles.torch64", {}),
+    "jax64": ("oracles.jax64", {}),
+    "complex_step": ("oracles.numeric", {"method": "complex_step"}),
+    "richardson": ("oracles.numeric", {"method": "richardson"}),
+    "central": ("oracles.numeric", {"method": "central"}),
 }
 # Oracles whose answer is the exact gradient up to float64 rounding (judged by
 # oracles.rounding's magnitudes); the others report their own error per entry.
@@ -59,15 +60,16 @@ class Gradient:
 
 def _module(oracle: str):
     try:
-        return importlib.import_module(ORACLES[oracle])
+        name, kwargs = ORACLES[oracle]
     except KeyError:
         raise ValueError(f"unknown oracle {oracle!r}; expected one of {sorted(ORACLES)}") from None
+    return importlib.import_module(name), kwargs
 
 
 def gradient(case, oracle: str) -> Gradient:
     """The loss and its gradient for ``case`` by ``oracle``."""
-    module = _module(oracle)
-    return module.gradient(case, method=oracle) if module.__name__ == "oracles.numeric" else module.gradient(case)
+    module, kwargs = _module(oracle)
+    return module.gradient(case, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -85,9 +87,8 @@ def directional(case, direction: dict, oracle: str) -> Directional:
     missing = set(case.params()) - set(direction)
     if missing:
         raise ValueError(f"direction lacks parameters {sorted(missing)}")
-    module = _module(oracle)
+    module, kwargs = _module(oracle)
     direction = {k: np.asarray(v, dtype=float) for k, v in direction.items()}
-    if module.__name__ == "oracles.numeric":
-        value, noise = module.directional(case, direction, method=oracle)
-        return Directional(value, oracle, noise)
-    return Directional(float(module.directional(case, direction)), oracle)
+    value = module.directional(case, direction, **kwargs)
+    value, noise = value if isinstance(value, tuple) else (value, 0.0)     # estimates carry their error
+    return Directional(float(value), oracle, float(noise))

@@ -117,9 +117,7 @@ def _softmax_case(case: SoftmaxCase):
     L_mag = float(np.sum(Y * M_logp)) / n
     g = (p - Y) / n
     M_g = (M_p + np.abs(Y)) / n
-    gh = g @ W2.T
     M_gh = M_g @ aW2.T + np.abs(g) @ aW2.T
-    gzh = gh * fp
     M_gzh = M_gh * _derivative_magnitude("sigmoid", h, M_zh)
     return L_mag, {"W1": aX.T @ M_gzh, "b1": M_gzh.sum(axis=0),
                    "W2": M_h.T @ np.abs(g) + h.T @ M_g, "b2": M_g.sum(axis=0)}
