@@ -70,11 +70,11 @@ POLICY = {
     # judged against float64 oracles (the magnitudes are the same quantities).
     ("exact", "float32"): Tolerance(_EPS32, 1e-30, "float32 arithmetic: k eps32 of the rounding magnitude",
                                     noise_factor=4.0, per_term=True),
-    # Central differences at h = eps^(1/3) * max(1, |x|): truncation h^2 |f'''|/6 plus
+    # Central differences at h = eps^(1/3) (absolute, see finite_differences): truncation h^2 |f'''|/6 plus
     # rounding eps |f| / h are each ~eps^(2/3) = 3.7e-11 times the scale of f and its
     # derivatives. The test cases keep |f'''| and |f| within ~10x the gradient's scale
-    # (weights and inputs in [-3, 3]), giving ~1e-9 (measured worst: 5.5e-9 over 400
-    # cases); 1e-7 leaves an order of magnitude and is still far below any error a
+    # (weights and inputs in [-3, 3]), giving ~1e-9 (measured worst: 7.8e-9 over the 400
+    # cases of `backprop-harness check`); 1e-7 leaves an order of magnitude and is still far below any error a
     # real backprop bug produces (a wrong factor, sign, transpose or term: >= 1e-3).
     # The estimate also reports its own error (rounding eps |f| / h plus truncation
     # |D(2h) - D(h)| / 3), added 64 times: where the gradient is tiny next to f
