@@ -1,4 +1,12 @@
-"""The switchboard: Hypothesis profiles, JAX in float64, and a verdict per system.
+"""The switchboard: which implementation is under test, Hypothesis profiles, JAX in
+float64, the verdict per system, the conformance report, and the fixtures' guard.
+
+Implementation (``--impl PATH_OR_MODULE`` or ``BACKPROP_IMPL``): a ``.py`` file, a
+package, an importable module, or an adapter name (``micrograd``). With it, only
+the conformance tests run (tests/test_conformance.py); without it, the whole
+suite runs and the conformance tests check the built-in reference through the
+same plug-in path. The implementation always runs in its own worker process
+(``--impl-timeout`` seconds per call, default 5).
 
 Profiles (``--hypothesis-profile NAME`` or ``HYPOTHESIS_PROFILE``):
 
@@ -10,18 +18,23 @@ Profiles (``--hypothesis-profile NAME`` or ``HYPOTHESIS_PROFILE``):
 
 The verdict per system is gathered from test reports, so it is the same under
 pytest-xdist (``pytest -n 2``), where the tests run in worker processes.
+``--conformance-json PATH`` writes it in the schema of docs/conformance-schema.md.
+Exit status 0 exactly when every provided system passes and the fixtures are intact.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from collections import defaultdict
+from pathlib import Path
 
 os.environ.setdefault("JAX_ENABLE_X64", "1")   # before anything imports jax
 
 import pytest
 from hypothesis import HealthCheck, settings
 
-from fixtures import SYSTEMS
+from fixtures import DIRECTORY as FIXTURES, SYSTEMS
 
 settings.register_profile("ci", derandomize=True, max_examples=50, deadline=None, print_blob=True,
                           suppress_health_check=[HealthCheck.too_slow])
@@ -30,46 +43,254 @@ settings.register_profile("thorough", max_examples=500, deadline=None, print_blo
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
-_outcomes: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+SCHEMA = "backprop-harness/conformance/1"
+_outcomes: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))   # system -> check -> status -> n
+_first_failure: dict = {}
+_notes: dict = defaultdict(list)
+_state: dict = {}
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("backprop-harness")
+    group.addoption("--impl", default=os.environ.get("BACKPROP_IMPL") or None, metavar="PATH_OR_MODULE",
+                    help="implementation under test: a .py file, a package, a module name or an adapter "
+                         "(micrograd); env BACKPROP_IMPL. Default: the built-in reference")
+    group.addoption("--impl-timeout", type=float, default=float(os.environ.get("BACKPROP_IMPL_TIMEOUT", 5.0)),
+                    metavar="SECONDS", help="seconds each call of the implementation may take (default 5)")
+    group.addoption("--conformance-json", default=None, metavar="PATH",
+                    help="write the verdict per system as JSON (docs/conformance-schema.md)")
+
+
+def _implementation(config):
+    """The implementation under test, one per process (started lazily)."""
+    if "impl" not in _state:
+        from backprop_harness.plugin import Implementation, resolve
+        spec = resolve(config.getoption("impl"), config.invocation_params.dir)
+        _state["impl"] = Implementation(spec, call_timeout=config.getoption("impl_timeout"))
+    return _state["impl"]
+
+
+@pytest.fixture(scope="session")
+def impl(pytestconfig):
+    return _implementation(pytestconfig)
+
+
+def _is_controller(config) -> bool:
+    return not hasattr(config, "workerinput")
+
+
+def _fixture_files() -> dict:
+    return {p: p.read_bytes() for p in sorted(FIXTURES.rglob("*"))
+            if p.is_file() and "__pycache__" not in p.parts}
+
+
+def _digest(files: dict) -> str:
+    """One sha256 over every fixture file's path and bytes."""
+    h = hashlib.sha256()
+    for path, data in sorted(files.items()):
+        h.update(str(path.relative_to(FIXTURES)).encode() + b"\0" + hashlib.sha256(data).digest())
+    return h.hexdigest()
+
+
+def pytest_configure(config):
+    if config.getoption("impl_timeout") <= 0:
+        raise pytest.UsageError(f"--impl-timeout must be positive, got {config.getoption('impl_timeout')}")
+    if _is_controller(config):
+        _state["fixtures"] = _fixture_files()
 
 
 def pytest_report_header(config):
-    return [f"backprop-harness: implementation under test = built-in reference (reference/); "
-            f"hypothesis profile = {settings.get_current_profile_name()}"]
+    impl = _implementation(config)
+    return [f"backprop-harness: {impl.header()}",
+            f"backprop-harness: hypothesis profile = {settings.get_current_profile_name()}, "
+            f"call timeout {config.getoption('impl_timeout'):g} s"]
 
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        marks = [m.args[0] for m in item.iter_markers("system")]
-        for name in marks:
+        for name in (m.args[0] for m in item.iter_markers("system")):
             if name not in SYSTEMS:
                 raise pytest.UsageError(f"{item.nodeid}: unknown system {name!r}; expected one of {SYSTEMS}")
+    if config.getoption("impl"):
+        # a plug-in run answers one question (is this implementation right?): the harness's
+        # own tests of the reference and the oracles are not part of it
+        kept = [item for item in items if item.get_closest_marker("check")]
+        config.hook.pytest_deselected(items=[item for item in items if not item.get_closest_marker("check")])
+        items[:] = kept
+
+
+def _plain_message(excinfo) -> str | None:
+    """The message of a conformance failure, without the harness's traceback."""
+    from backprop_harness.compare import GradientMismatch
+    from backprop_harness.isolation import WorkerLost
+    from backprop_harness.plugin import ConformanceFailure
+    if excinfo is None or not excinfo.errisinstance((ConformanceFailure, WorkerLost, GradientMismatch)):
+        return None
+    exc = excinfo.value
+    notes = [n for n in getattr(exc, "__notes__", ()) if n.strip()]
+    return "\n".join([str(exc)] + notes)
+
+
+def _summary_line(message: str) -> str:
+    lines = [s.strip() for s in message.splitlines() if s.strip()]
+    first = lines[0] if lines else ""
+    detail = next((s for s in lines[1:] if "abs err" in s or "expected" in s), None)
+    return first if detail is None or detail in first else f"{first} | {detail}"
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
+    from backprop_harness.plugin import NotProvided, NotRun
     report = (yield).get_result()
-    # carried by the report, so that the controller sees it under xdist too
-    report.user_properties.extend(("system", mark.args[0]) for mark in item.iter_markers("system"))
+    props = report.user_properties
+    props.extend(("system", m.args[0]) for m in item.iter_markers("system"))
+    props.extend(("check", m.args[0]) for m in item.iter_markers("check"))
+    if call.excinfo is not None and call.excinfo.errisinstance(NotProvided):
+        props.append(("status", "not provided"))
+    elif call.excinfo is not None and call.excinfo.errisinstance(NotRun):
+        props.append(("status", "not run"))
+    message = _plain_message(call.excinfo) if report.failed else None
+    if message is not None and item.get_closest_marker("check"):
+        report.longrepr = message
+        props.append(("message", _summary_line(message)))
 
 
 def pytest_runtest_logreport(report):
-    if report.when == "call" or (report.when == "setup" and not report.passed):
-        for key, name in report.user_properties:
-            if key == "system":
-                _outcomes[name][report.outcome] += 1
-
-
-def pytest_terminal_summary(terminalreporter):
-    if not _outcomes:
+    if not (report.when == "call" or (report.when == "setup" and not report.passed)):
         return
+    props = dict(report.user_properties)
+    systems = [v for k, v in report.user_properties if k == "system"]
+    status = props.get("status", report.outcome)
+    for system in systems:
+        _outcomes[system][props.get("check", "harness")][status] += 1
+        if report.failed and system not in _first_failure:
+            text = props.get("message") or (str(report.longrepr).strip().splitlines() or [""])[-1]
+            _first_failure[system] = {"test": report.nodeid, "check": props.get("check"), "message": text}
+
+
+def _verdicts() -> dict:
+    verdicts = {}
+    for system in SYSTEMS:
+        checks = _outcomes.get(system, {})
+        totals = defaultdict(int)
+        for counts in checks.values():
+            for status, n in counts.items():
+                totals[status] += n
+        if totals["failed"]:
+            verdicts[system] = "fail"
+        elif totals["passed"]:
+            verdicts[system] = "pass"
+        elif totals["not provided"]:
+            verdicts[system] = "not provided"
+        else:
+            verdicts[system] = "not tested"
+    return verdicts
+
+
+def _cell(counts) -> str:
+    if not counts:
+        return "-"
+    passed, failed = counts.get("passed", 0), counts.get("failed", 0)
+    if failed:
+        return f"FAIL {failed}/{passed + failed}"
+    if passed:
+        return f"{passed}/{passed}" + ("*" if counts.get("not provided") else "")
+    return "n/p" if counts.get("not provided") else "skip"
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    if not _outcomes or not _is_controller(config):
+        return
+    from tests.test_conformance import CHECKS
     tr = terminalreporter
+    verdicts = _verdicts()
+    conformance = any(c in CHECKS for checks in _outcomes.values() for c in checks)
     tr.section("verdict per system")
-    for name in SYSTEMS:
-        counts = _outcomes.get(name)
-        if not counts:
-            tr.write_line(f"{name:<14} not tested")
-            continue
-        verdict = "FAIL" if counts.get("failed") else "PASS"
-        detail = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
-        tr.write_line(f"{name:<14} {verdict}  ({detail})")
+    if conformance:
+        tr.write_line(_implementation(config).header())
+        columns = [c for c in CHECKS] + (["harness"] if any("harness" in c for c in _outcomes.values()) else [])
+        widths = [max(len(c), 9) for c in columns]
+        tr.write_line(f"{'system':<14}{'verdict':<14}" + "  ".join(f"{c:>{w}}" for c, w in zip(columns, widths)))
+        for system in SYSTEMS:
+            cells = [_cell(_outcomes.get(system, {}).get(c)) for c in columns]
+            tr.write_line(f"{system:<14}{verdicts[system].upper():<14}"
+                          + "  ".join(f"{c:>{w}}" for c, w in zip(cells, widths)))
+        tr.write_line("cells: passed/run (* some functions not provided), FAIL failed/run, n/p not provided, "
+                      "- no such check")
+    else:
+        for system in SYSTEMS:
+            counts = _outcomes.get(system, {}).get("harness", {})
+            detail = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+            tr.write_line(f"{system:<14}{verdicts[system].upper():<14}({detail})")
+    for system in SYSTEMS:
+        if system in _first_failure:
+            f = _first_failure[system]
+            tr.write_line(f"{system}: first failure ({f['check'] or 'harness'}): {f['message'][:300]}")
+
+
+def _guard_fixtures() -> list:
+    """Restore any fixture file the run changed, added or removed; the changes, by path."""
+    before, changes = _state.get("fixtures", {}), []
+    after = _fixture_files()
+    for path, data in before.items():
+        if after.get(path) != data:
+            changes.append(f"{path.relative_to(FIXTURES.parent)} {'modified' if path in after else 'removed'}")
+            path.write_bytes(data)
+    for path in set(after) - set(before):
+        changes.append(f"{path.relative_to(FIXTURES.parent)} added")
+        path.unlink()
+    return changes
+
+
+def pytest_sessionfinish(session, exitstatus):
+    config = session.config
+    if not _is_controller(config):
+        return
+    changes = _guard_fixtures() if "fixtures" in _state else []
+    if changes:
+        _notes["fixtures"] = changes
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    path = config.getoption("conformance_json")
+    if path:
+        _write_json(config, Path(config.invocation_params.dir) / path, changes, int(session.exitstatus))
+    if "impl" in _state:
+        _state["impl"].worker.close()
+
+
+def pytest_unconfigure(config):
+    changes = _notes.get("fixtures")
+    if changes:
+        tw = config.get_terminal_writer()
+        tw.line("backprop-harness: the fixtures changed during this run and were restored from the copy taken "
+                "at the start: " + "; ".join(changes), red=True)
+
+
+def _write_json(config, path: Path, changes: list, exitstatus: int):
+    from tests.test_conformance import CHECKS
+    impl = _implementation(config)
+    info = impl.info
+    verdicts = _verdicts()
+    doc = {
+        "schema": SCHEMA,
+        "implementation": {"spec": config.getoption("impl"), "label": impl.spec.label,
+                           "file": info.get("file"), "version": info.get("version"),
+                           "provides": sorted(info.get("functions", {})), "load_error": impl.load_error()},
+        "hypothesis_profile": settings.get_current_profile_name(),
+        "systems": {system: {
+            "status": verdicts[system],
+            "checks": {check: dict(counts) for check, counts in _outcomes.get(system, {}).items()
+                       if check in CHECKS},
+            "first_failure": _first_failure.get(system),
+            "diagnosis": None,
+        } for system in SYSTEMS},
+        "fixtures_sha256": _digest(_state.get("fixtures", {})),
+        "fixtures_unchanged": not changes,
+        "fixture_changes": changes,
+        "exit_status": exitstatus,
+    }
+    try:
+        path.write_text(json.dumps(doc, indent=2) + "\n")
+    except OSError as exc:
+        config.get_terminal_writer().line(f"backprop-harness: cannot write --conformance-json {path}: {exc}",
+                                          red=True)
+

@@ -6,4 +6,5 @@
 * ``reference.softmax``  000's sigmoid + softmax + cross-entropy network
 * ``reference.replays``  the posts' worked examples, replayed (what ``fixtures/`` recomputes)
 * ``reference.errata``   the posts' wrong formulas, read literally
+* ``reference.protocol`` the reference in the plug-in protocol (what ``pytest`` checks without ``--impl``)
 """

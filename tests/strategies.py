@@ -25,7 +25,7 @@ from oracles.cases import BINARY, UNARY, GraphCase, ManualCase, MLPCase, Node, S
 from oracles.numeric import ACTIVATIONS
 
 __all__ = ["REGIMES", "arrays", "one_hot", "layer_sizes", "networks", "graph_cases", "manual_cases",
-           "mlp_cases", "softmax_cases", "cases", "RELU_MARGIN"]
+           "mlp_cases", "softmax_cases", "cases", "RELU_MARGIN", "GRAPH_OPS", "FALLBACKS"]
 
 REGIMES = ("conditioned", "saturated")
 SOFTMAX_REGIMES = ("conditioned", "saturated", "extreme_logits")
@@ -50,10 +50,10 @@ def one_hot(draw, n, k):
     return np.eye(k)[labels]
 
 
-def layer_sizes(max_depth=4, max_width=8):
-    """(d0, d1, ..., dL): depth L in 1..max_depth, each width in 1..max_width;
-    shrinks towards one layer of width 1: (1, 1)."""
-    return st.integers(1, max_depth).flatmap(
+def layer_sizes(max_depth=4, max_width=8, min_depth=1):
+    """(d0, d1, ..., dL): depth L in min_depth..max_depth, each width in 1..max_width;
+    shrinks towards min_depth layers of width 1: (1, 1)."""
+    return st.integers(min_depth, max_depth).flatmap(
         lambda L: st.lists(st.integers(1, max_width), min_size=L + 1, max_size=L + 1).map(tuple))
 
 
@@ -105,11 +105,12 @@ def _saturating(Z, signs, spread):
 
 @st.composite
 def mlp_cases(draw, regime="conditioned", activations=None, loss=None, layout=None, biases=None,
-              max_depth=4, max_width=8, max_batch=8):
+              max_depth=4, max_width=8, max_batch=8, min_depth=1, output_activation=None):
     """An ``MLPCase``: depth 1..4, widths 1..8, batch 1..8 (by default).
 
     ``activations`` None draws one per layer from sigmoid/tanh/relu/identity
-    (sigmoid/tanh in the saturated regime); a string fixes all layers. ``loss``,
+    (sigmoid/tanh in the saturated regime); a string fixes all layers, and
+    ``output_activation`` then the last (a plug-in's declared conventions). ``loss``,
     ``layout`` and ``biases`` are drawn when None. Guarantees: targets in [0, 1];
     every relu pre-activation at least ``RELU_MARGIN`` from 0 (a network with relu
     always has biases, which are moved to the nearest value that clears the
@@ -119,7 +120,7 @@ def mlp_cases(draw, regime="conditioned", activations=None, loss=None, layout=No
     """
     if regime not in REGIMES:
         raise ValueError(f"regime must be one of {REGIMES}, got {regime!r}")
-    dims = draw(layer_sizes(max_depth, max_width), label="dims")
+    dims = draw(layer_sizes(max_depth, max_width, min_depth), label="dims")
     depth = len(dims) - 1
     n = draw(st.integers(1, max_batch), label="batch")
     choices = ["sigmoid", "tanh"] if regime == "saturated" else ["sigmoid", "tanh", "relu", "identity"]
@@ -127,6 +128,8 @@ def mlp_cases(draw, regime="conditioned", activations=None, loss=None, layout=No
         acts = tuple(draw(st.lists(st.sampled_from(choices), min_size=depth, max_size=depth), label="activations"))
     else:
         acts = (activations,) * depth if isinstance(activations, str) else tuple(activations)
+    if output_activation:
+        acts = acts[:-1] + (output_activation,)
     loss = draw(st.sampled_from(["sse", "half_mean"]), label="loss") if loss is None else loss
     layout = draw(st.sampled_from(["row", "column"]), label="layout") if layout is None else layout
     needs_bias = regime == "saturated" or "relu" in acts
@@ -226,6 +229,9 @@ def softmax_cases(draw, regime="conditioned", reduction=None, max_width=8, max_b
 # Operations in shrinking order: Hypothesis shrinks sampled_from towards the first.
 GRAPH_OPS = ("add", "mul", "sub", "neg", "div", "pow", "exp", "log", "sigmoid", "tanh", "relu")
 POWERS = (2.0, 3.0, -1.0, 0.5, 1.5, -2.0)
+# Operations valid at any value that keep it bounded, in order of preference:
+# what replaces an operation that would break a guarantee.
+FALLBACKS = ("sigmoid", "tanh", "mul", "div", "neg", "add", "sub")
 # Values are kept within ±VALUE_LIMIT and their sensitivities to the leaves within
 # SENSITIVITY_LIMIT, so no overflow and no finite-difference step of 1.5e-3 can
 # move an operand across a kink or pole kept DOMAIN_MARGIN (plus 10 such moves) away.
@@ -246,14 +252,19 @@ def graph_cases(draw, ops=GRAPH_OPS, max_leaves=6, max_nodes=30):
     arguments away from its kink, each by DOMAIN_MARGIN plus ten times the
     largest finite-difference step's effect on that operand; exp arguments <= 5;
     every value within ±1e3 and its derivative with respect to every leaf within
-    ±1e3. An operation that would break a guarantee is replaced by ``sigmoid`` of
-    its first operand (always valid and bounded), so no example is discarded.
+    ±1e3. An operation that would break a guarantee is replaced by an always
+    valid, bounded one on its first operand, the first of ``FALLBACKS`` that
+    ``ops`` allows (``sigmoid`` when present), so no example is discarded.
     Shrinks towards one leaf at 0 and one ``add`` node.
     """
     unknown = set(ops) - set(UNARY + BINARY)
     if unknown or not ops:
         raise ValueError(f"ops must be a non-empty subset of {UNARY + BINARY}, got unknown {sorted(unknown)}")
+    if not set(ops) & set(FALLBACKS):
+        raise ValueError(f"ops {sorted(ops)} has none of {list(FALLBACKS)}, one of which every graph needs "
+                         "(an operation valid on any value)")
     ops = tuple(op for op in GRAPH_OPS if op in ops)
+    fallback = next(op for op in FALLBACKS if op in ops)
     n = draw(st.integers(1, max_leaves), label="leaves")
     leaves = np.array(draw(st.lists(st.floats(-3.0, 3.0, allow_subnormal=False), min_size=n, max_size=n)))
     values = list(leaves)
@@ -266,7 +277,7 @@ def graph_cases(draw, ops=GRAPH_OPS, max_leaves=6, max_nodes=30):
         i = draw(st.integers(0, len(values) - 1), label="operand")
         node, value, grad = _node(draw, op, i, values, sens, step)
         if node is None:
-            node, value, grad = _sigmoid_node(i, values, sens)
+            node, value, grad = _fallback_node(fallback, i, values, sens)
         nodes.append(node)
         values.append(value)
         sens.append(grad)
@@ -276,6 +287,23 @@ def graph_cases(draw, ops=GRAPH_OPS, max_leaves=6, max_nodes=30):
 def _sigmoid_node(i, values, sens):
     s = 1 / (1 + np.exp(-values[i]))
     return Node("sigmoid", i), s, s * (1 - s) * sens[i]
+
+
+def _fallback_node(op, i, values, sens):
+    """An operation valid at any value, which keeps it (and its sensitivities) bounded."""
+    a, da = values[i], sens[i]
+    if op == "sigmoid":
+        return _sigmoid_node(i, values, sens)
+    if op == "tanh":
+        r = float(np.tanh(a))
+        return Node("tanh", i), r, (1 - r * r) * da
+    if op == "mul":
+        return Node("mul", i, 0.5), a * 0.5, da * 0.5
+    if op == "div":
+        return Node("div", i, 2.0), a / 2.0, da / 2.0
+    if op == "neg":
+        return Node("neg", i), -a, -da
+    return Node(op, i, 0.0), a + 0.0 if op == "add" else a - 0.0, da       # add, sub
 
 
 def _node(draw, op, i, values, sens, step):

@@ -1,0 +1,1 @@
+"""Adapters: existing libraries, unchanged, exposed in the plug-in protocol (``--impl NAME``)."""

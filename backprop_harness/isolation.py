@@ -1,0 +1,363 @@
+"""Run untrusted code (the plug-in) in a worker process, so that whatever it does
+(patch numpy, write files, os._exit, segfault, loop forever, flood stdout)
+changes nothing but its own result.
+
+Parent side: ``Worker("package.module:factory", init)``; ``worker.call(request)``
+returns the handler's reply. Child side: ``python -m backprop_harness.isolation
+READ_FD WRITE_FD module:factory`` calls ``factory(init) -> (handler, info)`` once,
+then ``handler.handle(request) -> reply`` per request. Messages cross as
+``wire`` frames (JSON, never pickle) on two pipes; the worker's stdout and
+stderr go to a third, of which the parent keeps the last 64 kB.
+
+This module imports only the standard library, numpy and ``wire`` at top level,
+because in the child it runs before the plug-in and must not disturb it.
+"""
+from __future__ import annotations
+
+import atexit
+import importlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import weakref
+
+from backprop_harness import wire
+
+__all__ = ["Worker", "WorkerLost", "WorkerError"]
+
+TAIL_BYTES = 64 * 1024
+_REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_SIGNAL_NOTES = {"SIGSEGV": "segmentation fault", "SIGABRT": "abort", "SIGBUS": "bus error",
+                 "SIGFPE": "floating-point exception", "SIGILL": "illegal instruction",
+                 "SIGKILL": "killed from outside, perhaps by the out-of-memory killer"}
+
+
+class WorkerLost(BaseException):
+    """The worker hung past its timeout, died (exit status or signal), or broke the
+    protocol (garbled or oversize reply, closed its pipe). It has been killed; the
+    next call starts a fresh process.
+
+    A BaseException on purpose: Hypothesis shrinks on Exceptions, and every
+    retry of an example that hangs would cost the whole timeout again.
+
+    ``kind`` is "timeout", "exit", "signal" or "protocol"; ``message`` one plain
+    sentence; ``output`` the tail of what the worker printed.
+    """
+
+    def __init__(self, kind: str, message: str, output: str = ""):
+        super().__init__(kind, message, output)
+        self.kind, self.message, self.output = kind, message, output
+
+    def __str__(self):
+        if not self.output.strip():
+            return self.message
+        tail = self.output[-4096:]
+        lines = tail.splitlines()[-40:]
+        cut = len(tail) < len(self.output) or len(lines) < len(tail.splitlines())
+        lines = (["[...]"] if cut else []) + lines
+        return self.message + "\nlast output of the worker:\n" + "\n".join("    " + s for s in lines)
+
+
+class WorkerError(Exception):
+    """The handler itself raised inside the worker (a bug in the handler, not a
+    lost worker); ``traceback`` is the worker's formatted traceback. The worker
+    stays alive, unless it was its factory that raised."""
+
+    def __init__(self, message: str, traceback: str):
+        super().__init__(f"{message}:\n{traceback.rstrip()}")
+        self.traceback = traceback
+
+
+class _Tail:
+    """The last TAIL_BYTES a pipe delivered, and how many bytes came in all."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.data = bytearray()
+        self.total = 0
+
+    def drain(self, pipe) -> None:
+        # Runs in a daemon thread for the life of the pipe: a flooding worker
+        # must never block on a full pipe, nor fill the parent's memory.
+        fd = pipe.fileno()
+        try:
+            while chunk := os.read(fd, 1 << 16):
+                with self.lock:
+                    self.total += len(chunk)
+                    self.data += chunk
+                    del self.data[:-TAIL_BYTES]
+        finally:
+            pipe.close()
+
+    def text(self) -> str:
+        with self.lock:
+            data, omitted = bytes(self.data), self.total - len(self.data)
+        text = data.decode("utf-8", errors="replace")
+        return f"[... {omitted} bytes omitted]\n{text}" if omitted else text
+
+
+def _exited(proc: subprocess.Popen) -> bool:
+    """Whether ``proc`` has exited, without reaping it where the platform allows,
+    so its process group id cannot be reused before we kill the group."""
+    if not hasattr(os, "waitid"):   # macOS
+        return proc.poll() is not None
+    try:
+        return os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:
+        return True
+
+
+_live: weakref.WeakSet = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all():
+    for worker in list(_live):
+        worker.close()
+
+
+class Worker:
+    """A worker process serving ``handler`` ("module:factory"), started lazily.
+
+    ``init`` (wire-encodable) goes to ``factory(init)`` in the worker at each
+    start; the factory's ``info`` comes back as ``worker.info``. Each ``call``
+    waits at most ``call_timeout`` seconds, the start (interpreter, imports,
+    factory) at most ``start_timeout``. ``env`` is added to the inherited
+    environment. Replies longer than ``max_message`` bytes are a protocol error.
+    Not thread-safe: one call at a time.
+    """
+
+    def __init__(self, handler: str, init: dict, *, call_timeout: float = 5.0, start_timeout: float = 60.0,
+                 env: dict | None = None, python: str = sys.executable, max_message: int = 1 << 29):
+        module, _, factory = handler.partition(":")
+        if not module or not factory:
+            raise ValueError(f"handler must be 'module:factory', got {handler!r}")
+        self.handler, self.init = handler, init
+        self.call_timeout, self.start_timeout = call_timeout, start_timeout
+        self.env, self.python, self.max_message = dict(env or {}), python, max_message
+        self.starts = 0
+        self._proc = None
+        self._info = None
+        self._tail = _Tail()
+        _live.add(self)
+
+    # -- public -------------------------------------------------------------
+
+    @property
+    def pid(self) -> int | None:
+        """The running worker's process id, or None."""
+        return None if self._proc is None else self._proc.pid
+
+    @property
+    def info(self):
+        """What the factory returned beside the handler (starts the worker if needed)."""
+        if self._proc is None:
+            self._start("")
+        return self._info
+
+    def call(self, request: dict, timeout: float | None = None, label: str = ""):
+        """The handler's reply to ``request``.
+
+        ``label`` names the call in messages ("during mlp_gradients"). Raises
+        WireError (worker untouched) if ``request`` cannot be encoded,
+        WorkerError if the handler raised, WorkerLost if the worker hung
+        (``timeout``, default ``call_timeout``), died or broke the protocol.
+        """
+        payload = wire.encode(request, name="request")
+        if self._proc is None:
+            self._start(label)
+        seconds = self.call_timeout if timeout is None else timeout
+        name = f" (call: {label})" if label else ""
+        return self._exchange(payload, seconds, f"during {label or 'a call'}",
+                              f"the implementation did not answer within {seconds:g} s{name}; the worker was killed")
+
+    def output_tail(self) -> str:
+        """The last 64 kB the current (or last) worker printed, stdout and stderr
+        together; a first line "[... N bytes omitted]" when there was more."""
+        return self._tail.text()
+
+    def close(self) -> None:
+        """Kill the worker, if running, and remove its scratch directory. A later
+        call starts a fresh one."""
+        self._stop()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:   # interpreter shutdown: the atexit hook has run
+            pass
+
+    # -- process --------------------------------------------------------------
+
+    def _start(self, label: str) -> None:
+        init = wire.encode(self.init, name="init")
+        env = {**os.environ, **self.env, "PYTHONFAULTHANDLER": "1", "PYTHONUNBUFFERED": "1"}
+        env["PYTHONPATH"] = os.pathsep.join(p for p in [_REPO_ROOT, env.get("PYTHONPATH")] if p)
+        requests_r, self._requests = os.pipe()
+        self._replies, replies_w = os.pipe()
+        self._scratch = tempfile.mkdtemp(prefix="backprop-worker-")
+        try:
+            self._proc = subprocess.Popen(
+                [self.python, "-m", "backprop_harness.isolation", str(requests_r), str(replies_w), self.handler],
+                pass_fds=(requests_r, replies_w), cwd=self._scratch, env=env, stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        except BaseException:
+            for fd in (self._requests, self._replies):
+                os.close(fd)
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            raise
+        finally:
+            os.close(requests_r)
+            os.close(replies_w)
+        self.starts += 1
+        os.set_blocking(self._requests, False)   # so a write cannot outlast its deadline
+        self._tail = _Tail()
+        self._drain = threading.Thread(target=self._tail.drain, args=(self._proc.stdout,),
+                                       name=f"worker-{self._proc.pid}-output", daemon=True)
+        self._drain.start()
+        before = f" (before {label})" if label else ""
+        try:
+            self._info = self._exchange(
+                init, self.start_timeout, f"during start-up{before}",
+                f"the worker did not start within {self.start_timeout:g} s (handler: {self.handler}); "
+                f"the worker was killed")
+        except WorkerError:
+            self._stop()   # the worker exits after a failed factory anyway
+            raise
+
+    def _exchange(self, payload: bytes, seconds: float, during: str, late: str):
+        """Send one frame and return the reply's "ok" value, or raise."""
+        proc, deadline = self._proc, time.monotonic() + seconds
+
+        def alive():
+            return not _exited(proc)
+        try:
+            wire.write_frame(self._requests, payload, deadline, alive)
+            reply = wire.read_message(self._replies, deadline, self.max_message, alive)
+        except TimeoutError:
+            self._lose("timeout", late)
+        except (EOFError, BrokenPipeError):
+            self._died(during)
+        except wire.WireError as e:
+            self._lose("protocol", f"the worker broke the protocol {during} ({e}); the worker was killed")
+        except BaseException:
+            # KeyboardInterrupt and the like: a late reply would be taken for the
+            # answer to the next request, so this process cannot be used again.
+            self._stop()
+            raise
+        if isinstance(reply, dict) and reply.keys() == {"ok"}:
+            return reply["ok"]
+        if isinstance(reply, dict) and reply.keys() == {"error"} and isinstance(reply["error"], str):
+            raise WorkerError(f"the handler ({self.handler}) raised {during}", reply["error"])
+        self._lose("protocol", f"the worker broke the protocol {during} (a reply that is neither "
+                               f"{{'ok': ...}} nor {{'error': str}}); the worker was killed")
+
+    def _died(self, during: str):
+        proc, deadline = self._proc, time.monotonic() + 1.0
+        while not _exited(proc):
+            if time.monotonic() > deadline:
+                self._lose("protocol", f"the worker closed its reply pipe {during} but did not exit; "
+                                       f"the worker was killed")
+            time.sleep(0.01)
+        code = self._stop()
+        if code >= 0:
+            self._lose("exit", f"the worker process exited with status {code} {during} "
+                               f"(os._exit or sys.exit in the implementation?)", stopped=True)
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"number {-code}"
+        note = f" ({_SIGNAL_NOTES[name]})" if name in _SIGNAL_NOTES else ""
+        self._lose("signal", f"the worker process was killed by signal {name}{note} {during}", stopped=True)
+
+    def _lose(self, kind: str, message: str, stopped: bool = False):
+        if not stopped:
+            self._stop()
+        raise WorkerLost(kind, message, self.output_tail()) from None   # not "during handling of TimeoutError"
+
+    def _stop(self) -> int | None:
+        """Kill the worker's whole process group, reap it, clean up; its exit code."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return None
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)   # the group: also whatever the plug-in started
+        except OSError:
+            pass
+        proc.wait()
+        for fd in (self._requests, self._replies):
+            os.close(fd)
+        # The output pipe ends once the group is dead; a process that escaped it
+        # (setsid) keeps the daemon thread draining, harmlessly.
+        self._drain.join(timeout=2.0)
+        shutil.rmtree(self._scratch, ignore_errors=True)
+        return proc.returncode
+
+
+# -- the worker process -------------------------------------------------------
+
+def _watch_parent(parent: int) -> None:
+    # A handler busy in a loop never reads the request pipe's EOF; this does.
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)
+
+
+def _send(fd: int, result=None, error: str | None = None) -> None:
+    if error is None:
+        try:
+            # Encoded on its own so a failure names the path from "reply".
+            wire.write_frame(fd, b'{"ok":' + wire.encode(result, name="reply") + b"}")
+            return
+        except wire.WireError as e:
+            error = f"the handler's reply cannot be sent: {e}"
+    wire.write_message(fd, {"error": error})
+
+
+def _serve(argv: list[str]) -> int:
+    """The worker's main loop: init, then one reply per request until EOF."""
+    # Own copies (not inheritable) of the protocol pipes, and the passed
+    # numbers closed, so the plug-in and what it spawns do not stumble on them.
+    requests, replies = os.dup(int(argv[0])), os.dup(int(argv[1]))
+    os.close(int(argv[0]))
+    os.close(int(argv[1]))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is for the parent, which kills us
+    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+    try:
+        init = wire.read_message(requests)
+    except EOFError:
+        return 0
+    try:
+        module, _, factory = argv[2].partition(":")
+        handler, info = getattr(importlib.import_module(module), factory)(init)
+    except BaseException:
+        _send(replies, error=traceback.format_exc())
+        return 0
+    _send(replies, info)
+    while True:
+        try:
+            request = wire.read_message(requests)
+        except EOFError:
+            return 0
+        try:
+            result = handler.handle(request)
+        except BaseException:   # SystemExit too: a reply, not the end of the loop
+            _send(replies, error=traceback.format_exc())
+        else:
+            _send(replies, result)
+
+
+if __name__ == "__main__":
+    sys.exit(_serve(sys.argv[1:]))

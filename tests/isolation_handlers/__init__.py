@@ -1,0 +1,1 @@
+"""Handlers that tests/test_isolation.py runs in worker processes; no plug-in code."""

@@ -1,0 +1,209 @@
+"""Conformance: the implementation under test (``--impl``, else the reference through the
+same plug-in path) against the posts' worked examples, every oracle and the protocol's
+properties. Each test is marked with its system and its check; ``conftest.py`` turns
+the outcomes into a verdict per system (pass / fail / not provided).
+
+Checks (``CHECKS``):
+
+* worked examples    every fixture number the protocol can reach, at the printed precision
+* oracles            loss and gradient against torch64, jax64, complex step, Richardson, central
+* extreme inputs     the same in the saturated and extreme-logit regimes: finite, and right
+* loss consistency   the reported loss's own directional derivative (central differences of
+                     the implementation's loss) equals the gradient along the direction
+* shapes and dtypes  every gradient has its parameter's shape, float64, finite numbers
+* inputs unmodified  the caller's arrays are as they were after the call
+* determinism        the same call again (after another) gives the same answer
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, note, strategies as st
+
+import oracles
+from backprop_harness import worked_examples
+from backprop_harness.compare import compare, gradient_report
+from backprop_harness.plugin import ConformanceFailure, NotProvided
+from backprop_harness.protocol import FUNCTION_SYSTEM
+from fixtures import agrees_at_printed_precision
+from oracles import ORACLES
+from oracles.finite_differences import directional
+from oracles.rounding import magnitude
+from oracles.tolerance import tolerance
+from tests.strategies import arrays, graph_cases, manual_cases, mlp_cases, softmax_cases
+
+CHECKS = ("worked examples", "oracles", "extreme inputs", "loss consistency", "shapes and dtypes",
+          "inputs unmodified", "determinism")
+
+# the protocol functions that answer gradient questions, and the regimes each is checked in
+FUNCTIONS = ("Value", "gradients", "mlp_gradients", "NeuralNetwork", "softmax_gradients")
+EXTREME = {"gradients": ("saturated",), "mlp_gradients": ("saturated",),
+           "softmax_gradients": ("saturated", "extreme_logits")}
+
+
+def strategy(impl, fn: str, regime: str = "conditioned"):
+    """The cases ``fn`` is asked, under the implementation's declared conventions."""
+    if fn == "Value":
+        ops = impl.value_ops()["ops"]
+        try:
+            return graph_cases(ops=tuple(ops))
+        except ValueError as exc:
+            raise ConformanceFailure(f"Value: cannot build any graph from its operations: {exc}") from None
+    if fn == "gradients":
+        return manual_cases(regime)
+    if fn == "NeuralNetwork":
+        return mlp_cases(regime, activations="sigmoid", loss="sse", layout="row", biases=False,
+                         min_depth=2, max_depth=2)
+    if fn == "mlp_gradients":
+        conv = impl.conventions()["mlp"]
+        return mlp_cases(regime, activations=conv["activation"], output_activation=conv["output_activation"],
+                         loss=conv["loss"], layout=conv["layout"], biases=True)
+    if fn == "softmax_gradients":
+        return softmax_cases(regime, reduction=impl.conventions()["softmax"]["reduction"])
+    raise ValueError(f"no strategy for {fn!r}")
+
+
+def _params(check, pairs):
+    return [pytest.param(fn, regime, id=f"{fn}-{regime}",
+                         marks=[pytest.mark.system(FUNCTION_SYSTEM[fn]), pytest.mark.check(check)])
+            for fn, regime in pairs]
+
+
+def _fns(check):
+    return [pytest.param(fn, id=fn, marks=[pytest.mark.system(FUNCTION_SYSTEM[fn]), pytest.mark.check(check)])
+            for fn in FUNCTIONS]
+
+
+def _draw_case(impl, fn, data, regime="conditioned"):
+    impl.require(fn)
+    case = data.draw(strategy(impl, fn, regime), label="case")
+    return case
+
+
+def _fail(report: str | None, fn: str):
+    __tracebackhide__ = True
+    if report:
+        raise ConformanceFailure(f"{fn}: {report}")
+
+
+# --- worked examples -----------------------------------------------------------------------
+
+QUESTIONS = worked_examples.questions()
+
+
+@pytest.mark.parametrize("question", [
+    pytest.param(q, id=f"{q.record.id}-{q.fn}", marks=[pytest.mark.system(q.system),
+                                                       pytest.mark.check("worked examples")])
+    for q in QUESTIONS])
+def test_worked_example(impl, question):
+    """The implementation reproduces the post's number at the printed precision (for an
+    erratum, the corrected value), from the post's own inputs."""
+    fn = question.fn
+    impl.require(fn)
+    if question.ops:
+        missing = sorted(set(question.ops) - set(impl.value_ops()["ops"]))
+        if missing:
+            raise NotProvided(f"not provided: Value operations {missing} that this example needs")
+    if fn == "forward":
+        answer = impl.forward_answer(question.case)
+    else:
+        answer = impl.answer(question.case, fn)
+    try:
+        value = worked_examples.read(question, answer)
+    except LookupError as exc:
+        raise NotProvided(f"not provided: {exc}") from None
+    ok, bad = agrees_at_printed_precision(value, question.expected)
+    if not ok:
+        what = "the corrected value (the post misprints it)" if question.record.is_erratum else "the printed value"
+        lines = [f"  {'[' + ', '.join(map(str, i)) + ']' if isinstance(i, tuple) and i else ''} IMPL {got!r} "
+                 f"rounds to {rounded}, expected {token}" for i, token, got, rounded in bad[:5]]
+        raise ConformanceFailure(f"{fn}: worked example {question.record.id} ({question.record.source}, "
+                                 f"{question.output}): IMPL does not reproduce {what}\n" + "\n".join(lines))
+
+
+# --- agreement with every oracle ------------------------------------------------------------
+
+def _agree_with_oracles(impl, fn, case):
+    __tracebackhide__ = True
+    answer = impl.answer(case, fn)
+    for oracle in ORACLES:
+        expected = oracles.gradient(case, oracle)
+        _fail(gradient_report(case, answer.gradient, expected, check_loss=answer.gradient.loss is not None), fn)
+
+
+@pytest.mark.parametrize("fn, regime", _params("oracles", [(fn, "conditioned") for fn in FUNCTIONS]))
+@given(data=st.data())
+def test_agrees_with_every_oracle(impl, fn, regime, data):
+    _agree_with_oracles(impl, fn, _draw_case(impl, fn, data, regime))
+
+
+@pytest.mark.parametrize("fn, regime", _params("extreme inputs", [(fn, r) for fn, rs in EXTREME.items() for r in rs]))
+@given(data=st.data())
+def test_extreme_inputs_stay_finite_and_agree(impl, fn, regime, data):
+    _agree_with_oracles(impl, fn, _draw_case(impl, fn, data, regime))
+
+
+# --- properties ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fn", _fns("loss consistency"))
+@given(data=st.data())
+def test_loss_is_consistent_with_gradients(impl, fn, data):
+    """d/de of the implementation's own loss at params + e v (central differences of the
+    losses it reports) equals its gradient . v: the gradient is the gradient of that loss."""
+    case = _draw_case(impl, fn, data)
+    answer = impl.answer(case, fn)
+    params = case.params()
+    names = list(params)
+    v = {k: data.draw(arrays(np.shape(params[k]), -1.0, 1.0), label=f"direction[{k}]") for k in names}
+    shapes = [np.shape(params[k]) for k in names]
+    x = np.concatenate([np.ravel(params[k]) for k in names])
+    u = np.concatenate([np.ravel(v[k]) for k in names])
+    splits = np.cumsum([int(np.prod(s)) for s in shapes])[:-1]
+
+    def losses(points):
+        sets = [{k: part.reshape(s) for k, part, s in zip(names, np.split(p, splits), shapes)} for p in points]
+        return impl.losses(case, sets, fn)
+
+    est = directional(losses, x, u, method="central", batched=True)
+    got = sum(float(np.sum(np.asarray(answer.gradient.grads[k]) * v[k])) for k in names)
+    _, mags = magnitude(case)
+    scale = sum(float(np.sum(np.asarray(mags[k]) * np.abs(v[k]))) for k in names)
+    note(f"gradient . v = {got!r}; d loss / de by central differences = {est.gradient[0]!r}")
+    report = compare("dL/dv", got, est.gradient[0], tolerance("central"), "IMPL GRADIENT . v",
+                     "D(IMPL LOSS)", scale=scale, noise=est.noise[0])
+    if report:
+        raise ConformanceFailure(f"{fn}: the gradient is not the gradient of the reported loss "
+                                 f"(along a random direction v)\n{report}")
+
+
+@pytest.mark.parametrize("fn", _fns("shapes and dtypes"))
+@given(data=st.data())
+def test_shapes_and_dtypes(impl, fn, data):
+    """Every returned gradient has its parameter's shape, is float64 and finite
+    (``plugin.answer_from`` checks each, naming what it received)."""
+    impl.answer(_draw_case(impl, fn, data), fn)
+
+
+@pytest.mark.parametrize("fn", _fns("inputs unmodified"))
+@given(data=st.data())
+def test_inputs_are_not_modified(impl, fn, data):
+    answer = impl.answer(_draw_case(impl, fn, data), fn)
+    if answer.modified:
+        raise ConformanceFailure(f"{fn} modified its inputs: {', '.join(answer.modified)} changed during the "
+                                 "call (the caller's arrays must be left as they were: copy before changing)")
+
+
+@pytest.mark.parametrize("fn", _fns("determinism"))
+@given(data=st.data())
+def test_same_call_twice_gives_the_same_answer(impl, fn, data):
+    """Call A, then another case B, then A again: the two answers to A agree (under the
+    exact rule: a legitimate implementation may reorder its sums between calls)."""
+    first, other = _draw_case(impl, fn, data), _draw_case(impl, fn, data)
+    a1 = impl.answer(first, fn).gradient
+    impl.answer(other, fn)
+    a2 = impl.answer(first, fn).gradient
+    report = gradient_report(first, oracles.Gradient(a2.loss, a2.grads, "impl (3rd call)"),
+                             oracles.Gradient(a1.loss, a1.grads, "impl (1st call)"), check_loss=a1.loss is not None)
+    if report:
+        raise ConformanceFailure(f"{fn}: the same call gave a different answer after another call "
+                                 f"(a cache kept from an earlier call?)\n{report}")
