@@ -15,6 +15,7 @@ because in the child it runs before the plug-in and must not disturb it.
 from __future__ import annotations
 
 import atexit
+import fcntl
 import importlib
 import os
 import shutil
@@ -22,6 +23,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import termios
 import threading
 import time
 import traceback
@@ -32,6 +34,7 @@ from backprop_harness import wire
 __all__ = ["Worker", "WorkerLost", "WorkerError"]
 
 TAIL_BYTES = 64 * 1024
+_SCRATCH_PREFIX = "backprop-worker-"
 _REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _SIGNAL_NOTES = {"SIGSEGV": "segmentation fault", "SIGABRT": "abort", "SIGBUS": "bus error",
                  "SIGFPE": "floating-point exception", "SIGILL": "illegal instruction",
@@ -81,21 +84,43 @@ class _Tail:
         self.lock = threading.Lock()
         self.data = bytearray()
         self.total = 0
+        self.pipe = None
+        self.idle = False   # the drainer waits in read() with all it read so far kept
 
     def drain(self, pipe) -> None:
         # Runs in a daemon thread for the life of the pipe: a flooding worker
         # must never block on a full pipe, nor fill the parent's memory.
-        fd = pipe.fileno()
+        self.pipe = pipe
         try:
-            while chunk := os.read(fd, 1 << 16):
+            while True:
                 with self.lock:
+                    self.idle = True
+                chunk = os.read(pipe.fileno(), 1 << 16)
+                with self.lock:
+                    self.idle = False
+                    if not chunk:
+                        break
                     self.total += len(chunk)
                     self.data += chunk
                     del self.data[:-TAIL_BYTES]
         finally:
-            pipe.close()
+            with self.lock:
+                pipe.close()
+                self.pipe = None
+
+    def _caught_up(self) -> bool:
+        with self.lock:
+            if self.pipe is None:
+                return True
+            pending = fcntl.ioctl(self.pipe.fileno(), termios.FIONREAD, b"\0\0\0\0")
+            return self.idle and int.from_bytes(pending, sys.byteorder) == 0
 
     def text(self) -> str:
+        # What the worker printed before its reply is in the pipe when the reply
+        # arrives, but perhaps not yet drained: wait (briefly) for the drainer.
+        deadline = time.monotonic() + 0.5
+        while not self._caught_up() and time.monotonic() < deadline:
+            time.sleep(0.001)
         with self.lock:
             data, omitted = bytes(self.data), self.total - len(self.data)
         text = data.decode("utf-8", errors="replace")
@@ -207,7 +232,7 @@ class Worker:
         env["PYTHONPATH"] = os.pathsep.join(p for p in [_REPO_ROOT, env.get("PYTHONPATH")] if p)
         requests_r, self._requests = os.pipe()
         self._replies, replies_w = os.pipe()
-        self._scratch = tempfile.mkdtemp(prefix="backprop-worker-")
+        self._scratch = tempfile.mkdtemp(prefix=_SCRATCH_PREFIX)
         try:
             self._proc = subprocess.Popen(
                 [self.python, "-m", "backprop_harness.isolation", str(requests_r), str(replies_w), self.handler],
@@ -243,6 +268,7 @@ class Worker:
 
         def alive():
             return not _exited(proc)
+
         try:
             wire.write_frame(self._requests, payload, deadline, alive)
             reply = wire.read_message(self._replies, deadline, self.max_message, alive)
@@ -308,10 +334,18 @@ class Worker:
 
 # -- the worker process -------------------------------------------------------
 
-def _watch_parent(parent: int) -> None:
-    # A handler busy in a loop never reads the request pipe's EOF; this does.
+def _orphaned(scratch: str) -> None:
+    """The parent is gone without cleaning up: remove our scratch directory."""
+    # Only a directory Worker made: someone may run this module by hand elsewhere.
+    if os.path.basename(scratch).startswith(_SCRATCH_PREFIX):
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _watch_parent(parent: int, scratch: str) -> None:
+    # A handler busy in a loop never reads the request pipe's EOF; this notices.
     while os.getppid() == parent:
         time.sleep(0.5)
+    _orphaned(scratch)
     os._exit(0)
 
 
@@ -334,10 +368,12 @@ def _serve(argv: list[str]) -> int:
     os.close(int(argv[0]))
     os.close(int(argv[1]))
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is for the parent, which kills us
-    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+    scratch = os.getcwd()
+    threading.Thread(target=_watch_parent, args=(os.getppid(), scratch), daemon=True).start()
     try:
         init = wire.read_message(requests)
-    except EOFError:
+    except EOFError:   # only a dead parent closes the pipe; a live one kills us
+        _orphaned(scratch)
         return 0
     try:
         module, _, factory = argv[2].partition(":")
@@ -350,6 +386,7 @@ def _serve(argv: list[str]) -> int:
         try:
             request = wire.read_message(requests)
         except EOFError:
+            _orphaned(scratch)
             return 0
         try:
             result = handler.handle(request)

@@ -243,7 +243,8 @@ def test_the_worker_dies_with_its_parent_even_while_busy(tmp_path):
         w.call({{"do": "sleep"}})
     """)
     parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
-                              cwd=os.path.dirname(os.path.dirname(wire.__file__)))
+                              cwd=os.path.dirname(os.path.dirname(wire.__file__)),
+                              env={**os.environ, "TMPDIR": str(tmp_path)})
     try:
         child = int(parent.stdout.readline())
         time.sleep(0.2)   # let the child get into its handler
@@ -257,6 +258,7 @@ def test_the_worker_dies_with_its_parent_even_while_busy(tmp_path):
             os.kill(child, signal.SIGKILL)
             pytest.fail(f"worker {child} outlived its parent")
         time.sleep(0.05)
+    assert not [d for d in os.listdir(tmp_path) if d.startswith("backprop-worker-")]   # its scratch went too
 
 
 # -- errors of the handler itself -----------------------------------------------
