@@ -106,6 +106,14 @@ def pytest_report_header(config):
             f"call timeout {config.getoption('impl_timeout'):g} s"]
 
 
+def pytest_ignore_collect(collection_path, config):
+    # a plug-in run needs only the conformance tests; importing the rest costs a second
+    if config.getoption("impl") and collection_path.suffix == ".py" and collection_path.name.startswith("test_") \
+            and collection_path.name != "test_conformance.py":
+        return True
+    return None
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         for name in (m.args[0] for m in item.iter_markers("system")):
@@ -153,6 +161,9 @@ def pytest_runtest_makereport(item, call):
     if message is not None and item.get_closest_marker("check"):
         report.longrepr = message
         props.append(("message", _summary_line(message)))
+        broke = getattr(call.excinfo.value, "check", None)
+        if broke:
+            props.append(("broke", broke))
 
 
 def pytest_runtest_logreport(report):
@@ -160,12 +171,17 @@ def pytest_runtest_logreport(report):
         return
     props = dict(report.user_properties)
     systems = [v for k, v in report.user_properties if k == "system"]
+    checks = [v for k, v in report.user_properties if k == "check"] or ["harness"]
     status = props.get("status", report.outcome)
+    if report.failed:
+        # a failure counts against the check it broke; the test's other checks are unknown
+        checks = [props["broke"] if props.get("broke") in checks else checks[0]]
     for system in systems:
-        _outcomes[system][props.get("check", "harness")][status] += 1
+        for check in checks:
+            _outcomes[system][check][status] += 1
         if report.failed and system not in _first_failure:
             text = props.get("message") or (str(report.longrepr).strip().splitlines() or [""])[-1]
-            _first_failure[system] = {"test": report.nodeid, "check": props.get("check"), "message": text}
+            _first_failure[system] = {"test": report.nodeid, "check": checks[0], "message": text}
 
 
 def _verdicts() -> dict:

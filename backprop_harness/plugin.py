@@ -35,7 +35,14 @@ ADAPTERS = {"micrograd": ("backprop_harness.adapters.micrograd", "micrograd")}
 
 
 class ConformanceFailure(AssertionError):
-    """The implementation broke the protocol or disagreed; the message says what was expected."""
+    """The implementation broke the protocol or disagreed; the message says what was expected.
+
+    ``check`` names the conformance check it breaks where that is not the test's own
+    (a wrong shape met while comparing with the oracles breaks "shapes and dtypes")."""
+
+    def __init__(self, message: str, check: str | None = None):
+        super().__init__(message)
+        self.check = check
 
 
 class NotProvided(pytest.skip.Exception):
@@ -198,7 +205,7 @@ class Implementation:
         if status in ("raised", "not_implemented"):
             raise ConformanceFailure(f"{fn} raised {reply['exception']}: {reply['message']}\n{reply['traceback']}")
         if status == "bad_return":
-            raise ConformanceFailure(f"{fn}: {reply['message']}")
+            raise ConformanceFailure(f"{fn}: {reply['message']}", check="shapes and dtypes")
         raise ConformanceFailure(f"{fn}: unreadable reply from the worker: {str(reply)[:200]}")
 
     def call(self, fn: str, request: dict) -> dict:
@@ -306,11 +313,12 @@ def _checked(values, shapes, what: str, names: list) -> list:
     for value, shape, name in zip(values, shapes, names):
         a = np.asarray(value)
         if a.shape != tuple(shape):
-            raise ConformanceFailure(f"{what}: {name} has shape {a.shape}; expected {tuple(shape)}")
-        if a.dtype.kind == "f" and a.dtype != np.float64:
+            raise ConformanceFailure(f"{what}: {name} has shape {a.shape}; expected {tuple(shape)}",
+                                     check="shapes and dtypes")
+        if a.dtype.kind != "f" and a.dtype.kind not in "biu" or a.dtype.kind == "f" and a.dtype != np.float64:
             raise ConformanceFailure(
                 f"{what}: {name} is {a.dtype}; expected float64 (the inputs were float64, and {a.dtype} "
-                f"keeps {np.finfo(a.dtype).precision} digits where the oracles agree to 15)")
+                f"keeps {np.finfo(a.dtype).precision} digits where the oracles agree to 15)", check="shapes and dtypes")
         a = a.astype(np.float64)
         bad = ~np.isfinite(a)
         if bad.any():
