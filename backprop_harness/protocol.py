@@ -34,8 +34,8 @@ over the batch).
 """
 from __future__ import annotations
 
-__all__ = ["SYSTEM_FUNCTIONS", "FUNCTION_SYSTEM", "VALUE_METHODS", "REFLECTED", "DEFAULTS", "ConventionError",
-           "conventions"]
+__all__ = ["SYSTEM_FUNCTIONS", "FUNCTION_SYSTEM", "VALUE_METHODS", "REFLECTED", "ACTIVATION_NAMES", "DEFAULTS",
+           "ConventionError", "conventions", "mlp_activations"]
 
 SYSTEM_FUNCTIONS = {
     "scalar_graph": ("Value",),

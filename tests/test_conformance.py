@@ -25,9 +25,10 @@ import oracles
 from backprop_harness import worked_examples
 from backprop_harness.compare import compare, gradient_report
 from backprop_harness.plugin import ConformanceFailure, NotProvided
-from backprop_harness.protocol import FUNCTION_SYSTEM
+from backprop_harness.protocol import FUNCTION_SYSTEM, mlp_activations
 from fixtures import agrees_at_printed_precision
 from oracles import ORACLES
+from oracles.cases import MLPCase
 from oracles.finite_differences import directional
 from oracles.rounding import magnitude
 from oracles.tolerance import tolerance
@@ -107,6 +108,8 @@ def test_worked_example(impl, question):
             raise NotProvided(f"not provided: Value operations {missing} that this example needs")
     if fn == "forward":
         answer = impl.forward_answer(question.case)
+    elif fn == "mlp_gradients":
+        answer = _mlp_worked_answer(impl, question.case)
     else:
         answer = impl.answer(question.case, fn)
     try:
@@ -121,6 +124,23 @@ def test_worked_example(impl, question):
         raise ConformanceFailure(f"{fn}: worked example {question.record.id} ({question.record.source}, "
                                  f"{question.output}): IMPL does not reproduce {what}\n" + "\n".join(lines),
                                  check="worked examples")
+
+
+def _mlp_worked_answer(impl, case):
+    """003's numbers are for sigmoid layers and summed squared error, in the row layout;
+    an implementation declaring the column layout gets the same network transposed."""
+    conv = impl.conventions()["mlp"]
+    acts = mlp_activations(conv, len(case.Ws))
+    if conv["loss"] != case.loss or acts != case.activations:
+        raise NotProvided(f"not applicable: the post's numbers are for {case.activations} layers and the "
+                          f"{case.loss} loss; CONVENTIONS declares {acts} and {conv['loss']}")
+    if conv["layout"] == "row":
+        return impl.answer(case, "mlp_gradients")
+    column = MLPCase(case.X.T, case.T.T, tuple(W.T for W in case.Ws), case.bs, case.activations, case.loss, "column")
+    answer = impl.answer(column, "mlp_gradients")
+    grads = {k: v.T if k.startswith("W") else v for k, v in answer.gradient.grads.items()}
+    answer.gradient = oracles.Gradient(answer.gradient.loss, grads, answer.gradient.method)
+    return answer
 
 
 # --- agreement with every oracle ------------------------------------------------------------

@@ -1,0 +1,7 @@
+"""Fails at import, as code with a missing dependency does."""
+import numpy as np
+import a_module_that_does_not_exist  # noqa: F401
+
+
+def gradients(x, t, w):
+    return np.zeros(8)

@@ -1,0 +1,2 @@
+def forward(x, w)
+    return x
