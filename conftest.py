@@ -157,6 +157,9 @@ def pytest_runtest_makereport(item, call):
         props.append(("status", "not provided"))
     elif call.excinfo is not None and call.excinfo.errisinstance(NotRun):
         props.append(("status", "not run"))
+    impl = _state.get("impl")
+    if impl is not None and impl.value_ops_seen and item.get_closest_marker("check"):
+        props.append(("value_ops", json.dumps(impl.value_ops_seen)))
     message = _plain_message(call.excinfo) if report.failed else None
     if message is not None and item.get_closest_marker("check"):
         report.longrepr = message
@@ -170,12 +173,14 @@ def pytest_runtest_logreport(report):
     if not (report.when == "call" or (report.when == "setup" and not report.passed)):
         return
     props = dict(report.user_properties)
+    if "value_ops" in props:
+        _notes["value_ops"] = json.loads(props["value_ops"])
     systems = [v for k, v in report.user_properties if k == "system"]
     checks = [v for k, v in report.user_properties if k == "check"] or ["harness"]
     status = props.get("status", report.outcome)
     if report.failed:
         # a failure counts against the check it broke; the test's other checks are unknown
-        checks = [props["broke"] if props.get("broke") in checks else checks[0]]
+        checks = [props.get("broke") or checks[0]]
     for system in systems:
         for check in checks:
             _outcomes[system][check][status] += 1
@@ -238,6 +243,10 @@ def pytest_terminal_summary(terminalreporter, config):
             counts = _outcomes.get(system, {}).get("harness", {})
             detail = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
             tr.write_line(f"{system:<14}{verdicts[system].upper():<14}({detail})")
+    ops = _notes.get("value_ops")
+    if ops and conformance:
+        missing = "; ".join(f"{op} ({why})" for op, why in ops["missing"].items()) or "none"
+        tr.write_line(f"scalar_graph: Value operations tested: {', '.join(ops['ops'])}; missing: {missing}")
     for system in SYSTEMS:
         if system in _first_failure:
             f = _first_failure[system]
@@ -304,6 +313,9 @@ def _write_json(config, path: Path, changes: list, exitstatus: int):
         "fixture_changes": changes,
         "exit_status": exitstatus,
     }
+    ops = _notes.get("value_ops")
+    if ops:
+        doc["systems"]["scalar_graph"]["operations"] = {"tested": ops["ops"], "missing": ops["missing"]}
     try:
         path.write_text(json.dumps(doc, indent=2) + "\n")
     except OSError as exc:

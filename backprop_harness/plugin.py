@@ -111,6 +111,14 @@ class Implementation:
         self._lost: dict = {}                  # function -> message of the hang or crash
         self._ops = None
 
+    def __repr__(self):
+        return f"Implementation({self.spec.label!r})"
+
+    @property
+    def value_ops_seen(self) -> dict | None:
+        """The Value operations found, if they have been asked for in this process."""
+        return self._ops
+
     # -- what it is and what it provides ---------------------------------------------------
 
     @property
@@ -144,8 +152,8 @@ class Implementation:
             return f"implementation under test: {self.spec.label} (NOT LOADED: see the failures)"
         version = f", version {info['version']}" if info.get("version") else ""
         where = f", file {info['file']}" if info.get("file") else ""
-        provided = ", ".join(info["functions"]) or "nothing from the protocol"
-        return f"implementation under test: {self.spec.label}{where}{version}; provides {provided}"
+        defined = ", ".join(info["functions"]) or "nothing from the protocol"
+        return f"implementation under test: {self.spec.label}{where}{version}; defines {defined}"
 
     def conventions(self) -> dict:
         """The implementation's declared conventions (``protocol.conventions``); a bad

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, note, strategies as st
+from hypothesis import Phase, given, note, settings, strategies as st
 
 import oracles
 from backprop_harness import worked_examples
@@ -33,6 +33,10 @@ from oracles.finite_differences import directional
 from oracles.rounding import magnitude
 from oracles.tolerance import tolerance
 from tests.strategies import arrays, graph_cases, manual_cases, mlp_cases, softmax_cases
+
+# No "explain" phase: on a failing plug-in it re-runs each failure many times over
+# (each run a call to the worker and to five oracles) to annotate the report.
+conformance_settings = settings(phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink])
 
 CHECKS = ("worked examples", "oracles", "extreme inputs", "loss consistency", "shapes and dtypes",
           "inputs unmodified", "determinism")
@@ -95,7 +99,8 @@ QUESTIONS = worked_examples.questions()
 
 @pytest.mark.parametrize("question", [
     pytest.param(q, id=f"{q.record.id}-{q.fn}", marks=[pytest.mark.system(q.system),
-                                                       pytest.mark.check("worked examples")])
+                                                       pytest.mark.check("worked examples"),
+                                                       pytest.mark.check("shapes and dtypes")])
     for q in QUESTIONS])
 def test_worked_example(impl, question):
     """The implementation reproduces the post's number at the printed precision (for an
@@ -155,12 +160,14 @@ def _agree_with_oracles(impl, fn, case, check):
 
 
 @pytest.mark.parametrize("fn, regime", _params(("oracles", "shapes and dtypes"), [(fn, "conditioned") for fn in FUNCTIONS]))
+@conformance_settings
 @given(data=st.data())
 def test_agrees_with_every_oracle(impl, fn, regime, data):
     _agree_with_oracles(impl, fn, _draw_case(impl, fn, data, regime), "oracles")
 
 
 @pytest.mark.parametrize("fn, regime", _params(("extreme inputs", "shapes and dtypes"), [(fn, r) for fn, rs in EXTREME.items() for r in rs]))
+@conformance_settings
 @given(data=st.data())
 def test_extreme_inputs_stay_finite_and_agree(impl, fn, regime, data):
     _agree_with_oracles(impl, fn, _draw_case(impl, fn, data, regime), "extreme inputs")
@@ -169,6 +176,7 @@ def test_extreme_inputs_stay_finite_and_agree(impl, fn, regime, data):
 # --- properties ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("fn", _fns("loss consistency", "shapes and dtypes"))
+@conformance_settings
 @given(data=st.data())
 def test_loss_is_consistent_with_gradients(impl, fn, data):
     """d/de of the implementation's own loss at params + e v (central differences of the
@@ -200,6 +208,7 @@ def test_loss_is_consistent_with_gradients(impl, fn, data):
 
 
 @pytest.mark.parametrize("fn", _fns("determinism", "inputs unmodified"))
+@conformance_settings
 @given(data=st.data())
 def test_same_call_twice_gives_the_same_answer_and_leaves_inputs_alone(impl, fn, data):
     """Call A, then B (A with other parameters), then A again: no call changes the arrays
