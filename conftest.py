@@ -14,7 +14,9 @@ Profiles (``--hypothesis-profile NAME`` or ``HYPOTHESIS_PROFILE``):
   run, which is how the suite is searched for false alarms (``--hypothesis-seed``);
 * ``ci`` (the default when ``CI`` is set): the same count, derandomized, so a
   CI run is deterministic, and the failure blob printed;
-* ``thorough``: ten times the examples.
+* ``thorough``: ten times the examples;
+* ``smoke``: 5 derandomized examples, for the meta-tests that run ``pytest --impl``
+  end to end to check the report (tests/test_plugin_path.py).
 
 The verdict per system is gathered from test reports, so it is the same under
 pytest-xdist (``pytest -n 2``), where the tests run in worker processes.
@@ -41,6 +43,9 @@ settings.register_profile("ci", derandomize=True, max_examples=50, deadline=None
 settings.register_profile("dev", max_examples=50, deadline=None, print_blob=True)
 settings.register_profile("thorough", max_examples=500, deadline=None, print_blob=True,
                           suppress_health_check=[HealthCheck.too_slow])
+# a few examples per property: the meta-tests' end-to-end runs of pytest --impl, which
+# check the report's shape and verdicts, not the implementations' correctness
+settings.register_profile("smoke", max_examples=5, deadline=None, derandomize=True, database=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 SCHEMA = "backprop-harness/conformance/1"
@@ -97,6 +102,8 @@ def pytest_configure(config):
         raise pytest.UsageError(f"--impl-timeout must be positive, got {config.getoption('impl_timeout')}")
     if _is_controller(config):
         _state["fixtures"] = _fixture_files()
+    if config.getoption("impl"):
+        config.option.reportchars = "fE"     # the verdict table says what was not provided
 
 
 def pytest_report_header(config):

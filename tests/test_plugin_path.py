@@ -1,0 +1,219 @@
+"""The plug-in path itself: resolving ``--impl``, loading, isolation from code that
+misbehaves, the protocol's checks, and the report of whole ``pytest --impl`` runs.
+
+The plug-ins are in tests/plugins/ (and templates/student.py); each end-to-end run
+is a real ``pytest --impl`` in a subprocess with the "smoke" profile, run
+concurrently, and is judged by its exit status, its JSON report and its output.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from backprop_harness.isolation import WorkerLost
+from backprop_harness.plugin import ConformanceFailure, Implementation, NotProvided, NotRun, resolve
+from oracles.cases import GraphCase, ManualCase, MLPCase, Node, SoftmaxCase
+
+ROOT = Path(__file__).resolve().parent.parent
+PLUGINS = ROOT / "tests" / "plugins"
+MLP_CASE = MLPCase(np.array([[0.5, -1.0], [2.0, 0.25]]), np.array([[1.0, 0.0], [0.0, 1.0]]),
+                   (np.array([[0.5, -0.25, 1.0], [1.5, 0.5, -1.0]]), np.array([[1.0, -2.0], [0.25, 2.0], [0.5, 0.5]])),
+                   (np.array([0.1, -0.2, 0.3]), np.array([0.0, 0.5])))
+MANUAL_CASE = ManualCase([3.0, 1.0], [1.0, 0.0], [6.0, -3.0, -2.0, 5.0, 1.0, -2.0, 0.25, 2.0])
+SOFTMAX_CASE = SoftmaxCase(np.array([[0.5, -1.0]]), np.array([[0.0, 1.0, 0.0]]), np.array([[0.5], [1.0]]),
+                           np.array([0.25]), np.array([[1.0, -1.0, 0.5]]), np.array([0.0, 0.1, -0.1]))
+
+
+@pytest.fixture
+def load():
+    made = []
+
+    def make(spec, **kwargs):
+        impl = Implementation(resolve(spec, ROOT), **kwargs)
+        made.append(impl)
+        return impl
+    yield make
+    for impl in made:
+        impl.worker.close()
+
+
+# --- resolving --impl ----------------------------------------------------------------------
+
+def test_resolve_names_adapters_files_packages_and_modules(tmp_path):
+    assert resolve("micrograd").kind == "adapter"
+    assert resolve(None).target == "reference.protocol"
+    assert resolve("tests/plugins/misbehaves.py", ROOT).kind == "file"
+    assert resolve("reference.protocol", ROOT).kind == "module"
+    missing = resolve("no/such/file.py", tmp_path)
+    assert missing.error and "implementation not found" in missing.error and "no such file" in missing.error
+    (tmp_path / "folder").mkdir()
+    assert "without __init__.py" in resolve("folder", tmp_path).error
+
+
+def test_a_missing_file_fails_every_function_with_one_message(load):
+    impl = load("tests/plugins/does_not_exist.py")
+    with pytest.raises(ConformanceFailure, match="implementation not found: .*does_not_exist.py"):
+        impl.require("gradients")
+
+
+@pytest.mark.parametrize("plugin, expected", [
+    ("syntax_error.py", "SyntaxError"),
+    ("import_error.py", "ModuleNotFoundError: No module named 'a_module_that_does_not_exist'"),
+])
+def test_load_errors_show_the_plugins_own_traceback_only(load, plugin, expected):
+    impl = load(f"tests/plugins/{plugin}")
+    error = impl.load_error()
+    assert expected in error and plugin in error
+    assert "backprop_harness" not in error and "importlib" not in error
+
+
+# --- isolation -------------------------------------------------------------------------------
+
+def test_misbehaving_plugin_changes_nothing_but_its_own_verdict(load):
+    impl = load("tests/plugins/misbehaves.py", call_timeout=1.0)
+    assert impl.info["loaded"]                       # its import patched numpy, in the worker
+    assert not np.allclose(1.0, 2.0) and not np.isfinite(np.nan)
+    with pytest.raises(WorkerLost, match="did not answer within 1 s"):
+        impl.answer(MLP_CASE, "mlp_gradients")
+    with pytest.raises(NotRun, match="mlp_gradients was not called again"):
+        impl.answer(MLP_CASE, "mlp_gradients")
+    assert impl.answer(MANUAL_CASE).gradient.grads["w11"] != 0          # a fresh worker answers
+    with pytest.raises(WorkerLost, match="exited with status 3"):
+        impl.answer(MLPCase(MLP_CASE.X, MLP_CASE.T, MLP_CASE.Ws), "NeuralNetwork")
+    with pytest.raises(WorkerLost, match="SIGSEGV"):
+        impl.answer(SOFTMAX_CASE)
+    assert impl.worker.starts == 3          # the first, and one after the hang and after the exit
+
+
+# --- the protocol's checks ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("case, fn, message, check", [
+    (MANUAL_CASE, "gradients", r"gradients\(x, t, w\): dL/dv22 is nan; expected finite numbers", None),
+    (MLP_CASE, "mlp_gradients", r"dWs\[0\] \(dL/dW1\) is float32; expected float64", "shapes and dtypes"),
+    (SOFTMAX_CASE, "softmax_gradients", r"grads\['W1'\] \(dL/dW1\) has shape \(1, 2\); expected \(2, 1\)",
+     "shapes and dtypes"),
+])
+def test_wrong_returns_are_named_with_what_was_expected(load, case, fn, message, check):
+    impl = load("tests/plugins/wrong_returns.py")
+    with pytest.raises(ConformanceFailure, match=message) as info:
+        impl.answer(case, fn)
+    assert info.value.check == check
+
+
+def test_modified_inputs_are_reported(load):
+    impl = load("tests/plugins/wrong_returns.py")
+    answer = impl.answer(MLPCase(MLP_CASE.X, MLP_CASE.T, MLP_CASE.Ws), "NeuralNetwork")
+    assert answer.modified == ["W"]
+
+
+def test_template_provides_nothing(load):
+    impl = load("templates/student.py")
+    for case, fn in [(MANUAL_CASE, "gradients"), (MLP_CASE, "mlp_gradients"), (SOFTMAX_CASE, "softmax_gradients"),
+                     (MLPCase(MLP_CASE.X, MLP_CASE.T, MLP_CASE.Ws), "NeuralNetwork")]:
+        with pytest.raises(NotProvided, match=f"not provided: {fn}"):
+            impl.answer(case, fn)
+    with pytest.raises(NotProvided, match="not provided: Value"):
+        impl.value_ops()
+
+
+def test_micrograd_operations_are_discovered(load):
+    impl = load("micrograd")
+    assert impl.info["version"] == "0.1.0"
+    ops = impl.value_ops()
+    assert ops["ops"] == ["add", "sub", "mul", "div", "pow", "neg", "relu"]
+    assert sorted(ops["missing"]) == ["exp", "log", "sigmoid", "tanh"]
+    case = GraphCase([0.5, 2.0], (Node("mul", 0, 1), Node("sub", 2.5, 2), Node("relu", 3)))
+    assert impl.answer(case).gradient.grads == {"x0": -2.0, "x1": -0.5}
+
+
+def test_bad_conventions_are_a_clear_failure(tmp_path, load):
+    plugin = tmp_path / "conv.py"
+    plugin.write_text('CONVENTIONS = {"mlp": {"layout": "diagonal"}}\n')
+    with pytest.raises(ConformanceFailure, match=r"CONVENTIONS\['mlp'\]\['layout'\] = 'diagonal'; expected one of "
+                                                 r"\('row', 'column'\)"):
+        load(str(plugin)).conventions()
+
+
+# --- whole runs of pytest --impl ------------------------------------------------------------------
+
+RUNS = {
+    "micrograd": ("micrograd", 0),
+    "template": ("templates/student.py", 0),
+    "misbehaves": ("tests/plugins/misbehaves.py", 1),
+    "syntax_error": ("tests/plugins/syntax_error.py", 1),
+}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Every run of RUNS, started together; (exit status, JSON report, output) by name."""
+    out = tmp_path_factory.mktemp("runs")
+    env = {**os.environ, "HYPOTHESIS_PROFILE": "smoke"}
+    env.pop("BACKPROP_IMPL", None)
+
+    def start(name):
+        cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--impl", RUNS[name][0],
+               "--impl-timeout", "2", "--conformance-json", str(out / f"{name}.json")]
+        return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def finish(name, proc):
+        output, _ = proc.communicate(timeout=300)
+        return proc.returncode, json.loads((out / f"{name}.json").read_text()), output
+    # the one that overwrites a fixture runs alone: a run beside it would see the change too
+    # (and rightly report the fixtures changed during its run)
+    procs = {name: start(name) for name in RUNS if name != "misbehaves"}
+    results = {name: finish(name, proc) for name, proc in procs.items()}
+    results["misbehaves"] = finish("misbehaves", start("misbehaves"))
+    return results
+
+
+@pytest.mark.parametrize("name", RUNS)
+def test_exit_status_is_zero_exactly_when_every_provided_system_passes(runs, name):
+    status, report, output = runs[name]
+    assert status == RUNS[name][1], output[-3000:]
+    assert report["exit_status"] == status
+    failing = [s for s, r in report["systems"].items() if r["status"] == "fail"]
+    assert (status == 0) == (not failing and report["fixtures_unchanged"])
+
+
+def test_micrograd_report(runs):
+    _, report, output = runs["micrograd"]
+    systems = report["systems"]
+    assert systems["scalar_graph"]["status"] == "pass"
+    assert systems["scalar_graph"]["operations"]["tested"] == ["add", "sub", "mul", "div", "pow", "neg", "relu"]
+    assert {s: systems[s]["status"] for s in ("manual_222", "mlp", "softmax")} == dict.fromkeys(
+        ("manual_222", "mlp", "softmax"), "not provided")
+    assert "version 0.1.0" in output and "missing: exp (Value has no exp)" in output
+
+
+def test_template_report(runs):
+    _, report, _ = runs["template"]
+    assert {r["status"] for r in report["systems"].values()} == {"not provided"}
+
+
+def test_misbehaving_run_completes_with_a_verdict_per_system(runs):
+    _, report, output = runs["misbehaves"]
+    systems = report["systems"]
+    assert systems["manual_222"]["status"] == "pass"
+    assert {s: systems[s]["status"] for s in ("scalar_graph", "mlp", "softmax")} == dict.fromkeys(
+        ("scalar_graph", "mlp", "softmax"), "fail")
+    assert "exited with status 3" in systems["mlp"]["first_failure"]["message"] \
+        or "did not answer within 2 s" in systems["mlp"]["first_failure"]["message"]
+    assert "SIGSEGV" in systems["softmax"]["first_failure"]["message"]
+    # it overwrote a fixture; the harness restored it and said so
+    assert not report["fixtures_unchanged"] and report["fixture_changes"] == ["fixtures/003_worked_example.toml modified"]
+    assert "were restored" in output
+    assert subprocess.run(["git", "diff", "--quiet", "--", "fixtures"], cwd=ROOT).returncode == 0
+
+
+def test_a_plugin_that_does_not_load_fails_every_system_without_a_harness_traceback(runs):
+    _, report, output = runs["syntax_error"]
+    assert {r["status"] for r in report["systems"].values()} == {"fail"}
+    assert "SyntaxError" in report["systems"]["mlp"]["first_failure"]["message"]
+    assert "backprop_harness/" not in output and "conftest.py" not in output
