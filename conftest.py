@@ -55,17 +55,6 @@ _notes: dict = defaultdict(list)
 _state: dict = {}
 
 
-def pytest_addoption(parser):
-    group = parser.getgroup("backprop-harness")
-    group.addoption("--impl", default=os.environ.get("BACKPROP_IMPL") or None, metavar="PATH_OR_MODULE",
-                    help="implementation under test: a .py file, a package, a module name or an adapter "
-                         "(micrograd); env BACKPROP_IMPL. Default: the built-in reference")
-    group.addoption("--impl-timeout", type=float, default=float(os.environ.get("BACKPROP_IMPL_TIMEOUT", 5.0)),
-                    metavar="SECONDS", help="seconds each call of the implementation may take (default 5)")
-    group.addoption("--conformance-json", default=None, metavar="PATH",
-                    help="write the verdict per system as JSON (docs/conformance-schema.md)")
-
-
 def _implementation(config):
     """The implementation under test, one per process (started lazily)."""
     if "impl" not in _state:
@@ -98,6 +87,12 @@ def _digest(files: dict) -> str:
 
 
 def pytest_configure(config):
+    # Also declared in pyproject.toml; repeated here because pytest finds its ini file
+    # from the paths on the command line, before it knows --impl takes a value: with
+    # "--impl /elsewhere/yours.py" it may look for it under /elsewhere and not find it.
+    for line in ("system(name): the system a test checks (the verdict per system)",
+                 "check(name): the conformance check a test belongs to (tests/test_conformance.py CHECKS)"):
+        config.addinivalue_line("markers", line)
     if config.getoption("impl_timeout") <= 0:
         raise pytest.UsageError(f"--impl-timeout must be positive, got {config.getoption('impl_timeout')}")
     if _is_controller(config):

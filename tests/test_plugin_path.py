@@ -157,8 +157,16 @@ def runs(tmp_path_factory):
     env = {**os.environ, "HYPOTHESIS_PROFILE": "smoke"}
     env.pop("BACKPROP_IMPL", None)
 
+    # the template runs from outside the project, its report path already existing: pytest
+    # looks for its ini file from such paths before it knows that they are option values
+    outside = out / "student" / "mine.py"
+    outside.parent.mkdir()
+    outside.write_text((ROOT / RUNS["template"][0]).read_text())
+    (out / "template.json").write_text("{}")
+
     def start(name):
-        cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--impl", RUNS[name][0],
+        spec = str(outside) if name == "template" else RUNS[name][0]
+        cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--impl", spec,
                "--impl-timeout", "2", "--conformance-json", str(out / f"{name}.json")]
         return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
@@ -193,8 +201,10 @@ def test_micrograd_report(runs):
 
 
 def test_template_report(runs):
-    _, report, _ = runs["template"]
+    _, report, output = runs["template"]
     assert {r["status"] for r in report["systems"].values()} == {"not provided"}
+    assert report["implementation"]["file"].endswith("student/mine.py")
+    assert "Unknown pytest.mark" not in output
 
 
 def test_misbehaving_run_completes_with_a_verdict_per_system(runs):

@@ -1,0 +1,24 @@
+"""The harness's command-line options, registered as a pytest plugin (entry point ``pytest11``).
+
+They live here rather than in ``conftest.py`` because pytest parses the command
+line once before it has read any conftest: an option it does not know yet makes
+its value look like a path (``--conformance-json /tmp/report.json``), and an
+existing path there moves pytest's rootdir away from this project. A plugin
+installed with the package is known from the start. Everything else is in
+``conftest.py``.
+"""
+from __future__ import annotations
+
+import os
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("backprop-harness")
+    group.addoption("--impl", default=os.environ.get("BACKPROP_IMPL") or None, metavar="PATH_OR_MODULE",
+                    help="implementation under test: a .py file, a package, a module name or an adapter "
+                         "(micrograd); env BACKPROP_IMPL. Default: the built-in reference")
+    group.addoption("--impl-timeout", type=float, default=float(os.environ.get("BACKPROP_IMPL_TIMEOUT", 5.0)),
+                    metavar="SECONDS", help="seconds each call of the implementation may take (default 5; "
+                                            "env BACKPROP_IMPL_TIMEOUT)")
+    group.addoption("--conformance-json", default=None, metavar="PATH",
+                    help="write the verdict per system as JSON (docs/conformance-schema.md)")
