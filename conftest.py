@@ -272,6 +272,8 @@ def _guard_fixtures() -> list:
 def pytest_sessionfinish(session, exitstatus):
     config = session.config
     if not _is_controller(config):
+        if "impl" in _state:
+            _state["impl"].worker.close()
         return
     changes = _guard_fixtures() if "fixtures" in _state else []
     if changes:

@@ -153,7 +153,9 @@ class Implementation:
         version = f", version {info['version']}" if info.get("version") else ""
         where = f", file {info['file']}" if info.get("file") else ""
         defined = ", ".join(info["functions"]) or "nothing from the protocol"
-        return f"implementation under test: {self.spec.label}{where}{version}; defines {defined}"
+        near = "; ".join(f"{found} is not {fn}" for fn, found in info.get("near_misses", {}).items())
+        return (f"implementation under test: {self.spec.label}{where}{version}; defines {defined}"
+                + (f" (did you mean the protocol's names? {near})" if near else ""))
 
     def conventions(self) -> dict:
         """The implementation's declared conventions (``protocol.conventions``); a bad
@@ -171,7 +173,8 @@ class Implementation:
         if error:
             raise ConformanceFailure(error)
         if fn not in self.info["functions"]:
-            raise NotProvided(f"not provided: {fn}")
+            near = self.info.get("near_misses", {}).get(fn)
+            raise NotProvided(f"not provided: {fn}" + (f" (the module has {near}: a typo?)" if near else ""))
         if fn in self._not_provided:
             raise NotProvided(f"not provided: {fn} ({self._not_provided[fn]})")
         if fn in self._lost:

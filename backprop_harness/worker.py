@@ -25,6 +25,7 @@ Each reply: {"status": "ok", "result", "modified"} (the inputs the call changed)
 """
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.metadata
 import importlib.util
@@ -377,6 +378,9 @@ def factory(init: dict):
                 functions[fn] = str(inspect.signature(obj))
             except (TypeError, ValueError):
                 functions[fn] = "(...)"
+    names = [n for n in dir(module) if not n.startswith("_")]
+    near = {fn: close[0] for fn in FUNCTION_SYSTEM if fn not in functions
+            for close in [difflib.get_close_matches(fn, names, n=1, cutoff=0.8)] if close}
     conventions = getattr(module, "CONVENTIONS", None)
     try:                                        # only plain data crosses the pipe
         conventions = _plain(conventions)
@@ -385,7 +389,7 @@ def factory(init: dict):
     wrapped = getattr(module, "__wraps__", module)        # an adapter names the library it wraps
     return Handler(module), {"loaded": True, "name": getattr(module, "__name__", init["target"]),
                              "file": getattr(wrapped, "__file__", None), "version": _version(module, init),
-                             "functions": functions, "conventions": conventions}
+                             "functions": functions, "near_misses": near, "conventions": conventions}
 
 
 def _plain(x):

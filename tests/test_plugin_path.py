@@ -227,3 +227,12 @@ def test_a_plugin_that_does_not_load_fails_every_system_without_a_harness_traceb
     assert {r["status"] for r in report["systems"].values()} == {"fail"}
     assert "SyntaxError" in report["systems"]["mlp"]["first_failure"]["message"]
     assert "backprop_harness/" not in output and "conftest.py" not in output
+
+
+def test_a_near_miss_of_a_protocol_name_is_pointed_out(tmp_path, load):
+    plugin = tmp_path / "typo.py"
+    plugin.write_text("def mlp_gradient(X, T, Ws, bs):\n    return 0.0, [], []\n")
+    impl = load(str(plugin))
+    assert "mlp_gradient is not mlp_gradients" in impl.header()
+    with pytest.raises(NotProvided, match=r"not provided: mlp_gradients \(the module has mlp_gradient: a typo\?\)"):
+        impl.answer(MLP_CASE)
