@@ -7,4 +7,4 @@ no network API of the posts' shape, so the other systems are not provided.
 import micrograd.engine as __wraps__          # the report names this file
 from micrograd.engine import Value
 
-__all__ = ["Value"]
+__all__ = ["Value", "__wraps__"]
