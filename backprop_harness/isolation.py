@@ -18,6 +18,7 @@ import atexit
 import fcntl
 import importlib
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -85,19 +86,21 @@ class _Tail:
         self.data = bytearray()
         self.total = 0
         self.pipe = None
-        self.idle = False   # the drainer waits in read() with all it read so far kept
 
     def drain(self, pipe) -> None:
         # Runs in a daemon thread for the life of the pipe: a flooding worker
-        # must never block on a full pipe, nor fill the parent's memory.
+        # must never block on a full pipe, nor fill the parent's memory. Each
+        # read happens once the pipe is readable, and is kept under the lock
+        # with its bookkeeping, so "the pipe is empty" (FIONREAD, under the same
+        # lock) means that everything written so far is in ``data``.
         self.pipe = pipe
+        poller = select.poll()
+        poller.register(pipe.fileno(), select.POLLIN | select.POLLHUP | select.POLLERR)
         try:
             while True:
+                poller.poll()
                 with self.lock:
-                    self.idle = True
-                chunk = os.read(pipe.fileno(), 1 << 16)
-                with self.lock:
-                    self.idle = False
+                    chunk = os.read(pipe.fileno(), 1 << 16)
                     if not chunk:
                         break
                     self.total += len(chunk)
@@ -113,12 +116,13 @@ class _Tail:
             if self.pipe is None:
                 return True
             pending = fcntl.ioctl(self.pipe.fileno(), termios.FIONREAD, b"\0\0\0\0")
-            return self.idle and int.from_bytes(pending, sys.byteorder) == 0
+            return int.from_bytes(pending, sys.byteorder) == 0
 
     def text(self) -> str:
         # What the worker printed before its reply is in the pipe when the reply
-        # arrives, but perhaps not yet drained: wait (briefly) for the drainer.
-        deadline = time.monotonic() + 0.5
+        # arrives, but perhaps not yet drained: wait for the drainer (a worker
+        # that keeps printing from another thread is cut off after 2 s).
+        deadline = time.monotonic() + 2.0
         while not self._caught_up() and time.monotonic() < deadline:
             time.sleep(0.001)
         with self.lock:
