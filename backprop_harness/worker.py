@@ -37,10 +37,10 @@ from pathlib import Path
 import numpy as np
 
 from backprop_harness.protocol import FUNCTION_SYSTEM, REFLECTED, VALUE_METHODS
+from oracles.cases import MANUAL_NAMES, UNARY
 
 __all__ = ["factory", "Handler"]
 
-MANUAL_NAMES = ("w11", "w12", "w21", "w22", "v11", "v12", "v21", "v22")
 _HERE = str(Path(__file__).resolve().parent)
 
 
@@ -175,8 +175,7 @@ class Handler:
                 missing[op] = f"Value has no {name}"
                 continue
             try:
-                out = method(a, 2.0) if op == "pow" else method(a) if op in ("neg", "exp", "log", "sigmoid", "tanh",
-                                                                            "relu") else method(a, b)
+                out = method(a, 2.0) if op == "pow" else method(a) if op in UNARY else method(a, b)
             except NotImplementedError:
                 missing[op] = f"Value.{name} raises NotImplementedError"
                 continue
@@ -316,7 +315,7 @@ def _accepts(method, a, c) -> bool:
 
 def _apply(V, op, values, a, b, forms):
     """One node of an ``oracles.cases`` program, by Python's operators on the implementation's Values."""
-    if op in ("neg", "exp", "log", "sigmoid", "tanh", "relu"):
+    if op in UNARY:
         x = values[a]
         return -x if op == "neg" else getattr(x, op)()
     if op == "pow":
