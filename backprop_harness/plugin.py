@@ -214,7 +214,9 @@ class Implementation:
             self._not_provided[fn] = f"it raises NotImplementedError: {reply['message']}".rstrip(": ")
             raise NotProvided(f"not provided: {fn} (raises NotImplementedError)")
         if status in ("raised", "not_implemented"):
-            raise ConformanceFailure(f"{fn} raised {reply['exception']}: {reply['message']}\n{reply['traceback']}")
+            where = reply["traceback"] or (f"(raised by the call itself: {fn}{self.info['functions'].get(fn, '')} "
+                                          f"is called as {PROTOCOL_CALLS.get(fn, fn)})")
+            raise ConformanceFailure(f"{fn} raised {reply['exception']}: {reply['message']}\n{where}")
         if status == "bad_return":
             raise ConformanceFailure(f"{fn}: {reply['message']}", check="shapes and dtypes")
         raise ConformanceFailure(f"{fn}: unreadable reply from the worker: {str(reply)[:200]}")
@@ -274,6 +276,13 @@ class Implementation:
         cases = [case.with_params(p) for p in param_sets]
         replies = self.call_many(fn, [requests_for(c, fn)[0] for c in cases])
         return np.array([_loss_from(c, fn, r) for c, r in zip(cases, replies)])
+
+
+# how the worker calls each function (for the message when the call itself fails)
+PROTOCOL_CALLS = {"forward": "forward(x, w)", "gradients": "gradients(x, t, w)",
+                  "mlp_gradients": "mlp_gradients(X, T, Ws, bs)",
+                  "NeuralNetwork": "NeuralNetwork(input_dim, hidden_dim, output_dim), then forward(X), backward(T)",
+                  "softmax_gradients": "softmax_gradients(X, Y, W1, b1, W2, b2)", "Value": "Value(x)"}
 
 
 def default_function(case) -> str:

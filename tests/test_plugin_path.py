@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from xml.etree import ElementTree
 
 import numpy as np
 import pytest
@@ -108,6 +109,16 @@ def test_wrong_returns_are_named_with_what_was_expected(load, case, fn, message,
     assert info.value.check == check
 
 
+def test_a_wrong_signature_is_the_plugins_own_error(tmp_path, load):
+    plugin = tmp_path / "signature.py"
+    plugin.write_text("def gradients(x, w):\n    return [0.0] * 8\n")
+    with pytest.raises(ConformanceFailure, match=r"gradients raised TypeError: gradients\(\) takes 2 positional "
+                                                 r"arguments but 3 were given") as info:
+        load(str(plugin)).answer(MANUAL_CASE)
+    assert "gradients(x, w) is called as gradients(x, t, w)" in str(info.value)
+    assert "backprop_harness" not in str(info.value)
+
+
 def test_modified_inputs_are_reported(load):
     impl = load("tests/plugins/wrong_returns.py")
     answer = impl.answer(MLPCase(MLP_CASE.X, MLP_CASE.T, MLP_CASE.Ws), "NeuralNetwork")
@@ -175,7 +186,8 @@ def runs(tmp_path_factory):
     def start(name):
         spec = str(outside) if name == "template" else RUNS[name][0]
         cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--impl", spec,
-               "--impl-timeout", "2", "--conformance-json", str(out / f"{name}.json")]
+               "--impl-timeout", "2", "--conformance-json", str(out / f"{name}.json"),
+               "--junitxml", str(out / f"{name}.xml")]
         return subprocess.Popen(cmd, cwd=copy if name == "misbehaves" else ROOT, env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)
 
@@ -223,6 +235,10 @@ def test_misbehaving_run_completes_with_a_verdict_per_system(runs):
     assert "exited with status 3" in systems["mlp"]["first_failure"]["message"] \
         or "did not answer within 2 s" in systems["mlp"]["first_failure"]["message"]
     assert "SIGSEGV" in systems["softmax"]["first_failure"]["message"]
+    junit = ElementTree.parse(runs["project copy"].parent / "misbehaves.xml").getroot()[0]
+    failures = [case.find("failure").get("message") for case in junit.iter("testcase") if case.find("failure") is not None]
+    assert int(junit.get("failures")) == len(failures) > 0
+    assert any("SIGSEGV" in m for m in failures) and not any("Traceback" in m for m in failures)
     # it overwrote a fixture; the harness restored it and said so
     assert not report["fixtures_unchanged"] and report["fixture_changes"] == ["fixtures/003_worked_example.toml modified"]
     assert "were restored" in output
