@@ -34,7 +34,7 @@ from pathlib import Path
 os.environ.setdefault("JAX_ENABLE_X64", "1")   # before anything imports jax
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 from fixtures import DIRECTORY as FIXTURES, SYSTEMS
 
@@ -93,12 +93,26 @@ def pytest_configure(config):
     for line in ("system(name): the system a test checks (the verdict per system)",
                  "check(name): the conformance check a test belongs to (tests/test_conformance.py CHECKS)"):
         config.addinivalue_line("markers", line)
+    _register_conformance_profile(config)
     if config.getoption("impl_timeout") <= 0:
         raise pytest.UsageError(f"--impl-timeout must be positive, got {config.getoption('impl_timeout')}")
     if _is_controller(config):
         _state["fixtures"] = _fixture_files()
     if config.getoption("impl"):
         config.option.reportchars = "fE"     # the verdict table says what was not provided
+
+
+def _register_conformance_profile(config):
+    """The settings of tests/test_conformance.py: the run's profile without Hypothesis's
+    "explain" phase (on a failing plug-in it re-runs each failure many times, every run a
+    call to the worker and to five oracles). Without --impl the conformance suite checks
+    the reference, which test_oracles.py already checks against every oracle on the same
+    strategies at the full count; there it guards the plug-in path and runs a fifth of
+    the examples (10 in the dev and ci profiles)."""
+    base = settings.get_profile(settings.get_current_profile_name())
+    examples = base.max_examples if config.getoption("impl") else max(5, base.max_examples // 5)
+    settings.register_profile("conformance", parent=base, max_examples=examples,
+                              phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink])
 
 
 def pytest_report_header(config):

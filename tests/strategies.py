@@ -24,7 +24,7 @@ from hypothesis.extra import numpy as hnp
 from oracles.cases import BINARY, UNARY, GraphCase, ManualCase, MLPCase, Node, SoftmaxCase
 from oracles.numeric import ACTIVATIONS
 
-__all__ = ["REGIMES", "arrays", "one_hot", "layer_sizes", "networks", "graph_cases", "manual_cases",
+__all__ = ["REGIMES", "arrays", "directions", "one_hot", "layer_sizes", "networks", "graph_cases", "manual_cases",
            "mlp_cases", "softmax_cases", "cases", "RELU_MARGIN", "GRAPH_OPS", "FALLBACKS"]
 
 REGIMES = ("conditioned", "saturated")
@@ -41,6 +41,18 @@ def arrays(shape, lo=-2.0, hi=2.0):
     """float64 arrays of ``shape`` with entries in [lo, hi] (no NaN, inf or subnormals);
     shrinks towards zeros (or lo, when 0 is outside)."""
     return hnp.arrays(np.float64, shape, elements=st.floats(lo, hi, allow_subnormal=False))
+
+
+@st.composite
+def directions(draw, params: dict):
+    """A direction for each parameter (same shapes), entries uniform in [-1, 1).
+
+    Drawn from a seed, not entry by entry: a direction needs no shrinking (any
+    direction exposes a wrong gradient as well as another), and per-entry draws
+    were the largest cost of the directional property tests. Shrinks to seed 0.
+    """
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1), label="direction seed"))
+    return {k: rng.uniform(-1.0, 1.0, np.shape(v)) for k, v in params.items()}
 
 
 @st.composite

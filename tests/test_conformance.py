@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import Phase, given, note, settings, strategies as st
+from hypothesis import given, note, settings, strategies as st
 
 import oracles
 from backprop_harness import worked_examples
@@ -32,11 +32,11 @@ from oracles.cases import MLPCase
 from oracles.finite_differences import directional
 from oracles.rounding import magnitude
 from oracles.tolerance import tolerance
-from tests.strategies import arrays, graph_cases, manual_cases, mlp_cases, softmax_cases
+from tests.strategies import directions, graph_cases, manual_cases, mlp_cases, softmax_cases
 
-# No "explain" phase: on a failing plug-in it re-runs each failure many times over
-# (each run a call to the worker and to five oracles) to annotate the report.
-conformance_settings = settings(phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink])
+# The "conformance" profile (conftest.py): the run's profile without the "explain" phase,
+# and, when the built-in reference is under test, a fifth of its examples.
+conformance_settings = settings.get_profile("conformance")
 
 CHECKS = ("worked examples", "oracles", "extreme inputs", "loss consistency", "shapes and dtypes",
           "inputs unmodified", "determinism")
@@ -185,7 +185,7 @@ def test_loss_is_consistent_with_gradients(impl, fn, data):
     answer = impl.answer(case, fn)
     params = case.params()
     names = list(params)
-    v = {k: data.draw(arrays(np.shape(params[k]), -1.0, 1.0), label=f"direction[{k}]") for k in names}
+    v = data.draw(directions(params), label="direction")
     shapes = [np.shape(params[k]) for k in names]
     x = np.concatenate([np.ravel(params[k]) for k in names])
     u = np.concatenate([np.ravel(v[k]) for k in names])

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -163,41 +164,51 @@ RUNS = {
 }
 
 
+class Runs:
+    """Every run of RUNS, started together, each writing its output to a file (a pipe
+    that nobody reads until the end would stall it)."""
+
+    def __init__(self):
+        self.out = Path(tempfile.mkdtemp(prefix="backprop-runs-"))
+        env = {**os.environ, "HYPOTHESIS_PROFILE": "smoke"}
+        env.pop("BACKPROP_IMPL", None)
+        env.pop("PYTEST_XDIST_WORKER", None)
+        # the template runs from outside the project, its report path already existing: pytest
+        # looks for its ini file from such paths before it knows that they are option values
+        outside = self.out / "student" / "mine.py"
+        outside.parent.mkdir()
+        outside.write_text((ROOT / RUNS["template"][0]).read_text())
+        (self.out / "template.json").write_text("{}")
+        # the one that overwrites a fixture runs in a copy of the project, so that no other
+        # run in this checkout (a developer's, beside this one) sees its fixtures change
+        self.copy = self.out / "project"
+        shutil.copytree(ROOT, self.copy, ignore=shutil.ignore_patterns(".venv", ".git", ".hypothesis",
+                                                                       "__pycache__", "*.egg-info"))
+        self.procs = {}
+        for name, (spec, _) in RUNS.items():
+            cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+                   "--impl", str(outside) if name == "template" else spec, "--impl-timeout", "1",
+                   "--conformance-json", str(self.out / f"{name}.json"), "--junitxml", str(self.out / f"{name}.xml")]
+            with open(self.out / f"{name}.txt", "w") as log:
+                self.procs[name] = subprocess.Popen(cmd, cwd=self.copy if name == "misbehaves" else ROOT, env=env,
+                                                    stdout=log, stderr=subprocess.STDOUT)
+
+    def results(self) -> dict:
+        results = {}
+        for name, proc in self.procs.items():
+            proc.wait(timeout=300)
+            results[name] = (proc.returncode, json.loads((self.out / f"{name}.json").read_text()),
+                             (self.out / f"{name}.txt").read_text())
+        results["project copy"] = self.copy
+        return results
+
+
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    """Every run of RUNS, started together; (exit status, JSON report, output) by name."""
-    out = tmp_path_factory.mktemp("runs")
-    env = {**os.environ, "HYPOTHESIS_PROFILE": "smoke"}
-    env.pop("BACKPROP_IMPL", None)
-
-    # the template runs from outside the project, its report path already existing: pytest
-    # looks for its ini file from such paths before it knows that they are option values
-    outside = out / "student" / "mine.py"
-    outside.parent.mkdir()
-    outside.write_text((ROOT / RUNS["template"][0]).read_text())
-    (out / "template.json").write_text("{}")
-
-    # the one that overwrites a fixture runs in a copy of the project, so that no other
-    # run in this checkout (a developer's, beside this one) sees its fixtures change
-    copy = out / "project"
-    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".venv", ".git", ".hypothesis", "__pycache__",
-                                                             "*.egg-info"))
-
-    def start(name):
-        spec = str(outside) if name == "template" else RUNS[name][0]
-        cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--impl", spec,
-               "--impl-timeout", "2", "--conformance-json", str(out / f"{name}.json"),
-               "--junitxml", str(out / f"{name}.xml")]
-        return subprocess.Popen(cmd, cwd=copy if name == "misbehaves" else ROOT, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True)
-
-    def finish(name, proc):
-        output, _ = proc.communicate(timeout=300)
-        return proc.returncode, json.loads((out / f"{name}.json").read_text()), output
-    procs = {name: start(name) for name in RUNS}
-    results = {name: finish(name, proc) for name, proc in procs.items()}
-    results["project copy"] = copy
-    return results
+def runs():
+    """(exit status, JSON report, output) of every run of RUNS, by name."""
+    started = Runs()
+    yield started.results()
+    shutil.rmtree(started.out, ignore_errors=True)
 
 
 @pytest.mark.parametrize("name", RUNS)
@@ -233,7 +244,7 @@ def test_misbehaving_run_completes_with_a_verdict_per_system(runs):
     assert {s: systems[s]["status"] for s in ("scalar_graph", "mlp", "softmax")} == dict.fromkeys(
         ("scalar_graph", "mlp", "softmax"), "fail")
     assert "exited with status 3" in systems["mlp"]["first_failure"]["message"] \
-        or "did not answer within 2 s" in systems["mlp"]["first_failure"]["message"]
+        or "did not answer within 1 s" in systems["mlp"]["first_failure"]["message"]
     assert "SIGSEGV" in systems["softmax"]["first_failure"]["message"]
     junit = ElementTree.parse(runs["project copy"].parent / "misbehaves.xml").getroot()[0]
     failures = [case.find("failure").get("message") for case in junit.iter("testcase") if case.find("failure") is not None]
