@@ -69,6 +69,24 @@ def impl(pytestconfig):
     return _implementation(pytestconfig)
 
 
+def _oracles(config) -> tuple:
+    from oracles import ORACLES
+    names = config.getoption("oracles")
+    if not names:
+        return tuple(ORACLES)
+    chosen = tuple(n.strip() for n in names.split(",") if n.strip())
+    unknown = sorted(set(chosen) - set(ORACLES))
+    if unknown or not chosen:
+        raise pytest.UsageError(f"--oracles: unknown {unknown}; expected names among {sorted(ORACLES)}")
+    return chosen
+
+
+@pytest.fixture(scope="session")
+def conformance_oracles(pytestconfig):
+    """The oracles the conformance tests compare with (``--oracles``; all by default)."""
+    return _oracles(pytestconfig)
+
+
 def _is_controller(config) -> bool:
     return not hasattr(config, "workerinput")
 
@@ -94,6 +112,7 @@ def pytest_configure(config):
                  "check(name): the conformance check a test belongs to (tests/test_conformance.py CHECKS)"):
         config.addinivalue_line("markers", line)
     _register_conformance_profile(config)
+    _oracles(config)                       # a bad --oracles is a usage error before anything runs
     if config.getoption("impl_timeout") <= 0:
         raise pytest.UsageError(f"--impl-timeout must be positive, got {config.getoption('impl_timeout')}")
     if _is_controller(config):
@@ -119,7 +138,7 @@ def pytest_report_header(config):
     impl = _implementation(config)
     return [f"backprop-harness: {impl.header()}",
             f"backprop-harness: hypothesis profile = {settings.get_current_profile_name()}, "
-            f"call timeout {config.getoption('impl_timeout'):g} s"]
+            f"call timeout {config.getoption('impl_timeout'):g} s, oracles {', '.join(_oracles(config))}"]
 
 
 def pytest_ignore_collect(collection_path, config):
@@ -319,6 +338,7 @@ def _write_json(config, path: Path, changes: list, exitstatus: int):
                            "file": info.get("file"), "version": info.get("version"),
                            "provides": sorted(info.get("functions", {})), "load_error": impl.load_error()},
         "hypothesis_profile": settings.get_current_profile_name(),
+        "oracles": list(_oracles(config)),
         "systems": {system: {
             "status": verdicts[system],
             "checks": {check: dict(counts) for check, counts in _outcomes.get(system, {}).items()

@@ -20,5 +20,8 @@ def pytest_addoption(parser):
     group.addoption("--impl-timeout", type=float, default=float(os.environ.get("BACKPROP_IMPL_TIMEOUT", 5.0)),
                     metavar="SECONDS", help="seconds each call of the implementation may take (default 5; "
                                             "env BACKPROP_IMPL_TIMEOUT)")
+    group.addoption("--oracles", default=None, metavar="NAMES",
+                    help="comma-separated oracles the conformance tests compare with (default: all five: torch64, "
+                         "jax64, complex_step, richardson, central); the report names those used")
     group.addoption("--conformance-json", default=None, metavar="PATH",
                     help="write the verdict per system as JSON (docs/conformance-schema.md)")
