@@ -162,6 +162,14 @@ def pytest_collection_modifyitems(config, items):
         items[:] = kept
 
 
+def pytest_collection_finish(session):
+    # JAX compiles each system's bucket once per process (~6 s on a first run, when its
+    # disk cache is empty); done on a background thread, it overlaps the first tests
+    if "jax64" in _oracles(session.config) and any(item.get_closest_marker("system") for item in session.items):
+        import oracles
+        oracles.precompile_jax(("gradient",) if session.config.getoption("impl") else ("gradient", "directional"))
+
+
 def _plain_message(excinfo) -> str | None:
     """The message of a conformance failure, without the harness's traceback."""
     from backprop_harness.compare import GradientMismatch

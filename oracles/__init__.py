@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["ORACLES", "EXACT", "Gradient", "Directional", "gradient", "directional"]
+__all__ = ["ORACLES", "EXACT", "Gradient", "Directional", "gradient", "directional", "precompile_jax",
+           "jax_warmup_thread"]
 
 # name -> (module, keyword arguments of its gradient and directional)
 ORACLES = {
@@ -92,3 +93,28 @@ def directional(case, direction: dict, oracle: str) -> Directional:
     value = module.directional(case, direction, **kwargs)
     value, noise = value if isinstance(value, tuple) else (value, 0.0)     # estimates carry their error
     return Directional(float(value), oracle, float(noise))
+
+
+_jax_warmup = None
+
+
+def precompile_jax(modes=("gradient", "directional")):
+    """Import JAX and compile the smallest bucket of every system (``jax64.precompile``) on a
+    daemon thread, and return it. Importing and tracing hold the GIL, XLA's compiler does
+    not: on a machine whose second core the caller leaves idle, the first cases of each
+    system then find their bucket compiled (a first run of the suite otherwise spends
+    ~6 s compiling in line)."""
+    global _jax_warmup
+    if _jax_warmup is None:
+        import threading
+
+        def warm():
+            importlib.import_module("oracles.jax64").precompile(modes)
+        _jax_warmup = threading.Thread(target=warm, name="jax64-precompile", daemon=True)
+        _jax_warmup.start()
+    return _jax_warmup
+
+
+def jax_warmup_thread():
+    """The thread ``precompile_jax`` started, if any."""
+    return _jax_warmup

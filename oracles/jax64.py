@@ -84,6 +84,7 @@ second run of the suite, or a plug-in run after it, spends on JAX.
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import jax
@@ -100,16 +101,40 @@ import numpy as np        # noqa: E402
 from jax import lax       # noqa: E402
 
 from oracles import Gradient   # noqa: E402
-from oracles.cases import MANUAL_NAMES, GraphCase, ManualCase, MLPCase, SoftmaxCase  # noqa: E402
+from oracles.cases import MANUAL_NAMES, GraphCase, ManualCase, MLPCase, Node, SoftmaxCase  # noqa: E402
 
-__all__ = ["gradient", "directional", "compile_count", "bucket", "depth_bucket"]
+__all__ = ["gradient", "directional", "compile_count", "bucket", "depth_bucket", "precompile"]
 
 _traces = 0
 
 
 def compile_count() -> int:
-    """How many jit compilations this module has caused (all systems, both modes)."""
+    """How many jit compilations this module has caused (all systems, both modes); waits for
+    a background precompilation (``oracles.precompile_jax``) first, so that counts taken
+    around a call are that call's own."""
+    import oracles
+    warm = oracles.jax_warmup_thread()
+    if warm is not None and warm is not threading.current_thread():
+        warm.join()
     return _traces
+
+
+def _smallest_cases():
+    """One case of each system in its smallest bucket, which every case the suite's strategies
+    draw falls in (widths and batch <= 8, depth <= 4, <= 8 leaves and 64 nodes)."""
+    one = np.ones((1, 1))
+    return [MLPCase(one, one, (one,), (np.ones(1),)), MLPCase(one, one, (one,)),
+            SoftmaxCase(one, np.ones((1, 2)), one, np.ones(1), np.ones((1, 2)), np.ones(2)),
+            ManualCase([1.0, 1.0], [0.0, 1.0], np.ones(8)), GraphCase([0.5], (Node("add", 0, 0),))]
+
+
+def precompile(modes=("gradient", "directional")):
+    """Compile the smallest bucket of every system (``modes``: reverse mode, forward mode)."""
+    for case in _smallest_cases():
+        if "gradient" in modes:
+            gradient(case)
+        if "directional" in modes:
+            directional(case, {k: np.zeros(np.shape(v)) for k, v in case.params().items()})
 
 
 def _traced():
