@@ -123,6 +123,22 @@ def _ask(case, params, grads, mags, probes, k_eps):
     return questions, 2 * P
 
 
+def _setup(case, grads, seed):
+    """(rng, params, grads shaped like them, rounding magnitudes, the exact rule, max |grad|)."""
+    params = case.params()
+    grads = {k: np.asarray(grads[k], dtype=float).reshape(np.shape(params[k])) for k in params}
+    _, mags = magnitude(case)
+    mags = {k: np.broadcast_to(np.asarray(m, dtype=float), np.shape(params[k])) for k, m in mags.items()}
+    gmax = max(float(np.max(np.abs(g), initial=0.0)) for g in grads.values()) or 1.0
+    return (np.random.default_rng(seed), params, grads, mags, tolerance("exact", terms=case.summation_length),
+            gmax)
+
+
+def _all_direction(params, rng, d):
+    return (f"direction all #{d}", {k: (np.arange(p.size), rng.choice([-1.0, 1.0], p.size))
+                                    for k, p in params.items()})
+
+
 def verify(case, grads: dict, *, directions: int = 2, spots: int = 4, seed: int = 0,
            locate: bool = True) -> Verification:
     """Check ``grads`` (parameter name -> array) as the gradient of ``case``'s loss.
@@ -133,17 +149,9 @@ def verify(case, grads: dict, *, directions: int = 2, spots: int = 4, seed: int 
     systems); it pays off from a few thousand parameters on.
     """
     t0 = time.perf_counter()
-    rng = np.random.default_rng(seed)
-    params = case.params()
-    grads = {k: np.asarray(grads[k], dtype=float).reshape(np.shape(params[k])) for k in params}
-    _, mags = magnitude(case)
-    mags = {k: np.broadcast_to(np.asarray(m, dtype=float), np.shape(params[k])) for k, m in mags.items()}
-    tol = tolerance("exact", terms=case.summation_length)
-    probes = _probes(params, grads, mags, rng, directions, spots)
-    probes.append(("direction all #0", {k: (np.arange(p.size), rng.choice([-1.0, 1.0], p.size))
-                                         for k, p in params.items()}))
+    rng, params, grads, mags, tol, gmax = _setup(case, grads, seed)
+    probes = _probes(params, grads, mags, rng, directions, spots) + [_all_direction(params, rng, 0)]
     questions, evaluations = _ask(case, params, grads, mags, probes, tol)
-    gmax = max(float(np.max(np.abs(g), initial=0.0)) for g in grads.values()) or 1.0
     resolution = {k: tol.atol(float(np.sum(mags[k]))) / gmax for k in params}
     result = Verification(all(q.ok for q in questions), questions, resolution, gmax, evaluations=evaluations)
     if locate and not result.ok:
@@ -187,16 +195,9 @@ def _locate(case, params, grads, mags, tol, name, leaf: int = 1):
 def directional_only(case, grads: dict, *, count: int = 4, seed: int = 0) -> Verification:
     """Only ``count`` random sign directions over all parameters: the cheapest check."""
     t0 = time.perf_counter()
-    rng = np.random.default_rng(seed)
-    params = case.params()
-    grads = {k: np.asarray(grads[k], dtype=float).reshape(np.shape(params[k])) for k in params}
-    _, mags = magnitude(case)
-    mags = {k: np.broadcast_to(np.asarray(m, dtype=float), np.shape(params[k])) for k, m in mags.items()}
-    tol = tolerance("exact", terms=case.summation_length)
-    probes = [(f"direction all #{d}", {k: (np.arange(p.size), rng.choice([-1.0, 1.0], p.size))
-                                       for k, p in params.items()}) for d in range(count)]
+    rng, params, grads, mags, tol, gmax = _setup(case, grads, seed)
+    probes = [_all_direction(params, rng, d) for d in range(count)]
     questions, evaluations = _ask(case, params, grads, mags, probes, tol)
-    gmax = max(float(np.max(np.abs(g), initial=0.0)) for g in grads.values()) or 1.0
     n_total = sum(float(np.sum(m)) for m in mags.values())
     return Verification(all(q.ok for q in questions), questions, {"all": tol.atol(n_total) / gmax}, gmax,
                         evaluations=evaluations, seconds=time.perf_counter() - t0)
