@@ -51,7 +51,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.ge
 SCHEMA = "backprop-harness/conformance/1"
 _outcomes: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))   # system -> check -> status -> n
 _first_failure: dict = {}
-_notes: dict = defaultdict(list)
+_notes: dict = {}                    # "value_ops", "fixtures": what the summary adds
 _state: dict = {}
 
 
@@ -109,7 +109,7 @@ def pytest_configure(config):
     # from the paths on the command line, before it knows --impl takes a value: with
     # "--impl /elsewhere/yours.py" it may look for it under /elsewhere and not find it.
     for line in ("system(name): the system a test checks (the verdict per system)",
-                 "check(name): the conformance check a test belongs to (tests/test_conformance.py CHECKS)"):
+                 "check(name): the conformance check a test belongs to (backprop_harness/protocol.py CHECKS)"):
         config.addinivalue_line("markers", line)
     _register_conformance_profile(config)
     _oracles(config)                       # a bad --oracles is a usage error before anything runs
@@ -150,10 +150,12 @@ def pytest_ignore_collect(collection_path, config):
 
 
 def pytest_collection_modifyitems(config, items):
+    from backprop_harness.protocol import CHECKS
     for item in items:
-        for name in (m.args[0] for m in item.iter_markers("system")):
-            if name not in SYSTEMS:
-                raise pytest.UsageError(f"{item.nodeid}: unknown system {name!r}; expected one of {SYSTEMS}")
+        for marker, known in (("system", SYSTEMS), ("check", CHECKS)):
+            for name in (m.args[0] for m in item.iter_markers(marker)):
+                if name not in known:
+                    raise pytest.UsageError(f"{item.nodeid}: unknown {marker} {name!r}; expected one of {known}")
     if config.getoption("impl"):
         # a plug-in run answers one question (is this implementation right?): the harness's
         # own tests of the reference and the oracles are not part of it
@@ -265,14 +267,14 @@ def _cell(counts) -> str:
 def pytest_terminal_summary(terminalreporter, config):
     if not _outcomes or not _is_controller(config):
         return
-    from tests.test_conformance import CHECKS
+    from backprop_harness.protocol import CHECKS
     tr = terminalreporter
     verdicts = _verdicts()
     conformance = any(c in CHECKS for checks in _outcomes.values() for c in checks)
     tr.section("verdict per system")
     if conformance:
         tr.write_line(_implementation(config).header())
-        columns = [c for c in CHECKS] + (["harness"] if any("harness" in c for c in _outcomes.values()) else [])
+        columns = list(CHECKS) + (["harness"] if any("harness" in c for c in _outcomes.values()) else [])
         widths = [max(len(c), 9) for c in columns]
         tr.write_line(f"{'system':<14}{'verdict':<14}" + "  ".join(f"{c:>{w}}" for c, w in zip(columns, widths)))
         for system in SYSTEMS:
@@ -312,17 +314,14 @@ def _guard_fixtures() -> list:
 
 def pytest_sessionfinish(session, exitstatus):
     config = session.config
-    if not _is_controller(config):
-        if "impl" in _state:
-            _state["impl"].worker.close()
-        return
-    changes = _guard_fixtures() if "fixtures" in _state else []
-    if changes:
-        _notes["fixtures"] = changes
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
-    path = config.getoption("conformance_json")
-    if path:
-        _write_json(config, Path(config.invocation_params.dir) / path, changes, int(session.exitstatus))
+    if _is_controller(config):
+        changes = _guard_fixtures() if "fixtures" in _state else []
+        if changes:
+            _notes["fixtures"] = changes
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        path = config.getoption("conformance_json")
+        if path:
+            _write_json(config, Path(config.invocation_params.dir) / path, changes, int(session.exitstatus))
     if "impl" in _state:
         _state["impl"].worker.close()
 
@@ -336,7 +335,7 @@ def pytest_unconfigure(config):
 
 
 def _write_json(config, path: Path, changes: list, exitstatus: int):
-    from tests.test_conformance import CHECKS
+    from backprop_harness.protocol import CHECKS
     impl = _implementation(config)
     info = impl.info
     verdicts = _verdicts()

@@ -100,7 +100,6 @@ class Implementation:
 
     def __init__(self, spec: Spec, call_timeout: float = 5.0, start_timeout: float = 60.0):
         self.spec = spec
-        self.call_timeout = call_timeout
         init = {"kind": "module" if spec.kind in ("adapter", "reference") else spec.kind, "target": spec.target,
                 "sys_path": list(spec.sys_path), "distribution": spec.distribution}
         self.worker = Worker("backprop_harness.worker:factory", init, call_timeout=call_timeout,
@@ -245,25 +244,24 @@ class Implementation:
             raise ValueError("forward gives no gradient; answer() takes 'gradients'")
         if isinstance(case, ManualCase):
             return self._manual(case)
-        return answer_from(case, fn, self.call(fn, requests_for(case, fn)[0]))
+        return answer_from(case, fn, self.call(fn, request_for(case, fn)))
 
     def _manual(self, case: ManualCase) -> Answer:
-        g = self.call("gradients", manual_request(case, with_t=True))
-        answer = answer_from(case, "gradients", g)
-        if self.provides("forward") and "forward" not in self._not_provided and "forward" not in self._lost:
-            try:
-                f = self.forward_answer(case)
-            except NotProvided:
-                return answer
-            answer.extra["y"] = f.extra["y"]
-            answer.modified.extend(f.modified)
-            answer.gradient = Gradient(f.gradient.loss, answer.gradient.grads, "impl")
+        """``gradients`` gives the 8 partials; the loss comes from ``forward``, when it can be called."""
+        answer = answer_from(case, "gradients", self.call("gradients", request_for(case, "gradients")))
+        try:
+            f = self.forward_answer(case)
+        except (NotProvided, NotRun):
+            return answer
+        answer.extra["y"] = f.extra["y"]
+        answer.modified.extend(f.modified)
+        answer.gradient = Gradient(f.gradient.loss, answer.gradient.grads, "impl")
         return answer
 
     def forward_answer(self, case: ManualCase) -> Answer:
         """003's ``forward(x, w)``: the outputs (``extra["y"]``) and the loss they give."""
         __tracebackhide__ = True
-        f = self.call("forward", manual_request(case, with_t=False))
+        f = self.call("forward", request_for(case, "forward"))
         y = np.array([float(v) for v in _checked(f["result"]["y"], [(), ()], "forward(x, w)", ["y1", "y2"])])
         return Answer(Gradient(float(np.sum((y - case.t) ** 2)), {}, "impl"), list(f["modified"]), {"y": y})
 
@@ -274,7 +272,7 @@ class Implementation:
         if isinstance(case, ManualCase):
             fn = "forward"
         cases = [case.with_params(p) for p in param_sets]
-        replies = self.call_many(fn, [requests_for(c, fn)[0] for c in cases])
+        replies = self.call_many(fn, [request_for(c, fn) for c in cases])
         return np.array([_loss_from(c, fn, r) for c, r in zip(cases, replies)])
 
 
@@ -292,27 +290,26 @@ def default_function(case) -> str:
 
 # -- requests ------------------------------------------------------------------------------------
 
-def manual_request(case: ManualCase, with_t: bool) -> dict:
-    return {"x": case.x, "t": case.t, "w": case.w} if with_t else {"x": case.x, "w": case.w}
+def _biases(case: MLPCase) -> tuple:
+    """The case's biases as the protocol passes them: zeros for a network without any
+    (``mlp_gradients`` always takes ``bs``), (d, 1) columns in the column layout."""
+    bs = case.bs if case.bs is not None else tuple(np.zeros(d) for d in case.dims[1:])
+    return tuple(b.reshape(-1, 1) if case.layout == "column" else b for b in bs)
 
 
-def _bias_shape(case: MLPCase, b):
-    return b.reshape(-1, 1) if case.layout == "column" else b
-
-
-def requests_for(case, fn: str) -> list:
+def request_for(case, fn: str) -> dict:
+    """The arguments of protocol function ``fn`` for ``case``."""
     if isinstance(case, GraphCase):
-        return [{"leaves": case.leaves, "nodes": [[n.op, n.a, n.b] for n in case.nodes]}]
+        return {"leaves": case.leaves, "nodes": [[n.op, n.a, n.b] for n in case.nodes]}
     if isinstance(case, ManualCase):
-        return [manual_request(case, with_t=fn == "gradients")]
+        return {"x": case.x, "t": case.t, "w": case.w} if fn == "gradients" else {"x": case.x, "w": case.w}
     if isinstance(case, MLPCase):
         if fn == "NeuralNetwork":
             _check_class_case(case)
-            return [{"X": case.X, "T": case.T, "W": case.Ws[0], "V": case.Ws[1]}]
-        bs = case.bs if case.bs is not None else tuple(np.zeros(d) for d in case.dims[1:])
-        return [{"X": case.X, "T": case.T, "Ws": list(case.Ws), "bs": [_bias_shape(case, b) for b in bs]}]
+            return {"X": case.X, "T": case.T, "W": case.Ws[0], "V": case.Ws[1]}
+        return {"X": case.X, "T": case.T, "Ws": list(case.Ws), "bs": list(_biases(case))}
     if isinstance(case, SoftmaxCase):
-        return [{"X": case.X, "Y": case.Y, "W1": case.W1, "b1": case.b1, "W2": case.W2, "b2": case.b2}]
+        return {"X": case.X, "Y": case.Y, "W1": case.W1, "b1": case.b1, "W2": case.W2, "b2": case.b2}
     raise ValueError(f"not a case: {type(case).__name__}")
 
 
@@ -371,8 +368,7 @@ def answer_from(case, fn: str, reply: dict) -> Answer:
     if isinstance(case, MLPCase):
         L = len(case.Ws)
         names = [f"W{l + 1}" for l in range(L)] + [f"b{l + 1}" for l in range(L)]
-        bs = case.bs if case.bs is not None else tuple(np.zeros(d) for d in case.dims[1:])
-        shapes = [W.shape for W in case.Ws] + [_bias_shape(case, b).shape for b in bs]
+        shapes = [W.shape for W in case.Ws] + [b.shape for b in _biases(case)]
         loss, = _checked([r["loss"]], [()], "mlp_gradients", ["loss"])
         arrays = _checked(list(r["dWs"]) + list(r["dbs"]), shapes, "mlp_gradients",
                           [f"dWs[{l}] (dL/dW{l + 1})" for l in range(L)] + [f"dbs[{l}] (dL/db{l + 1})" for l in range(L)])

@@ -34,8 +34,13 @@ over the batch).
 """
 from __future__ import annotations
 
-__all__ = ["SYSTEM_FUNCTIONS", "FUNCTION_SYSTEM", "VALUE_METHODS", "REFLECTED", "ACTIVATION_NAMES", "DEFAULTS",
+__all__ = ["CHECKS", "SYSTEM_FUNCTIONS", "FUNCTION_SYSTEM", "VALUE_METHODS", "REFLECTED", "ACTIVATION_NAMES", "DEFAULTS",
            "ConventionError", "conventions", "mlp_activations"]
+
+# The conformance checks, in the order of the report's columns (tests/test_conformance.py,
+# docs/conformance-schema.md).
+CHECKS = ("worked examples", "oracles", "extreme inputs", "loss consistency", "shapes and dtypes",
+          "inputs unmodified", "determinism")
 
 SYSTEM_FUNCTIONS = {
     "scalar_graph": ("Value",),

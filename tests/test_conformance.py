@@ -3,7 +3,7 @@ same plug-in path) against the posts' worked examples, every oracle and the prot
 properties. Each test is marked with its system and its check; ``conftest.py`` turns
 the outcomes into a verdict per system (pass / fail / not provided).
 
-Checks (``CHECKS``); a test may carry several (every answer is checked for shapes,
+Checks (``protocol.CHECKS``); a test may carry several (every answer is checked for shapes,
 dtypes and finiteness), and a failure counts against the check it broke:
 
 * worked examples    every fixture number the protocol can reach, at the printed precision
@@ -37,8 +37,6 @@ from tests.strategies import directions, graph_cases, manual_cases, mlp_cases, s
 # and, when the built-in reference is under test, a fifth of its examples.
 conformance_settings = settings.get_profile("conformance")
 
-CHECKS = ("worked examples", "oracles", "extreme inputs", "loss consistency", "shapes and dtypes",
-          "inputs unmodified", "determinism")
 
 # the protocol functions that answer gradient questions, and the regimes each is checked in
 FUNCTIONS = ("Value", "gradients", "mlp_gradients", "NeuralNetwork", "softmax_gradients")
