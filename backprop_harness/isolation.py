@@ -234,9 +234,9 @@ class Worker:
         init = wire.encode(self.init, name="init")
         env = {**os.environ, **self.env, "PYTHONFAULTHANDLER": "1", "PYTHONUNBUFFERED": "1"}
         env["PYTHONPATH"] = os.pathsep.join(p for p in [_REPO_ROOT, env.get("PYTHONPATH")] if p)
+        self._scratch = tempfile.mkdtemp(prefix=_SCRATCH_PREFIX)   # first: it may fail, the pipes not leak
         requests_r, self._requests = os.pipe()
         self._replies, replies_w = os.pipe()
-        self._scratch = tempfile.mkdtemp(prefix=_SCRATCH_PREFIX)
         try:
             self._proc = subprocess.Popen(
                 [self.python, "-m", "backprop_harness.isolation", str(requests_r), str(replies_w), self.handler],
@@ -339,10 +339,15 @@ class Worker:
 # -- the worker process -------------------------------------------------------
 
 def _orphaned(scratch: str) -> None:
-    """The parent is gone without cleaning up: remove our scratch directory."""
-    # Only a directory Worker made: someone may run this module by hand elsewhere.
+    """The parent is gone without cleaning up after us: remove our scratch directory and end
+    our process group, which holds whatever the plug-in started (the parent's killpg will
+    never come). Only for a worker that Worker started (its own session and directory):
+    someone may run this module by hand elsewhere."""
     if os.path.basename(scratch).startswith(_SCRATCH_PREFIX):
         shutil.rmtree(scratch, ignore_errors=True)
+    if os.getpgrp() == os.getpid():
+        os.killpg(0, signal.SIGKILL)
+    os._exit(0)
 
 
 def _watch_parent(parent: int, scratch: str) -> None:
@@ -350,7 +355,6 @@ def _watch_parent(parent: int, scratch: str) -> None:
     while os.getppid() == parent:
         time.sleep(0.5)
     _orphaned(scratch)
-    os._exit(0)
 
 
 def _send(fd: int, result=None, error: str | None = None) -> None:
@@ -378,7 +382,6 @@ def _serve(argv: list[str]) -> int:
         init = wire.read_message(requests)
     except EOFError:   # only a dead parent closes the pipe; a live one kills us
         _orphaned(scratch)
-        return 0
     try:
         module, _, factory = argv[2].partition(":")
         handler, info = getattr(importlib.import_module(module), factory)(init)
@@ -391,7 +394,6 @@ def _serve(argv: list[str]) -> int:
             request = wire.read_message(requests)
         except EOFError:
             _orphaned(scratch)
-            return 0
         try:
             result = handler.handle(request)
         except BaseException:   # SystemExit too: a reply, not the end of the loop

@@ -5,6 +5,7 @@ import fcntl
 import os
 import signal
 import stat
+import subprocess
 import sys
 import time
 
@@ -26,6 +27,8 @@ def _reply_fd():
 class Hostile:
     def handle(self, request):
         do = request["do"]
+        if do == "spawn":        # a process of the plug-in's own, which must not outlive it
+            return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]).pid
         if do == "sleep":
             time.sleep(3600)
         if do == "exit":
