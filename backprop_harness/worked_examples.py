@@ -21,7 +21,12 @@ import numpy as np
 import fixtures
 from oracles.cases import MANUAL_NAMES, GraphCase, ManualCase, MLPCase, Node
 
-__all__ = ["Question", "questions", "read"]
+__all__ = ["Question", "NotReadable", "questions", "read"]
+
+
+class NotReadable(LookupError):
+    """The answer lacks the number a question reads (an intermediate ``grad`` the
+    implementation's Value does not keep): the question is not provided, not failed."""
 
 
 @dataclass(frozen=True)
@@ -136,7 +141,7 @@ def read(question: Question, answer) -> np.ndarray:
         kind, i = question.node
         value = answer.extra["data" if kind == "data" else "grads"][i]
         if value is None:
-            raise LookupError(f"the Value of node {i} has no readable .grad after backward()")
+            raise NotReadable(f"the Value of node {i} has no readable .grad after backward()")
     elif question.system == "manual_222":
         if base in ("y1_out", "y2_out"):
             value = answer.extra["y"][0 if base == "y1_out" else 1]

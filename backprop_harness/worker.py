@@ -378,7 +378,8 @@ def factory(init: dict):
                 functions[fn] = str(inspect.signature(obj))
             except (TypeError, ValueError):
                 functions[fn] = "(...)"
-    names = [n for n in dir(module) if not n.startswith("_")]
+    # the protocol's own names are not typos of each other (mlp_gradients vs gradients)
+    names = [n for n in dir(module) if not n.startswith("_") and n not in FUNCTION_SYSTEM]
     near = {fn: close[0] for fn in FUNCTION_SYSTEM if fn not in functions
             for close in [difflib.get_close_matches(fn, names, n=1, cutoff=0.8)] if close}
     conventions = getattr(module, "CONVENTIONS", None)
