@@ -28,7 +28,7 @@ from backprop_harness.plugin import ConformanceFailure, NotProvided
 from backprop_harness.protocol import FUNCTION_SYSTEM, mlp_activations
 from fixtures import agrees_at_printed_precision, describe
 from oracles.cases import MLPCase
-from oracles.finite_differences import directional
+from oracles.finite_differences import directional, ravel_all
 from oracles.rounding import magnitude
 from oracles.tolerance import tolerance
 from tests.strategies import FALLBACKS, directions, graph_cases, manual_cases, mlp_cases, softmax_cases
@@ -182,8 +182,7 @@ def test_loss_is_consistent_with_gradients(impl, fn, data):
     names = list(params)
     v = data.draw(directions(params), label="direction")
     shapes = [np.shape(params[k]) for k in names]
-    x = np.concatenate([np.ravel(params[k]) for k in names])
-    u = np.concatenate([np.ravel(v[k]) for k in names])
+    x, u = ravel_all(params[k] for k in names), ravel_all(v[k] for k in names)
     splits = np.cumsum([int(np.prod(s)) for s in shapes])[:-1]
 
     def losses(points):
