@@ -106,12 +106,16 @@ def precompile_jax(modes=("gradient", "directional")):
     ~6 s compiling in line)."""
     global _jax_warmup
     if _jax_warmup is None:
+        import atexit
         import threading
 
         def warm():
             importlib.import_module("oracles.jax64").precompile(modes)
         _jax_warmup = threading.Thread(target=warm, name="jax64-precompile", daemon=True)
         _jax_warmup.start()
+        # a process that ends while XLA is compiling on this thread aborts in C++
+        # ("exception not rethrown", exit 134): a short run waits for it instead
+        atexit.register(_jax_warmup.join)
     return _jax_warmup
 
 
