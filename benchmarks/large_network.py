@@ -28,17 +28,9 @@ import numpy as np
 
 from backprop_harness.implementations import reference_gradient
 from oracles import numeric
-from oracles.cases import MLPCase
-from oracles.large import directional_only, verify
+from oracles.large import directional_only, random_mlp, verify
 
 SIZES = [(2, 2, 2), (8, 16, 4), (32, 64, 10), (64, 128, 10), (128, 256, 10), (256, 512, 10)]
-
-
-def network(dims, batch, seed=0) -> MLPCase:
-    rng = np.random.default_rng(seed)
-    Ws = tuple(rng.normal(0, 1 / np.sqrt(a), (a, b)) for a, b in zip(dims, dims[1:]))
-    bs = tuple(rng.normal(0, 0.1, b) for b in dims[1:])
-    return MLPCase(rng.uniform(-1, 1, (batch, dims[0])), rng.uniform(0, 1, (batch, dims[-1])), Ws, bs)
 
 
 def _worst(grads, other, gmax):
@@ -73,7 +65,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     print(f"{'network':<14}{'params':>9}{'full':>18}{'layer-aware':>20}{'directional':>20}{'central loop':>20}")
     for dims in SIZES:
-        case = network(dims, args.batch)
+        case = random_mlp(dims, args.batch)
         grads = reference_gradient(case).grads
         n = sum(np.size(v) for v in grads.values())
         gmax = max(float(np.max(np.abs(g))) for g in grads.values())
@@ -83,7 +75,7 @@ def main(argv=None) -> int:
             full = numeric.gradient(case, "complex_step").grads
             full_cell = f"{time.perf_counter() - t:7.2f}s {_worst(grads, full, gmax):7.1e}"
         else:
-            small = network((dims[0], 16, dims[-1]), args.batch)
+            small = random_mlp((dims[0], 16, dims[-1]), args.batch)
             t = time.perf_counter()
             numeric.gradient(small, "complex_step")
             per = (time.perf_counter() - t) / sum(np.size(v) for v in small.params().values())
@@ -96,7 +88,7 @@ def main(argv=None) -> int:
         print(f"{'-'.join(map(str, dims)):<14}{n:>9}{full_cell:>18}"
               f"{layer.seconds:>10.2f}s {layer.worst:7.1e}{direc.seconds:>10.2f}s {direc.worst:7.1e}{loop_cell:>20}",
               flush=True)
-    case = network(SIZES[-1], args.batch)
+    case = random_mlp(SIZES[-1], args.batch)
     grads = {k: np.array(v) for k, v in reference_gradient(case).grads.items()}
     gmax = max(float(np.max(np.abs(g))) for g in grads.values())
     result = verify(case, grads)

@@ -34,12 +34,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from oracles.cases import MLPCase
 from oracles.finite_differences import complex_step
 from oracles.numeric import loss
 from oracles.rounding import magnitude
 from oracles.tolerance import tolerance
 
-__all__ = ["Question", "Verification", "verify", "directional_only"]
+__all__ = ["Question", "Verification", "verify", "directional_only", "random_mlp"]
 
 
 @dataclass(frozen=True)
@@ -201,3 +202,12 @@ def directional_only(case, grads: dict, *, count: int = 4, seed: int = 0) -> Ver
     n_total = sum(float(np.sum(m)) for m in mags.values())
     return Verification(all(q.ok for q in questions), questions, {"all": tol.atol(n_total) / gmax}, gmax,
                         evaluations=evaluations, seconds=time.perf_counter() - t0)
+
+
+def random_mlp(dims, batch: int, seed: int = 0) -> MLPCase:
+    """A sigmoid MLP case of layer sizes ``dims`` (weights ~ N(0, 1/fan_in), biases ~ N(0, 0.01),
+    inputs in [-1, 1], targets in [0, 1]): what the tests and benchmarks of this module check."""
+    rng = np.random.default_rng(seed)
+    Ws = tuple(rng.normal(0, 1 / np.sqrt(a), (a, b)) for a, b in zip(dims, dims[1:]))
+    bs = tuple(rng.normal(0, 0.1, b) for b in dims[1:])
+    return MLPCase(rng.uniform(-1, 1, (batch, dims[0])), rng.uniform(0, 1, (batch, dims[-1])), Ws, bs)

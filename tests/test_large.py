@@ -5,19 +5,12 @@ import numpy as np
 import pytest
 
 from backprop_harness.implementations import reference_gradient
-from oracles.cases import GraphCase, MLPCase, Node, SoftmaxCase
-from oracles.large import directional_only, verify
-
-
-def _mlp(seed=0, n=8, dims=(32, 64, 10)):
-    rng = np.random.default_rng(seed)
-    Ws = tuple(rng.normal(0, 1 / np.sqrt(a), (a, b)) for a, b in zip(dims, dims[1:]))
-    bs = tuple(rng.normal(0, 0.1, b) for b in dims[1:])
-    return MLPCase(rng.uniform(-1, 1, (n, dims[0])), rng.uniform(0, 1, (n, dims[-1])), Ws, bs)
+from oracles.cases import GraphCase, Node, SoftmaxCase
+from oracles.large import directional_only, random_mlp, verify
 
 
 CASES = {
-    "mlp": _mlp(),
+    "mlp": random_mlp((32, 64, 10), batch=8),
     "softmax": SoftmaxCase(np.random.default_rng(1).uniform(-1, 1, (6, 5)), np.eye(4)[[0, 1, 2, 3, 0, 1]],
                            np.random.default_rng(2).normal(0, 1, (5, 7)), np.zeros(7),
                            np.random.default_rng(3).normal(0, 1, (7, 4)), np.zeros(4)),
