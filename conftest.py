@@ -51,6 +51,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.ge
 SCHEMA = "backprop-harness/conformance/1"
 _outcomes: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))   # system -> check -> status -> n
 _first_failure: dict = {}
+_diagnoses: dict = defaultdict(list)  # system -> [{"test", "check", "codes"}] of its failures
 _notes: dict = {}                    # "value_ops", "fixtures": what the summary adds
 _state: dict = {}
 
@@ -127,11 +128,13 @@ def _register_conformance_profile(config):
     call to the worker and to five oracles). Without --impl the conformance suite checks
     the reference, which test_oracles.py already checks against every oracle on the same
     strategies at the full count; there it guards the plug-in path and runs a fifth of
-    the examples (10 in the dev and ci profiles)."""
+    the examples (10 in the dev and ci profiles). One failure per test (not Hypothesis's
+    group of distinct ones): the smallest, which the diagnosis and the reproducer explain."""
     base = settings.get_profile(settings.get_current_profile_name())
     examples = base.max_examples if config.getoption("impl") else max(5, base.max_examples // 5)
     settings.register_profile("conformance", parent=base, max_examples=examples,
-                              phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink])
+                              phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
+                              report_multiple_bugs=False)
 
 
 def pytest_report_header(config):
@@ -207,11 +210,48 @@ def pytest_runtest_makereport(item, call):
         props.append(("value_ops", json.dumps(impl.value_ops_seen)))
     message = _plain_message(call.excinfo) if report.failed else None
     if message is not None and item.get_closest_marker("check"):
+        evidence = getattr(call.excinfo.value, "evidence", None)
+        if evidence is not None and impl is not None:
+            explained, codes = _explain(impl, evidence)
+            message += explained
+            props.append(("diagnosis", json.dumps(codes)))
         report.longrepr = message
         props.append(("message", _summary_line(message)))
         broke = getattr(call.excinfo.value, "check", None)
         if broke:
             props.append(("broke", broke))
+
+
+def _explain(impl, evidence) -> tuple[str, list]:
+    """The diagnosis of a failure (diagnosis codes) and its reproducer, as text to append
+    to its message. Runs once per failing test, on the example Hypothesis shrank to. A
+    fault of the diagnosis is reported in its place; it never hides the failure."""
+    from backprop_harness import diagnosis, mistakes, reproducer
+    from backprop_harness.compare import exact_rule
+    from backprop_harness.isolation import WorkerLost
+
+    def probe(case):
+        try:
+            answer = impl.answer(case, evidence.fn)
+        except (AssertionError, pytest.skip.Exception, WorkerLost):
+            return None
+        return answer.gradient.grads, answer.gradient.loss
+
+    try:
+        found = evidence.diagnosis or (diagnosis.diagnose(evidence.case, evidence.received, evidence.loss, probe)
+                                       if evidence.received else diagnosis.fixed("unknown"))
+        text, codes = f"\ndiagnosis: {found.words()}", found.codes
+    except Exception as exc:                  # noqa: BLE001 - reported, never raised over the failure
+        text, codes = f"\ndiagnosis: not available (the harness's diagnosis failed: {type(exc).__name__}: {exc})", []
+    try:
+        right = mistakes.right(evidence.case)
+        tol, scale, _ = exact_rule(evidence.case, right)
+        snippet = reproducer.snippet(impl.spec, evidence.fn, evidence.case, right, tol.atol(scale),
+                                     "reproducer: the smallest failing case Hypothesis found", evidence.before)
+        text += f"\n----- reproducer: copy from here -----\n{snippet}\n----- to here -----"
+    except Exception as exc:                  # noqa: BLE001
+        text += f"\nreproducer: not available ({type(exc).__name__}: {exc})"
+    return text, codes
 
 
 def pytest_runtest_logreport(report):
@@ -232,6 +272,9 @@ def pytest_runtest_logreport(report):
         if report.failed and system not in _first_failure:
             text = props.get("message") or (str(report.longrepr).strip().splitlines() or [""])[-1]
             _first_failure[system] = {"test": report.nodeid, "check": checks[0], "message": text}
+        if report.failed and "diagnosis" in props:
+            _diagnoses[system].append({"test": report.nodeid, "check": checks[0],
+                                       "codes": json.loads(props["diagnosis"])})
 
 
 def _verdicts() -> dict:
@@ -292,10 +335,14 @@ def pytest_terminal_summary(terminalreporter, config):
     if ops and conformance:
         missing = "; ".join(f"{op} ({why})" for op, why in ops["missing"].items()) or "none"
         tr.write_line(f"scalar_graph: Value operations tested: {', '.join(ops['ops'])}; missing: {missing}")
+    from backprop_harness.diagnosis import CODES
     for system in SYSTEMS:
         if system in _first_failure:
             f = _first_failure[system]
             tr.write_line(f"{system}: first failure ({f['check'] or 'harness'}): {f['message'][:300]}")
+        if verdicts[system] == "fail" and conformance:
+            tr.write_line(f"{system}: diagnosis: "
+                          + "; ".join(f"{c} ({CODES[c]})" for c in _system_diagnosis(system)))
 
 
 def _guard_fixtures() -> list:
@@ -334,6 +381,14 @@ def pytest_unconfigure(config):
                 "at the start: " + "; ".join(changes), red=True)
 
 
+def _system_diagnosis(system) -> list:
+    """The codes named by a failed system's failures, in order; ["unknown"] when none is known."""
+    codes = []
+    for d in _diagnoses.get(system, []):
+        codes += [c for c in d["codes"] if c != "unknown" and c not in codes]
+    return codes or ["unknown"]
+
+
 def _write_json(config, path: Path, changes: list, exitstatus: int):
     from backprop_harness.protocol import CHECKS
     impl = _implementation(config)
@@ -351,7 +406,8 @@ def _write_json(config, path: Path, changes: list, exitstatus: int):
             "checks": {check: dict(counts) for check, counts in _outcomes.get(system, {}).items()
                        if check in CHECKS},
             "first_failure": _first_failure.get(system),
-            "diagnosis": None,
+            "diagnosis": _system_diagnosis(system) if verdicts[system] == "fail" else None,
+            "diagnoses": _diagnoses.get(system, []),
         } for system in SYSTEMS},
         "fixtures_sha256": _digest(_state.get("fixtures", {})),
         "fixtures_unchanged": not changes,

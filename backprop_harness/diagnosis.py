@@ -10,7 +10,17 @@ conformance JSON, docs/conformance-schema.md); the words may improve.
 """
 from __future__ import annotations
 
-__all__ = ["CODES"]
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from backprop_harness import mistakes
+from backprop_harness.compare import exact_rule
+from backprop_harness.mistakes import batch_size
+from oracles.cases import MANUAL_NAMES, ManualCase, MLPCase, SoftmaxCase
+from oracles.tolerance import tolerance
+
+__all__ = ["CODES", "MATCH_RTOL", "Diagnosis", "diagnose", "fixed", "probe_case"]
 
 # code -> the mistake, in words (the failure message's "diagnosis:" line)
 CODES = {
@@ -46,3 +56,228 @@ CODES = {
     "stale_state": "state kept from an earlier call (a cached forward pass) changes a later answer",
     "unknown": "no known mistake matches this answer",
 }
+
+
+# -- matching ------------------------------------------------------------------------------------
+#
+# Tolerances of the diagnosis (not of the verdict, which the oracles' policy gives):
+# an answer matches a mistake's when every tensor is within MATCH_RTOL of that tensor's
+# scale plus the exact rule's bound for the case; a mistake counts only where its answer
+# is DISTINCT times that far from the right one. Mistakes differ from the right answer by
+# factors of order one (a sign, 2, the batch size, a derivative's value), rounding by
+# about 1e-15: 1e-9 separates the two with six orders to spare on either side.
+MATCH_RTOL = 1e-9
+DISTINCT = 4.0
+
+# the order in which matching codes are listed: specific mistakes before transformations
+_ORDER = list(CODES)
+
+
+@dataclass
+class Diagnosis:
+    """The codes that explain an answer (``["unknown"]`` when none does) and where."""
+    codes: list
+    tensors: list = field(default_factory=list)       # the gradients the named mistake changes
+    note: str = ""
+
+    @property
+    def known(self) -> bool:
+        return self.codes != ["unknown"]
+
+    def words(self) -> str:
+        where = f" (in {', '.join('dL/d' + t for t in self.tensors)})" if self.tensors and self.known else ""
+        if len(self.codes) == 1:
+            text = f"{self.codes[0]}: {CODES[self.codes[0]]}{where}"
+        else:
+            text = ("several mistakes give this answer on this case: "
+                    + "; ".join(f"{c}: {CODES[c]}" for c in self.codes) + where)
+        return text + (f". {self.note}" if self.note else "")
+
+
+def fixed(code: str, note: str = "") -> Diagnosis:
+    """A diagnosis that the failing check itself establishes (inputs modified, state between calls)."""
+    return Diagnosis([code], note=note)
+
+
+def _as_tensors(case, grads: dict) -> dict:
+    """Gradients as arrays by name; 003's eight partials as its two 2 x 2 matrices."""
+    if isinstance(case, ManualCase):
+        w = [np.asarray(grads.get(n, np.nan), dtype=float).reshape(()) for n in MANUAL_NAMES]
+        return {"W": np.array(w[:4]).reshape(2, 2), "V": np.array(w[4:]).reshape(2, 2)}
+    out = {}
+    for k, v in grads.items():
+        try:
+            out[k] = np.asarray(v, dtype=float)
+        except (TypeError, ValueError):
+            out[k] = np.full((0,), np.nan)
+    return out
+
+
+def _close(a, b, atol) -> bool:
+    """Same shape, non-finite in the same places, and within ``atol`` elsewhere."""
+    if a.shape != b.shape:
+        return False
+    fa, fb = np.isfinite(a), np.isfinite(b)
+    if not np.array_equal(fa, fb):
+        return False
+    return bool(np.all(np.abs(a[fa] - b[fb]) <= atol))
+
+
+class _Matcher:
+    def __init__(self, case, right, expected: dict):
+        self.expected = expected
+        tol, scale, _ = exact_rule(case, right)
+        self.floor = tol.atol(scale)
+        self.float32 = tolerance("exact", "float32", case.summation_length).atol(scale)
+
+    def atol(self, *arrays):
+        finite = [np.abs(a[np.isfinite(a)]) for a in arrays if a.size]
+        local = max((float(np.max(f, initial=0.0)) for f in finite), default=0.0)
+        return MATCH_RTOL * local + self.floor
+
+    def matches(self, received: dict, candidate: dict) -> bool:
+        return all(k in received and _close(received[k], c, self.atol(c, self.expected[k]))
+                   for k, c in candidate.items())
+
+    def changed(self, candidate: dict) -> list:
+        """The tensors where ``candidate`` is distinct from the right answer."""
+        return [k for k, c in candidate.items()
+                if not _close(c, self.expected[k], DISTINCT * self.atol(c, self.expected[k]))]
+
+
+def _transforms(case, expected: dict, received: dict) -> dict:
+    """code -> candidate gradients that are transformations of the right one."""
+    n = batch_size(case)
+    whole = {"sign_flipped": -1.0, "scaled_2": 2.0, "scaled_half": 0.5}
+    if n > 1:
+        whole.update({"scaled_batch": float(n), "scaled_inverse_batch": 1.0 / n})
+    out = {code: {k: f * e for k, e in expected.items()} for code, f in whole.items()}
+    # per tensor: only those that differ are transposed / averaged
+    differs = [k for k in expected if not (k in received and np.array_equal(received[k], expected[k]))]
+    transposed = {}
+    for k, e in expected.items():
+        r = received.get(k)
+        if e.ndim == 2 and k in differs and r is not None and r.shape == e.shape[::-1] and (e.shape[0] > 1
+                                                                                          or e.shape[1] > 1):
+            transposed[k] = e.T
+    if transposed:
+        out["transposed"] = {**expected, **transposed}
+    biases = [k for k in differs if k.startswith("b") and isinstance(case, (MLPCase, SoftmaxCase))]
+    if biases and n > 1:
+        out["bias_averaged"] = {**expected, **{k: expected[k] / n for k in biases}}
+    return out
+
+
+def _bias_not_summed(case, expected: dict, received: dict, matcher) -> list:
+    """Bias gradients returned with one row (column) per instance whose sum is right."""
+    if not isinstance(case, (MLPCase, SoftmaxCase)):
+        return []
+    n, column = batch_size(case), isinstance(case, MLPCase) and case.layout == "column"
+    found = []
+    for k, e in expected.items():
+        r = received.get(k)
+        if not k.startswith("b") or r is None or r.shape == e.shape or n < 2:
+            continue
+        if r.shape == ((e.size, n) if column else (n, e.size)):
+            summed = r.sum(axis=1 if column else 0)
+            if _close(summed, e, matcher.atol(summed, e)):
+                found.append(k)
+    return found
+
+
+def diagnose(case, received: dict, loss=None, probe=None) -> Diagnosis:
+    """Name the known mistakes whose answer on ``case`` is ``received`` (a dict of gradients
+    by parameter name, as returned: any shape); ``loss`` the loss it reported.
+
+    ``probe(case) -> (received, loss) or None`` asks the implementation about another case:
+    when several mistakes match, each is checked on a second case (a larger batch, other
+    weights), and only those that match there too are named.
+    """
+    right = mistakes.right(case)
+    expected = _as_tensors(case, right.grads)
+    got = _as_tensors(case, received)
+    matcher = _Matcher(case, right, expected)
+    found = _match(case, right, expected, got, loss, matcher)
+    if len(found) > 1 and probe is not None:
+        other = probe_case(case)
+        answer = probe(other) if other is not None else None
+        if answer is not None:
+            o_right = mistakes.right(other)
+            o_expected = _as_tensors(other, o_right.grads)
+            o_matcher = _Matcher(other, o_right, o_expected)
+            o_got = _as_tensors(other, answer[0])
+            kept = _match(other, o_right, o_expected, o_got, answer[1], o_matcher, distinct=False,
+                          among=set(found))
+            found = {c: t for c, t in found.items() if c in kept} or found
+    if not found:
+        return Diagnosis(["unknown"])
+    codes = sorted(found, key=_ORDER.index)
+    tensors = sorted({t for c in codes for t in found[c]})
+    return Diagnosis(codes, tensors)
+
+
+def _match(case, right, expected, got, loss, matcher, distinct=True, among=None) -> dict:
+    """code -> the tensors it changes, for every known mistake whose answer ``got`` matches."""
+    found = {}
+    candidates = {code: [_as_tensors(case, g.grads) for g in answers]
+                  for code, answers in mistakes.mistaken(case).items()}
+    for code, cand in _transforms(case, expected, got).items():
+        candidates.setdefault(code, []).append(cand)
+    for code, forms in candidates.items():
+        if among is not None and code not in among:
+            continue
+        for cand in forms:
+            changed = matcher.changed(cand)
+            if (changed or not distinct) and matcher.matches(got, cand):
+                found[code] = changed
+                break
+    not_summed = _bias_not_summed(case, expected, got, matcher)
+    if not_summed and (among is None or "bias_not_summed" in among):
+        rest = {k: e for k, e in expected.items() if k not in not_summed}
+        if matcher.matches(got, rest):
+            found["bias_not_summed"] = not_summed
+    if (among is None or "float32" in among) and _float32(expected, got, matcher):
+        found["float32"] = sorted(expected)
+    if (among is None or "loss_gradient_normalisation" in among) and loss is not None \
+            and matcher.matches(got, expected) and _renormalised(case, right.loss, loss):
+        found["loss_gradient_normalisation"] = []
+    return found
+
+
+def _float32(expected, got, matcher) -> bool:
+    """Right within float32's rounding of the case, and not within float64's."""
+    if not all(k in got and got[k].shape == e.shape for k, e in expected.items()):
+        return False
+    err = max(float(np.max(np.abs(got[k] - e), initial=0.0)) for k, e in expected.items())
+    return matcher.floor < err <= matcher.float32
+
+
+def _renormalised(case, right_loss, loss) -> bool:
+    """The loss is the right one times 1/n, n, 1/2 or 2: normalised unlike its gradient."""
+    n = batch_size(case)
+    factors = [0.5, 2.0] + ([1.0 / n, float(n)] if n > 1 else [])
+    tol = 1e-9 * abs(right_loss) + 1e-300
+    return abs(loss - right_loss) > tol and any(abs(loss - f * right_loss) <= tol for f in factors)
+
+
+def probe_case(case, seed: int = 20261122):
+    """A second case of the same system for disambiguation: three instances, other weights
+    (drawn from a fixed seed), the same shapes and conventions otherwise; None for a graph."""
+    rng = np.random.default_rng(seed)
+    if isinstance(case, ManualCase):
+        return ManualCase(rng.uniform(-2, 2, 2), rng.uniform(0, 1, 2), rng.uniform(-2, 2, 8))
+    if isinstance(case, MLPCase):
+        X, T, Ws = case.row_layout()
+        n = 3
+        X, T = rng.uniform(-2, 2, (n, X.shape[1])), rng.uniform(0, 1, (n, T.shape[1]))
+        Ws = [rng.uniform(-1, 1, W.shape) for W in Ws]
+        bs = None if case.bs is None else [rng.uniform(-1, 1, b.shape) for b in case.bs]
+        if case.layout == "column":
+            X, T, Ws = X.T, T.T, [W.T for W in Ws]
+        return MLPCase(X, T, Ws, bs, case.activations, case.loss, case.layout)
+    if isinstance(case, SoftmaxCase):
+        n, k = 3, case.Y.shape[1]
+        return SoftmaxCase(rng.uniform(-2, 2, (n, case.X.shape[1])), np.eye(k)[rng.integers(0, k, n)],
+                           *(rng.uniform(-1, 1, np.shape(p)) for p in (case.W1, case.b1, case.W2, case.b2)),
+                           reduction=case.reduction)
+    return None

@@ -25,8 +25,8 @@ from backprop_harness.protocol import ConventionError, conventions
 from oracles import Gradient
 from oracles.cases import MANUAL_NAMES, GraphCase, ManualCase, MLPCase, SoftmaxCase
 
-__all__ = ["ADAPTERS", "REFERENCE", "Spec", "resolve", "Implementation", "ConformanceFailure", "NotProvided",
-           "NotRun", "Answer"]
+__all__ = ["ADAPTERS", "REFERENCE", "Spec", "resolve", "Implementation", "ConformanceFailure", "Evidence",
+           "NotProvided", "NotRun", "Answer"]
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = "reference.protocol"
@@ -40,9 +40,21 @@ class ConformanceFailure(AssertionError):
     ``check`` names the conformance check it breaks where that is not the test's own
     (a wrong shape met while comparing with the oracles breaks "shapes and dtypes")."""
 
-    def __init__(self, message: str, check: str | None = None):
+    def __init__(self, message: str, check: str | None = None, evidence: Evidence | None = None):
         super().__init__(message)
         self.check = check
+        self.evidence = evidence
+
+
+@dataclass
+class Evidence:
+    """What a failure is about, for its diagnosis and its reproducer (``conftest.py``)."""
+    fn: str
+    case: object
+    received: dict | None = None       # the gradients by parameter name, as returned (any shape or dtype)
+    loss: float | None = None
+    diagnosis: object = None           # a ``diagnosis.Diagnosis`` where the failing check itself names the cause
+    before: tuple = ()                 # cases called first (a failure that needs an earlier call)
 
 
 class NotProvided(pytest.skip.Exception):
@@ -347,6 +359,42 @@ def _checked(values, shapes, what: str, names: list) -> list:
 
 
 def answer_from(case, fn: str, reply: dict) -> Answer:
+    """The reply as an ``Answer``, checked; a breach carries the raw reply as its evidence."""
+    __tracebackhide__ = True
+    try:
+        return _answer_from(case, fn, reply)
+    except ConformanceFailure as exc:
+        if exc.evidence is None:
+            exc.evidence = Evidence(fn, case, *_raw(case, fn, reply.get("result") or {}))
+        raise
+
+
+def _raw(case, fn: str, r: dict) -> tuple:
+    """(gradients by parameter name, loss) as the implementation returned them, unchecked;
+    empty where the reply does not even have that structure."""
+    try:
+        if isinstance(case, GraphCase):
+            return {f"x{i}": r["grads"][i] for i in range(case.leaves.size)}, r["data"][-1]
+        if isinstance(case, ManualCase):
+            return dict(zip(MANUAL_NAMES, r["grads"])), None
+        if isinstance(case, MLPCase) and fn == "NeuralNetwork":
+            return {"W1": r["grad_W"], "W2": r["grad_V"]}, float(np.sum((np.asarray(r["Y"]) - case.T) ** 2))
+        if isinstance(case, MLPCase):
+            params, L = case.params(), len(case.Ws)
+            raw = {f"W{l + 1}": r["dWs"][l] for l in range(L)}
+            if case.bs is not None:                # a column bias comes back (d, 1), as it was passed
+                raw.update({f"b{l + 1}": np.asarray(r["dbs"][l]) for l in range(L)})
+                raw.update({k: v.reshape(params[k].shape) for k, v in raw.items()
+                            if k.startswith("b") and v.shape == params[k].shape + (1,)})
+            return raw, r["loss"]
+        if isinstance(case, SoftmaxCase):
+            return {k: r["grads"][k] for k in ("W1", "b1", "W2", "b2")}, r["loss"]
+    except (KeyError, IndexError, TypeError, ValueError):
+        pass
+    return {}, None
+
+
+def _answer_from(case, fn: str, reply: dict) -> Answer:
     __tracebackhide__ = True
     r = reply["result"]
     params = case.params()

@@ -24,7 +24,8 @@ from hypothesis import given, note, settings, strategies as st
 import oracles
 from backprop_harness import worked_examples
 from backprop_harness.compare import compare, gradient_report
-from backprop_harness.plugin import ConformanceFailure, NotProvided
+from backprop_harness.diagnosis import fixed
+from backprop_harness.plugin import Answer, ConformanceFailure, Evidence, NotProvided
 from backprop_harness.protocol import FUNCTION_SYSTEM, mlp_activations
 from fixtures import agrees_at_printed_precision, describe
 from oracles.cases import MLPCase
@@ -83,10 +84,14 @@ def _draw_case(impl, fn, data, regime="conditioned"):
     return case
 
 
-def _fail(report: str | None, fn: str, check: str):
+def _evidence(fn, case, answer, **kw) -> Evidence:
+    return Evidence(fn, case, answer.gradient.grads, answer.gradient.loss, **kw)
+
+
+def _fail(report: str | None, fn: str, check: str, evidence: Evidence):
     __tracebackhide__ = True
     if report:
-        raise ConformanceFailure(f"{fn}: {report}", check=check)
+        raise ConformanceFailure(f"{fn}: {report}", check=check, evidence=evidence)
 
 
 # --- worked examples -----------------------------------------------------------------------
@@ -123,7 +128,9 @@ def test_worked_example(impl, question):
         what = "the corrected value (the post misprints it)" if question.record.is_erratum else "the printed value"
         raise ConformanceFailure(f"{fn}: worked example {question.record.id} ({question.record.source}, "
                                  f"{question.output}): IMPL does not reproduce {what}: "
-                                 f"{describe(bad, computed='IMPL')}", check="worked examples")
+                                 f"{describe(bad, computed='IMPL')}", check="worked examples",
+                                 evidence=_evidence(fn, *answer.extra.get("asked", (question.case, answer)))
+                                 if answer.gradient.grads else None)
 
 
 def _mlp_worked_answer(impl, case):
@@ -137,10 +144,10 @@ def _mlp_worked_answer(impl, case):
     if conv["layout"] == "row":
         return impl.answer(case, "mlp_gradients")
     column = MLPCase(case.X.T, case.T.T, tuple(W.T for W in case.Ws), case.bs, case.activations, case.loss, "column")
-    answer = impl.answer(column, "mlp_gradients")
-    grads = {k: v.T if k.startswith("W") else v for k, v in answer.gradient.grads.items()}
-    answer.gradient = oracles.Gradient(answer.gradient.loss, grads, answer.gradient.method)
-    return answer
+    asked = impl.answer(column, "mlp_gradients")
+    grads = {k: v.T if k.startswith("W") else v for k, v in asked.gradient.grads.items()}
+    return Answer(oracles.Gradient(asked.gradient.loss, grads, asked.gradient.method), asked.modified,
+                  {"asked": (column, asked)})
 
 
 # --- agreement with every oracle ------------------------------------------------------------
@@ -151,7 +158,7 @@ def _agree_with_oracles(impl, fn, case, check, names):
     for oracle in names:
         expected = oracles.gradient(case, oracle)
         _fail(gradient_report(case, answer.gradient, expected, check_loss=answer.gradient.loss is not None), fn,
-              check)
+              check, _evidence(fn, case, answer))
 
 
 @pytest.mark.parametrize("fn, regime", _params(("oracles", "shapes and dtypes"), [(fn, "conditioned") for fn in FUNCTIONS]))
@@ -198,7 +205,8 @@ def test_loss_is_consistent_with_gradients(impl, fn, data):
                      "D(IMPL LOSS)", scale=scale, noise=est.noise[0])
     if report:
         raise ConformanceFailure(f"{fn}: the gradient is not the gradient of the reported loss "
-                                 f"(along a random direction v)\n{report}", check="loss consistency")
+                                 f"(along a random direction v)\n{report}", check="loss consistency",
+                                 evidence=_evidence(fn, case, answer))
 
 
 @pytest.mark.parametrize("fn", _fns("determinism", "inputs unmodified"))
@@ -218,10 +226,13 @@ def test_same_call_twice_gives_the_same_answer_and_leaves_inputs_alone(impl, fn,
     if modified:
         raise ConformanceFailure(f"{fn} modified its inputs: {', '.join(modified)} changed during the call "
                                  "(the caller's arrays must be left as they were: copy before changing)",
-                                 check="inputs unmodified")
+                                 check="inputs unmodified",
+                                 evidence=_evidence(fn, first, answers[0], diagnosis=fixed("inputs_modified")))
     a1, a3 = answers[0].gradient, answers[2].gradient
     report = gradient_report(first, oracles.Gradient(a3.loss, a3.grads, "impl (3rd call)"),
                              oracles.Gradient(a1.loss, a1.grads, "impl (1st call)"), check_loss=a1.loss is not None)
     if report:
         raise ConformanceFailure(f"{fn}: the same call gave a different answer after another call "
-                                 f"(a cache kept from an earlier call?)\n{report}", check="determinism")
+                                 f"(a cache kept from an earlier call?)\n{report}", check="determinism",
+                                 evidence=_evidence(fn, first, answers[2], diagnosis=fixed("stale_state"),
+                                                    before=(first, other)))
