@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -110,7 +111,8 @@ def pytest_configure(config):
     # from the paths on the command line, before it knows --impl takes a value: with
     # "--impl /elsewhere/yours.py" it may look for it under /elsewhere and not find it.
     for line in ("system(name): the system a test checks (the verdict per system)",
-                 "check(name): the conformance check a test belongs to (backprop_harness/protocol.py CHECKS)"):
+                 "check(name): the conformance check a test belongs to (backprop_harness/protocol.py CHECKS)",
+                 "zoo: the bug zoo's meta-test (pytest -m zoo; left out of the default run)"):
         config.addinivalue_line("markers", line)
     _register_conformance_profile(config)
     _oracles(config)                       # a bad --oracles is a usage error before anything runs
@@ -308,6 +310,11 @@ def _cell(counts) -> str:
 
 
 def pytest_terminal_summary(terminalreporter, config):
+    zoo = sys.modules.get("tests.test_zoo")
+    if zoo is not None and config.stash.get(zoo.ZOO_SUMMARY, None):
+        terminalreporter.section("bug zoo")
+        for line in config.stash[zoo.ZOO_SUMMARY]:
+            terminalreporter.write_line(line)
     if not _outcomes or not _is_controller(config):
         return
     from backprop_harness.protocol import CHECKS

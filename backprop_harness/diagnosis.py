@@ -227,8 +227,10 @@ def _match(case, right, expected, got, loss, matcher, distinct=True, among=None)
         if among is not None and code not in among:
             continue
         for cand in forms:
+            if not matcher.matches(got, cand):
+                continue
             changed = matcher.changed(cand)
-            if (changed or not distinct) and matcher.matches(got, cand):
+            if changed or not distinct:
                 found[code] = changed
                 break
     not_summed = _bias_not_summed(case, expected, got, matcher)
@@ -245,8 +247,11 @@ def _match(case, right, expected, got, loss, matcher, distinct=True, among=None)
 
 
 def _float32(expected, got, matcher) -> bool:
-    """Right within float32's rounding of the case, and not within float64's."""
-    if not all(k in got and got[k].shape == e.shape for k, e in expected.items()):
+    """Every number a float32 (computed in float32, whatever it was converted to after),
+    right within float32's rounding of the case and not within float64's."""
+    if not all(k in got and got[k].shape == e.shape and np.all(np.isfinite(got[k])) for k, e in expected.items()):
+        return False
+    if not all(np.array_equal(got[k].astype(np.float32).astype(float), got[k]) for k in expected):
         return False
     err = max(float(np.max(np.abs(got[k] - e), initial=0.0)) for k, e in expected.items())
     return matcher.floor < err <= matcher.float32

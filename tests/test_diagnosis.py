@@ -1,0 +1,180 @@
+"""The diagnosis (backprop_harness.diagnosis) and the reproducer (backprop_harness.reproducer).
+
+Two directions, each a property over the strategies' cases: every known mistake
+is named on the answer that mistake gives (when it changes the answer at all),
+and a right answer, computed independently (PyTorch, the complex step), is never
+diagnosed. Then the snippets: run as written, each prints expected against
+received, and marks exactly the wrong gradient.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+import oracles
+from backprop_harness import mistakes, reproducer
+from backprop_harness.compare import exact_rule
+from backprop_harness.diagnosis import CODES, MATCH_RTOL, diagnose, probe_case
+from backprop_harness.plugin import resolve
+from fixtures import SYSTEMS
+from oracles.cases import GraphCase, MLPCase, Node, SoftmaxCase
+from reference import mlp
+from tests.strategies import cases
+
+REGIMES = [(s, r) for s in SYSTEMS for r in (("conditioned", "saturated", "extreme_logits") if s == "softmax"
+                                             else ("conditioned",) if s == "scalar_graph" else ("conditioned", "saturated"))]
+
+
+def _scaled(grads, f):
+    return {k: f * np.asarray(v) for k, v in grads.items()}
+
+
+@pytest.mark.parametrize("system, regime", REGIMES)
+@given(data=st.data())
+def test_mistakes_are_named_and_right_answers_never(system, regime, data):
+    """On one case: answers from PyTorch and the complex step (right, rounded differently
+    from the reference) match no mistake; every known mistake that changes the answer
+    well beyond rounding is named on the answer it gives; so are a flipped sign, a
+    factor 2 or 1/2, and (batch of 3 or more) the batch size or its inverse."""
+    case = data.draw(cases(system, regime), label="case")
+    right = mistakes.right(case)
+    for oracle in ("torch64", "complex_step"):
+        g = oracles.gradient(case, oracle)
+        assert diagnose(case, g.grads, g.loss).codes == ["unknown"], oracle
+    tol, scale, _ = exact_rule(case, right)
+    margin = 10 * (tol.atol(scale) + MATCH_RTOL * scale)       # well beyond rounding and the match tolerance
+    for code, answers in mistakes.mistaken(case).items():
+        for wrong in answers:
+            w = {k: np.asarray(v, dtype=float) for k, v in wrong.grads.items()}
+            changed = any(not np.array_equal(np.isfinite(w[k]), np.isfinite(right.grads[k]))
+                          or np.nanmax(np.abs(w[k] - right.grads[k]), initial=0.0) > margin for k in w)
+            if changed:      # some mistakes change nothing on some cases (relu layers, logits that do not overflow)
+                assert code in diagnose(case, w, right.loss).codes, code
+    if max(float(np.max(np.abs(v))) for v in right.grads.values()) <= margin:
+        return
+    n = mistakes.batch_size(case)
+    factors = {"sign_flipped": -1.0, "scaled_2": 2.0, "scaled_half": 0.5}
+    factors.update({"scaled_inverse_batch": 1.0 / n, "scaled_batch": float(n)} if n > 2 else {})
+    for code, f in factors.items():
+        assert code in diagnose(case, _scaled(right.grads, f), right.loss).codes, code
+
+
+def _mlp_case(n=3, dims=(2, 3, 3), seed=0, layout="row"):
+    rng = np.random.default_rng(seed)
+    Ws = [rng.uniform(-1, 1, (dims[i], dims[i + 1])) for i in range(len(dims) - 1)]
+    bs = [rng.uniform(-1, 1, d) for d in dims[1:]]
+    X, T = rng.uniform(-2, 2, (n, dims[0])), rng.uniform(0, 1, (n, dims[-1]))
+    case = MLPCase(X, T, Ws, bs, "sigmoid", "sse", "row")
+    return case if layout == "row" else MLPCase(X.T, T.T, [W.T for W in Ws], bs, "sigmoid", "sse", "column")
+
+
+def test_transposed_bias_and_float32_are_named_by_shape_and_precision():
+    case = _mlp_case()
+    right = mistakes.right(case)
+    g = right.grads
+    assert diagnose(case, {**g, "W2": g["W2"].T}).codes == ["transposed"]           # square: same shape
+    wide = _mlp_case(dims=(2, 4, 3))
+    gw = mistakes.right(wide).grads
+    assert diagnose(wide, {**gw, "W1": gw["W1"].T}).codes == ["transposed"]        # (4, 2) for (2, 4)
+    assert diagnose(case, {**g, "b2": g["b2"] / 3}).codes == ["bias_averaged"]
+    per_instance = mlp.loss_and_gradients(case.X, case.T, case.Ws, case.bs).deltas[1]     # (n, d): not summed
+    assert diagnose(case, {**g, "b2": per_instance}).codes == ["bias_not_summed"]
+    low = mlp.loss_and_gradients(case.X.astype(np.float32), case.T.astype(np.float32),
+                                 [W.astype(np.float32) for W in case.Ws], [b.astype(np.float32) for b in case.bs])
+    as32 = {f"W{i + 1}": d for i, d in enumerate(low.dWs)} | {f"b{i + 1}": d for i, d in enumerate(low.dbs)}
+    assert diagnose(case, as32).codes == ["float32"]
+    assert diagnose(case, g, right.loss / 3).codes == ["loss_gradient_normalisation"]
+    assert diagnose(case, g, right.loss * 1.1).codes == ["unknown"]
+
+
+def test_a_probe_separates_mistakes_that_coincide_on_the_shrunk_case():
+    """At batch 2 with zero weights, averaging the bias and halving everything give the
+    same answer; on the probe case (batch 3, other weights) only one of them fits."""
+    case = MLPCase(np.zeros((2, 1)), np.zeros((2, 1)), [np.zeros((1, 1))], [np.zeros(1)], "sigmoid", "sse", "row")
+    g = mistakes.right(case).grads
+    averaged = {**g, "b1": g["b1"] / 2}
+    assert set(diagnose(case, averaged).codes) >= {"bias_averaged", "scaled_half"}
+
+    def probe(other):
+        r = mistakes.right(other).grads
+        return {**r, "b1": r["b1"] / other.batch}, None
+    assert diagnose(case, averaged, probe=probe).codes == ["bias_averaged"]
+    assert probe_case(GraphCase(np.ones(1), (Node("exp", 0),))) is None
+
+
+def test_softmax_overflow_is_named_where_exp_overflows():
+    rng = np.random.default_rng(3)
+    case = SoftmaxCase(rng.uniform(-1, 1, (2, 2)), np.eye(3)[[0, 2]], rng.uniform(-1, 1, (2, 2)), np.zeros(2),
+                       rng.uniform(-1, 1, (2, 3)), np.array([1000.0, -1000.0, 0.0]))
+    naive = mistakes.mistaken(case)["softmax_overflow"][0]
+    assert not all(np.all(np.isfinite(v)) for v in naive.grads.values())
+    assert "softmax_overflow" in diagnose(case, naive.grads).codes
+
+
+# -- reproducers --------------------------------------------------------------------------------
+
+BUGGY_MLP = '''
+import numpy as np
+from reference.protocol import *          # right everywhere ...
+from reference.protocol import mlp_gradients as _right
+
+def mlp_gradients(X, T, Ws, bs):          # ... but the last bias gradient is averaged
+    loss, dWs, dbs = _right(X, T, Ws, bs)
+    return loss, dWs, list(dbs[:-1]) + [dbs[-1] / len(X)]
+'''
+
+
+def _run(code: str, cwd) -> str:
+    proc = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def _snippet(spec, fn, case, before=()):
+    right = mistakes.right(case)
+    tol, scale, _ = exact_rule(case, right)
+    return reproducer.snippet(spec, fn, case, right, tol.atol(scale), before=before)
+
+
+def test_a_reproducer_runs_and_marks_the_wrong_gradient(tmp_path):
+    path = tmp_path / "theirs.py"
+    path.write_text(BUGGY_MLP)
+    case = _mlp_case()
+    out = _run(_snippet(resolve(str(path)), "mlp_gradients", case, before=[_mlp_case(seed=1)]), tmp_path)
+    verdicts = dict(line.split(": ", 1)[0:2] for line in out.splitlines() if not line.startswith(" "))
+    assert verdicts.pop("dL/db2").startswith("WRONG"), out
+    assert all(v.startswith("ok") for v in verdicts.values()), out
+
+
+@pytest.mark.parametrize("system", SYSTEMS)
+@given(data=st.data())
+def test_reproducers_of_the_reference_print_ok_for_every_system(system, data):
+    """The snippet for each system's calls (Value graphs with constants on either side,
+    003's eight partials, the class, both MLP layouts, softmax) runs as printed."""
+    case = data.draw(cases(system), label="case")
+    fns = {"manual_222": ["gradients"], "scalar_graph": ["Value"], "softmax": ["softmax_gradients"],
+           "mlp": ["mlp_gradients"]}[system]
+    if isinstance(case, MLPCase) and case.layout == "row" and case.bs is None and len(case.Ws) == 2 \
+            and case.loss == "sse" and case.activations == ("sigmoid", "sigmoid"):
+        fns.append("NeuralNetwork")
+    defaults = ("sse", ("sigmoid",) * len(case.Ws), "row") if isinstance(case, MLPCase) else None
+    if defaults and (case.loss, case.activations, case.layout) != defaults \
+            or isinstance(case, SoftmaxCase) and case.reduction != "sum":
+        return                                 # reference.protocol has the protocol's default conventions
+    for fn in fns:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):          # in-process: a subprocess per example costs 0.2 s
+            exec(_snippet(resolve(None), fn, case), {})
+        lines = [line for line in out.getvalue().splitlines() if not line.startswith(" ")]
+        assert lines and all(": ok" in line for line in lines), out.getvalue()
+
+
+def test_every_code_has_words():
+    assert all(isinstance(w, str) and w for w in CODES.values())
+    assert "unknown" in CODES

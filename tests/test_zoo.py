@@ -1,0 +1,178 @@
+"""The bug zoo (zoo/): the harness, through the plug-in path, on implementations with one
+classic mistake each and on correct ones in other styles.
+
+Each entry runs as a user would run it, ``pytest --impl zoo/.../entry.py
+--conformance-json ...`` in its own process (two at a time on two cores), and
+its report is held against what the entry's ``ZOO`` dict declares: a buggy entry's
+system fails, every check it names fails, and the diagnosis names its code; a
+correct entry's systems pass. The summary prints the zoo's mutation score (bugs
+caught / bugs), which must be 100%, and the share rightly diagnosed.
+
+Marked ``zoo``: about three minutes, so the default run leaves it out (pyproject's
+addopts); ``pytest -m zoo`` runs it, and CI does (.ci/run).
+"""
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from backprop_harness.diagnosis import CODES
+from backprop_harness.protocol import CHECKS, SYSTEM_FUNCTIONS
+
+ROOT = Path(__file__).resolve().parent.parent
+ZOO = ROOT / "zoo"
+TIMEOUT = 600.0
+
+pytestmark = pytest.mark.zoo
+
+
+def declared(path: Path) -> dict:
+    """The entry's ``ZOO`` dict, read without importing the entry."""
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "ZOO" for t in node.targets):
+            return ast.literal_eval(node.value)
+    raise ValueError(f"{path}: no ZOO = {{...}} declaration")
+
+
+def _validated(path: Path, buggy: bool) -> dict:
+    meta = declared(path)
+    if buggy:
+        if meta.get("system") not in SYSTEM_FUNCTIONS:
+            raise ValueError(f"{path.name}: ZOO['system'] = {meta.get('system')!r}; expected one of {list(SYSTEM_FUNCTIONS)}")
+        bad = [c for c in meta.get("fails", []) if c not in CHECKS]
+        if bad or not meta.get("fails"):
+            raise ValueError(f"{path.name}: ZOO['fails'] = {meta.get('fails')!r}; expected a non-empty list from {CHECKS}")
+        if meta.get("diagnosis") is not None and meta["diagnosis"] not in CODES:
+            raise ValueError(f"{path.name}: ZOO['diagnosis'] = {meta['diagnosis']!r}; expected None or a code of "
+                             "backprop_harness.diagnosis.CODES")
+    elif not meta.get("systems") or set(meta["systems"]) - set(SYSTEM_FUNCTIONS):
+        raise ValueError(f"{path.name}: ZOO['systems'] = {meta.get('systems')!r}; expected systems from "
+                         f"{list(SYSTEM_FUNCTIONS)}")
+    return meta
+
+
+BUGGY = sorted((ZOO / "buggy").glob("*.py"))
+CORRECT = sorted((ZOO / "correct").glob("*.py"))
+ENTRIES = {p: _validated(p, buggy) for buggy, paths in ((True, BUGGY), (False, CORRECT)) for p in paths}
+
+
+def run_entry(path: Path, out: Path) -> dict:
+    """``pytest --impl path`` in its own process; its conformance report, with the run's time."""
+    report = out / f"{path.parent.name}-{path.stem}.json"
+    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--no-header",
+           str(ROOT / "tests" / "test_conformance.py"), "--impl", str(path), "--conformance-json", str(report)]
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT,
+                              env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+        output = proc.stdout + proc.stderr
+    except subprocess.TimeoutExpired as exc:
+        output = f"killed after {TIMEOUT:g} s\n{exc.stdout or ''}"
+    seconds = time.perf_counter() - start
+    doc = json.loads(report.read_text()) if report.exists() else None
+    return {"report": doc, "output": output, "seconds": seconds}
+
+
+@pytest.fixture(scope="module")
+def zoo_runs(tmp_path_factory, request):
+    out = tmp_path_factory.mktemp("zoo")
+    with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
+        runs = dict(zip(ENTRIES, pool.map(lambda p: run_entry(p, out), ENTRIES)))
+    yield runs
+    request.config.stash[ZOO_SUMMARY] = summary(runs)
+
+
+ZOO_SUMMARY = pytest.StashKey[list]()
+
+
+def _failed_checks(system_report: dict) -> set:
+    return {c for c, counts in system_report["checks"].items() if counts.get("failed")}
+
+
+def outcome(path: Path, run: dict) -> dict:
+    """What the run says about the entry, against its declaration."""
+    meta, doc = ENTRIES[path], run["report"]
+    if doc is None:
+        return {"caught": False, "ok": False, "diagnosed": False, "problem": "no report:\n" + run["output"][-3000:]}
+    systems = doc["systems"]
+    if "system" in meta:
+        mine = systems[meta["system"]]
+        failed = _failed_checks(mine)
+        missing = [c for c in meta["fails"] if c not in failed]
+        others = {s: r["status"] for s, r in systems.items() if s != meta["system"] and r["status"] != "not provided"}
+        diagnosis = mine.get("diagnosis") or []
+        diagnosed = meta.get("diagnosis") in diagnosis
+        problems = []
+        if mine["status"] != "fail":
+            problems.append(f"{meta['system']} is {mine['status']!r}, expected 'fail'")
+        if missing:
+            problems.append(f"checks {missing} did not fail (failed: {sorted(failed)})")
+        if others:
+            problems.append(f"other systems were tested: {others}")
+        if meta.get("diagnosis") and not diagnosed:
+            problems.append(f"diagnosis {diagnosis}, expected {meta['diagnosis']!r}")
+        return {"caught": mine["status"] == "fail", "ok": not problems, "diagnosed": diagnosed,
+                "exact": diagnosis == [meta.get("diagnosis")], "codes": diagnosis, "failed": sorted(failed),
+                "problem": "; ".join(problems)}
+    wrong = {s: systems[s]["status"] for s in meta["systems"] if systems[s]["status"] != "pass"}
+    return {"ok": not wrong and doc["exit_status"] == 0,
+            "problem": f"systems not passing: {wrong}, exit status {doc['exit_status']}\n"
+                       + "\n".join(f"{s}: {systems[s]['first_failure']}" for s in wrong)}
+
+
+@pytest.mark.parametrize("path", BUGGY, ids=lambda p: p.stem)
+def test_buggy_entry_fails_on_its_check_with_its_diagnosis(zoo_runs, path):
+    result = outcome(path, zoo_runs[path])
+    assert result["ok"], f"{path.name}: {result['problem']}"
+
+
+@pytest.mark.parametrize("path", CORRECT, ids=lambda p: p.stem)
+def test_correct_entry_passes(zoo_runs, path):
+    result = outcome(path, zoo_runs[path])
+    assert result["ok"], f"{path.name}: {result['problem']}"
+
+
+def test_the_zoo_covers_every_system_and_its_floor():
+    systems = {ENTRIES[p]["system"] for p in BUGGY} | {s for p in CORRECT for s in ENTRIES[p]["systems"]}
+    assert systems == set(SYSTEM_FUNCTIONS), f"systems without an entry: {set(SYSTEM_FUNCTIONS) - systems}"
+    assert len(BUGGY) >= 30 and len(CORRECT) >= 6, f"{len(BUGGY)} buggy, {len(CORRECT)} correct entries"
+
+
+def test_mutation_score_is_100_percent(zoo_runs):
+    caught = [p.stem for p in BUGGY if outcome(p, zoo_runs[p])["caught"]]
+    missed = [p.stem for p in BUGGY if p.stem not in caught]
+    assert not missed, f"bugs the harness did not catch: {missed}"
+
+
+def summary(runs: dict) -> list:
+    """Lines for the terminal summary: the score, per system, and each entry's result."""
+    buggy = {p: outcome(p, runs[p]) for p in BUGGY}
+    correct = {p: outcome(p, runs[p]) for p in CORRECT}
+    caught = sum(r["caught"] for r in buggy.values())
+    coded = [p for p in BUGGY if ENTRIES[p].get("diagnosis")]
+    lines = [f"mutation score: {caught}/{len(buggy)} bugs caught ({100 * caught / max(1, len(buggy)):.0f}%); "
+             f"correct entries passing: {sum(r['ok'] for r in correct.values())}/{len(correct)}",
+             f"diagnosis: {sum(buggy[p]['diagnosed'] for p in BUGGY)}/{len(buggy)} buggy entries named with their "
+             f"mistake ({sum(buggy[p].get('exact', False) for p in BUGGY)} with that code alone); "
+             f"{len(buggy) - len(coded)} entries have a mistake no code describes"]
+    for system in SYSTEM_FUNCTIONS:
+        mine = [p for p in BUGGY if ENTRIES[p]["system"] == system]
+        ok = [p for p in CORRECT if system in ENTRIES[p]["systems"]]
+        lines.append(f"  {system:<13} {len(mine):>3} buggy ({sum(buggy[p]['caught'] for p in mine)} caught), "
+                     f"{len(ok)} correct")
+    for p in BUGGY:
+        r = buggy[p]
+        lines.append(f"  {p.stem:<45} {'caught' if r['caught'] else 'MISSED':<7} {runs[p]['seconds']:5.1f} s  "
+                     f"failed {','.join(r.get('failed', []))}  diagnosis {','.join(r.get('codes', []))} "
+                     f"(expected {ENTRIES[p].get('diagnosis')})")
+    for p in CORRECT:
+        lines.append(f"  {p.stem:<45} {'pass' if correct[p]['ok'] else 'FAIL':<7} {runs[p]['seconds']:5.1f} s")
+    return lines
