@@ -240,8 +240,14 @@ def _explain(impl, evidence) -> tuple[str, list]:
         return answer.gradient.grads, answer.gradient.loss
 
     try:
-        found = evidence.diagnosis or (diagnosis.diagnose(evidence.case, evidence.received, evidence.loss, probe)
-                                       if evidence.received else diagnosis.fixed("unknown"))
+        if evidence.diagnosis:
+            found = evidence.diagnosis
+        elif evidence.first is not None:
+            found = diagnosis.diagnose_repeat(evidence.case, evidence.first, evidence.received)
+        elif evidence.received:
+            found = diagnosis.diagnose(evidence.case, evidence.received, evidence.loss, probe)
+        else:
+            found = diagnosis.fixed("unknown")
         text, codes = f"\ndiagnosis: {found.words()}", found.codes
     except Exception as exc:                  # noqa: BLE001 - reported, never raised over the failure
         text, codes = f"\ndiagnosis: not available (the harness's diagnosis failed: {type(exc).__name__}: {exc})", []

@@ -20,17 +20,10 @@ from backprop_harness.mistakes import batch_size
 from oracles.cases import MANUAL_NAMES, ManualCase, MLPCase, SoftmaxCase
 from oracles.tolerance import tolerance
 
-__all__ = ["CODES", "MATCH_RTOL", "Diagnosis", "diagnose", "fixed", "probe_case"]
+__all__ = ["CODES", "MATCH_RTOL", "Diagnosis", "diagnose", "diagnose_repeat", "fixed", "probe_case"]
 
 # code -> the mistake, in words (the failure message's "diagnosis:" line)
 CODES = {
-    "transposed": "a weight gradient is the transpose of the right one (delta^T A instead of A^T delta, "
-                  "or a transpose added to make the shapes fit)",
-    "sign_flipped": "the gradient has the wrong sign (the error taken as target - output, or a minus folded in)",
-    "scaled_2": "the gradient is twice the right one",
-    "scaled_half": "the gradient is half the right one (the factor 2 of the squared error is missing)",
-    "scaled_batch": "the gradient is the batch size times the right one",
-    "scaled_inverse_batch": "the gradient is the right one divided by the batch size (averaged where the loss sums)",
     "derivative_at_preactivation": "the activation's derivative is evaluated at the pre-activation: z(1 - z) "
                                    "instead of a(1 - a) with a = sigmoid(z) (1 - z^2 for tanh)",
     "double_sigmoid": "the sigmoid is applied twice in the derivative: sigmoid(a)(1 - sigmoid(a)) where "
@@ -51,6 +44,13 @@ CODES = {
                           "(W_l instead of W_{l+1})",
     "loss_gradient_normalisation": "the loss and the gradient are normalised differently (for example the "
                                    "loss is a batch mean and the gradient that of the sum)",
+    "transposed": "a weight gradient is the transpose of the right one (delta^T A instead of A^T delta, "
+                  "or a transpose added to make the shapes fit)",
+    "sign_flipped": "the gradient has the wrong sign (the error taken as target - output, or a minus folded in)",
+    "scaled_2": "the gradient is twice the right one",
+    "scaled_half": "the gradient is half the right one (the factor 2 of the squared error is missing)",
+    "scaled_batch": "the gradient is the batch size times the right one",
+    "scaled_inverse_batch": "the gradient is the right one divided by the batch size (averaged where the loss sums)",
     "float32": "computed in float32: right to about 7 digits, not to float64's 16",
     "inputs_modified": "the implementation modifies the arrays it is given",
     "stale_state": "state kept from an earlier call (a cached forward pass) changes a later answer",
@@ -69,7 +69,8 @@ CODES = {
 MATCH_RTOL = 1e-9
 DISTINCT = 4.0
 
-# the order in which matching codes are listed: specific mistakes before transformations
+# the order in which matching codes are listed: CODES' order, specific mistakes before
+# transformations of the right answer
 _ORDER = list(CODES)
 
 
@@ -176,7 +177,7 @@ def _bias_not_summed(case, expected: dict, received: dict, matcher) -> list:
     found = []
     for k, e in expected.items():
         r = received.get(k)
-        if not k.startswith("b") or r is None or r.shape == e.shape or n < 2:
+        if not k.startswith("b") or r is None or r.shape == e.shape:
             continue
         if r.shape == ((e.size, n) if column else (n, e.size)):
             summed = r.sum(axis=1 if column else 0)
@@ -214,6 +215,28 @@ def diagnose(case, received: dict, loss=None, probe=None) -> Diagnosis:
     codes = sorted(found, key=_ORDER.index)
     tensors = sorted({t for c in codes for t in found[c]})
     return Diagnosis(codes, tensors)
+
+
+def diagnose_repeat(case, first: dict, again: dict) -> Diagnosis:
+    """The same call answered ``first``, then (after a call with other arguments) ``again``.
+
+    Right the first time and wrong after: state kept between calls (``stale_state``).
+    Otherwise the known mistakes either answer matches, noting that the answer varies
+    (a walk over a set, whose order changes from call to call, gives this with the
+    gradient overwritten at branches); ``unknown`` when none does.
+    """
+    right = mistakes.right(case)
+    expected = _as_tensors(case, right.grads)
+    matcher = _Matcher(case, right, expected)
+    if matcher.matches(_as_tensors(case, first), expected):
+        return fixed("stale_state")
+    found = [diagnose(case, answer) for answer in (first, again)]
+    codes = [c for d in found if d.known for c in d.codes]
+    if not codes:
+        return Diagnosis(["unknown"], note="the answer also varies from call to call")
+    return Diagnosis(sorted(set(codes), key=_ORDER.index), sorted({t for d in found for t in d.tensors}),
+                     note="The answer also varies from call to call: an order that changes between calls "
+                          "(iterating over a set) can give that")
 
 
 def _match(case, right, expected, got, loss, matcher, distinct=True, among=None) -> dict:

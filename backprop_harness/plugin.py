@@ -55,6 +55,7 @@ class Evidence:
     loss: float | None = None
     diagnosis: object = None           # a ``diagnosis.Diagnosis`` where the failing check itself names the cause
     before: tuple = ()                 # cases called first (a failure that needs an earlier call)
+    first: dict | None = None          # the same call's earlier answer, when the answers differ
 
 
 class NotProvided(pytest.skip.Exception):
@@ -384,8 +385,9 @@ def _raw(case, fn: str, r: dict) -> tuple:
             raw = {f"W{l + 1}": r["dWs"][l] for l in range(L)}
             if case.bs is not None:                # a column bias comes back (d, 1), as it was passed
                 raw.update({f"b{l + 1}": np.asarray(r["dbs"][l]) for l in range(L)})
-                raw.update({k: v.reshape(params[k].shape) for k, v in raw.items()
-                            if k.startswith("b") and v.shape == params[k].shape + (1,)})
+                if case.layout == "column":
+                    raw.update({k: v.reshape(params[k].shape) for k, v in raw.items()
+                                if k.startswith("b") and v.shape == params[k].shape + (1,)})
             return raw, r["loss"]
         if isinstance(case, SoftmaxCase):
             return {k: r["grads"][k] for k in ("W1", "b1", "W2", "b2")}, r["loss"]

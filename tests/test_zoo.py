@@ -83,9 +83,15 @@ def run_entry(path: Path, out: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def zoo_runs(tmp_path_factory, request):
+    """Every entry's run, two at a time; only the selected entries' (``-k``) when the
+    score test is not selected."""
+    selected = {item.callspec.params["path"] for item in request.session.items
+                if hasattr(item, "callspec") and "path" in item.callspec.params}
+    whole = any(item.name == "test_mutation_score_is_100_percent" for item in request.session.items)
+    paths = list(ENTRIES) if whole or not selected else [p for p in ENTRIES if p in selected]
     out = tmp_path_factory.mktemp("zoo")
     with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
-        runs = dict(zip(ENTRIES, pool.map(lambda p: run_entry(p, out), ENTRIES)))
+        runs = dict(zip(paths, pool.map(lambda p: run_entry(p, out), paths)))
     yield runs
     request.config.stash[ZOO_SUMMARY] = summary(runs)
 
@@ -154,25 +160,24 @@ def test_mutation_score_is_100_percent(zoo_runs):
 
 def summary(runs: dict) -> list:
     """Lines for the terminal summary: the score, per system, and each entry's result."""
-    buggy = {p: outcome(p, runs[p]) for p in BUGGY}
-    correct = {p: outcome(p, runs[p]) for p in CORRECT}
+    buggy = {p: outcome(p, runs[p]) for p in BUGGY if p in runs}
+    correct = {p: outcome(p, runs[p]) for p in CORRECT if p in runs}
     caught = sum(r["caught"] for r in buggy.values())
-    coded = [p for p in BUGGY if ENTRIES[p].get("diagnosis")]
+    coded = [p for p in buggy if ENTRIES[p].get("diagnosis")]
     lines = [f"mutation score: {caught}/{len(buggy)} bugs caught ({100 * caught / max(1, len(buggy)):.0f}%); "
              f"correct entries passing: {sum(r['ok'] for r in correct.values())}/{len(correct)}",
-             f"diagnosis: {sum(buggy[p]['diagnosed'] for p in BUGGY)}/{len(buggy)} buggy entries named with their "
-             f"mistake ({sum(buggy[p].get('exact', False) for p in BUGGY)} with that code alone); "
+             f"diagnosis: {sum(r['diagnosed'] for r in buggy.values())}/{len(buggy)} buggy entries named with their "
+             f"mistake ({sum(r.get('exact', False) for r in buggy.values())} with that code alone); "
              f"{len(buggy) - len(coded)} entries have a mistake no code describes"]
     for system in SYSTEM_FUNCTIONS:
-        mine = [p for p in BUGGY if ENTRIES[p]["system"] == system]
-        ok = [p for p in CORRECT if system in ENTRIES[p]["systems"]]
+        mine = [p for p in buggy if ENTRIES[p]["system"] == system]
+        ok = [p for p in correct if system in ENTRIES[p]["systems"]]
         lines.append(f"  {system:<13} {len(mine):>3} buggy ({sum(buggy[p]['caught'] for p in mine)} caught), "
                      f"{len(ok)} correct")
-    for p in BUGGY:
-        r = buggy[p]
+    for p, r in buggy.items():
         lines.append(f"  {p.stem:<45} {'caught' if r['caught'] else 'MISSED':<7} {runs[p]['seconds']:5.1f} s  "
                      f"failed {','.join(r.get('failed', []))}  diagnosis {','.join(r.get('codes', []))} "
                      f"(expected {ENTRIES[p].get('diagnosis')})")
-    for p in CORRECT:
+    for p in correct:
         lines.append(f"  {p.stem:<45} {'pass' if correct[p]['ok'] else 'FAIL':<7} {runs[p]['seconds']:5.1f} s")
     return lines
