@@ -196,9 +196,29 @@ def _summary_line(message: str) -> str:
     return first if detail is None or detail in first else f"{first} | {detail}"
 
 
+def _join_jax_warmup():
+    """Wait for JAX's background compilation (``oracles.precompile_jax``). Python 3.11's
+    parser is not safe against a thread importing and tracing at the same moment: pytest
+    formatting a traceback failed with "SystemError: AST constructor recursion depth
+    mismatch", and Hypothesis's first setup with "dictionary changed size during
+    iteration", in plug-in runs on a loaded machine. So nothing of either runs alongside it."""
+    import oracles
+    thread = oracles.jax_warmup_thread()
+    if thread is not None and thread.is_alive():
+        thread.join()
+
+
+def pytest_runtest_setup(item):
+    from hypothesis import is_hypothesis_test
+    if is_hypothesis_test(getattr(item, "obj", None)):
+        _join_jax_warmup()
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     from backprop_harness.plugin import NotProvided, NotRun
+    if call.excinfo is not None:
+        _join_jax_warmup()
     report = (yield).get_result()
     props = report.user_properties
     props.extend(("system", m.args[0]) for m in item.iter_markers("system"))

@@ -259,6 +259,19 @@ class Implementation:
             return self._manual(case)
         return answer_from(case, fn, self.call(fn, request_for(case, fn)))
 
+    def fresh_answer(self, case, fn: str | None = None) -> Answer:
+        """``answer`` from a new worker process that has answered nothing before: what the
+        implementation says without any state kept from earlier calls."""
+        __tracebackhide__ = True
+        main = self.worker
+        self.worker = Worker(main.handler, main.init, call_timeout=main.call_timeout,
+                             start_timeout=main.start_timeout)
+        try:
+            return self.answer(case, fn)
+        finally:
+            self.worker.close()
+            self.worker = main
+
     def _manual(self, case: ManualCase) -> Answer:
         """``gradients`` gives the 8 partials; the loss comes from ``forward``, when it can be called."""
         answer = answer_from(case, "gradients", self.call("gradients", request_for(case, "gradients")))
