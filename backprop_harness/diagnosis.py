@@ -194,21 +194,12 @@ def diagnose(case, received: dict, loss=None, probe=None) -> Diagnosis:
     when several mistakes match, each is checked on a second case (a larger batch, other
     weights), and only those that match there too are named.
     """
-    right = mistakes.right(case)
-    expected = _as_tensors(case, right.grads)
-    got = _as_tensors(case, received)
-    matcher = _Matcher(case, right, expected)
-    found = _match(case, right, expected, got, loss, matcher)
+    found = _match(case, received, loss)
     if len(found) > 1 and probe is not None:
         other = probe_case(case)
         answer = probe(other) if other is not None else None
         if answer is not None:
-            o_right = mistakes.right(other)
-            o_expected = _as_tensors(other, o_right.grads)
-            o_matcher = _Matcher(other, o_right, o_expected)
-            o_got = _as_tensors(other, answer[0])
-            kept = _match(other, o_right, o_expected, o_got, answer[1], o_matcher, distinct=False,
-                          among=set(found))
+            kept = _match(other, *answer, distinct=False, among=set(found))
             found = {c: t for c, t in found.items() if c in kept} or found
     if not found:
         return Diagnosis(["unknown"])
@@ -227,8 +218,7 @@ def diagnose_repeat(case, first: dict, again: dict) -> Diagnosis:
     """
     right = mistakes.right(case)
     expected = _as_tensors(case, right.grads)
-    matcher = _Matcher(case, right, expected)
-    if matcher.matches(_as_tensors(case, first), expected):
+    if _Matcher(case, right, expected).matches(_as_tensors(case, first), expected):
         return fixed("stale_state")
     found = [diagnose(case, answer) for answer in (first, again)]
     codes = [c for d in found if d.known for c in d.codes]
@@ -239,8 +229,13 @@ def diagnose_repeat(case, first: dict, again: dict) -> Diagnosis:
                           "(iterating over a set) can give that")
 
 
-def _match(case, right, expected, got, loss, matcher, distinct=True, among=None) -> dict:
-    """code -> the tensors it changes, for every known mistake whose answer ``got`` matches."""
+def _match(case, received: dict, loss, distinct=True, among=None) -> dict:
+    """code -> the tensors it changes, for every known mistake (of ``among``, if given) whose
+    answer on ``case`` ``received`` matches; ``distinct``: only where it changes the answer."""
+    right = mistakes.right(case)
+    expected = _as_tensors(case, right.grads)
+    got = _as_tensors(case, received)
+    matcher = _Matcher(case, right, expected)
     found = {}
     candidates = {code: [_as_tensors(case, g.grads) for g in answers]
                   for code, answers in mistakes.mistaken(case).items()}
@@ -284,7 +279,7 @@ def _renormalised(case, right_loss, loss) -> bool:
     """The loss is the right one times 1/n, n, 1/2 or 2: normalised unlike its gradient."""
     n = batch_size(case)
     factors = [0.5, 2.0] + ([1.0 / n, float(n)] if n > 1 else [])
-    tol = 1e-9 * abs(right_loss) + 1e-300
+    tol = MATCH_RTOL * abs(right_loss) + 1e-300
     return abs(loss - right_loss) > tol and any(abs(loss - f * right_loss) <= tol for f in factors)
 
 

@@ -22,12 +22,6 @@ from reference.activations import activation, sigmoid
 
 __all__ = ["right", "mistaken", "batch_size"]
 
-# The derivative of each activation, three ways: "output" (right: from the
-# output a, as a(1 - a)), "preactivation" (that formula applied to z: z(1 - z)),
-# "double" (the activation applied again before it: sigmoid(a)(1 - sigmoid(a))).
-_DERIVATIVE_FORMS = {"output": "", "preactivation": "derivative_at_preactivation", "double": "double_sigmoid"}
-
-
 def batch_size(case) -> int:
     """Instances in the case's batch (1 for a graph or 003's single instance)."""
     if isinstance(case, MLPCase):
@@ -65,7 +59,9 @@ def right(case) -> Gradient:
 # -- the networks, with a mistake ---------------------------------------------------------------
 
 def _derivative(name, z, a, form):
-    """f'(z) of activation ``name`` from its output ``a``, or mistaken per ``form``."""
+    """f'(z) of activation ``name`` three ways: ``form`` "output" (right: from the output a,
+    as a(1 - a)), "preactivation" (that formula applied to z: z(1 - z)) or "double" (the
+    activation applied again first: sigmoid(a)(1 - sigmoid(a)))."""
     f, from_output = activation(name)
     if form == "preactivation":
         return from_output(z)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from backprop_harness.plugin import _biases
 from oracles.cases import MANUAL_NAMES, GraphCase, ManualCase, MLPCase, SoftmaxCase
 
 __all__ = ["snippet"]
@@ -76,7 +77,6 @@ def _call(case, fn) -> tuple[list, dict]:
                  "Y = net.forward(X)", "grad_W, grad_V = net.backward(T)"]
         return lines, {"loss": "float(np.sum((np.asarray(Y) - T) ** 2))", "dL/dW": "grad_W", "dL/dV": "grad_V"}
     if isinstance(case, MLPCase):
-        from backprop_harness.plugin import _biases
         L = len(case.Ws)
         lines = [f"X = {_array(case.X)}", f"T = {_array(case.T)}",
                  "Ws = [" + ", ".join(_array(W) for W in case.Ws) + "]",
