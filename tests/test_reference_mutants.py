@@ -1,1 +1,186 @@
-"""Tests that kill the mutants of reference/ that the suite let survive (docs/mutation-testing.md)."""
+"""Properties of reference/ that the rest of the suite does not pin down, found by
+mutation testing (docs/mutation-testing.md): each test here fails on at least one
+mutant that survived the suite. They check values, argument checks, messages and
+edge cases of the reference, computed independently where a value is checked.
+All fast (no Hypothesis) and deterministic (fixed inputs, seeded generators)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from reference import activations, errata, manual, mlp, protocol, replays, softmax
+from reference.engine import Value
+
+
+def _sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=float)))
+
+
+# --- reference/protocol.py ------------------------------------------------------------------
+# The conformance tests call these in a worker process, where mutmut's stats cannot see
+# the calls: here they are called in process, against the functions they expose.
+
+def test_protocol_manual_functions_are_the_222_network():
+    x, t, w = [1.0, -0.5], [0.0, 1.0], np.linspace(-0.4, 0.4, 8)
+    assert protocol.forward(x, w) == manual.forward(x, w)
+    assert protocol.gradients(x, t, w) == manual.gradients(x, t, w)
+    assert len(protocol.gradients(x, t, w)) == 8
+
+
+def test_protocol_mlp_gradients_returns_loss_weights_and_biases():
+    rng = np.random.default_rng(1)
+    X, T = rng.normal(size=(4, 3)), rng.uniform(size=(4, 2))
+    Ws, bs = (rng.normal(size=(3, 2)), rng.normal(size=(2, 2))), (rng.normal(size=2), rng.normal(size=2))
+    loss, dWs, dbs = protocol.mlp_gradients(X, T, Ws, bs)
+    g = mlp.loss_and_gradients(X, T, Ws, bs)
+    assert loss == g.loss
+    assert loss == pytest.approx(np.sum((mlp.forward(X, Ws, bs).output - T) ** 2), rel=1e-14)
+    assert [d.shape for d in dWs] == [(3, 2), (2, 2)] and [d.shape for d in dbs] == [(2,), (2,)]
+    for a, b in zip(dWs + dbs, g.dWs + g.dbs):
+        np.testing.assert_array_equal(a, b)
+    assert protocol.mlp_gradients(X, T, Ws, None)[2] is None
+
+
+def test_protocol_softmax_gradients_is_the_summed_loss():
+    rng = np.random.default_rng(2)
+    X, Y = rng.normal(size=(3, 2)), np.eye(3)[[0, 2, 1]]
+    params = dict(W1=rng.normal(size=(2, 4)), b1=rng.normal(size=4), W2=rng.normal(size=(4, 3)), b2=rng.normal(size=3))
+    loss, grads = protocol.softmax_gradients(X, Y, *params.values())
+    p = softmax.forward_backward(X, Y, *params.values(), "sum")
+    assert loss == p.loss
+    assert sorted(grads) == ["W1", "W2", "b1", "b2"]
+    for name in params:
+        np.testing.assert_array_equal(grads[name], p.gradients[name])
+        assert grads[name].shape == params[name].shape
+
+
+# --- reference/engine.py ----------------------------------------------------------------------
+
+def test_value_repr_shows_label_data_and_grad():
+    assert repr(Value(2.0)) == "Value(data=2.0, grad=0.0)"
+    v = Value(-1.5, label="w11")
+    v.grad = 3.0
+    assert repr(v) == "Value(w11: data=-1.5, grad=3.0)"
+
+
+# --- reference/softmax.py ---------------------------------------------------------------------
+
+def test_cross_entropy_sums_minus_log_probabilities_of_the_targets():
+    Z = np.array([[2.0, -1.0, 0.5], [0.0, 3.0, -2.0]])
+    Y = np.eye(3)[[0, 2]]
+    def log_p(row, k):
+        return row[k] - math.log(sum(math.exp(z) for z in row))
+    expected = -(log_p(Z[0], 0) + log_p(Z[1], 2))
+    assert softmax.cross_entropy(Z, Y) == pytest.approx(expected, rel=1e-14)          # default: "sum"
+    assert softmax.cross_entropy(Z, Y, "mean") == pytest.approx(expected / 2, rel=1e-14)
+    with pytest.raises(ValueError, match="reduction must be one of"):
+        softmax.cross_entropy(Z, Y, "avg")
+    with pytest.raises(ValueError, match="one-hot"):
+        softmax.cross_entropy(Z, Y * 0.5)
+    with pytest.raises(ValueError, match=r"Y has shape \(1, 3\) but the predictions have shape \(2, 3\)"):
+        softmax.cross_entropy(Z, Y[:1])
+
+
+# --- reference/activations.py ------------------------------------------------------------------
+
+def test_sigmoid_prime_of_the_pre_activation():
+    z = np.array([0.0, 2.0, -3.0])
+    s = 1.0 / (1.0 + np.exp(-z))
+    np.testing.assert_allclose(activations.sigmoid_prime(z), s * (1.0 - s), rtol=1e-15)
+    assert activations.sigmoid_prime(0.0) == 0.25
+
+
+# --- reference/manual.py -----------------------------------------------------------------------
+
+def test_manual_forward_keeps_the_requested_dtype():
+    x, w = [1.0, -0.5], np.linspace(-0.4, 0.4, 8)
+    y32 = manual.forward(x, w, dtype="float32")
+    assert all(np.asarray(y).dtype == np.float32 for y in y32)
+    p = manual.backprop(x, [0.0, 1.0], w, dtype="float32")
+    assert y32 == (p.y1_out, p.y2_out)
+
+
+# --- reference/replays.py ----------------------------------------------------------------------
+
+def test_chain_rule_rates_keep_their_units():
+    # 10 km/h per 2 mm of pedal; 3 g of CO2 per 5 km/h: 0.6 g per km/h, 6 g per step, 3 g per mm
+    r = replays.chain_rule_rates(pedal_step=2.0, speed_gain=10.0, speed_step=5.0, co2_gain=3.0)
+    assert r == pytest.approx({"dco2_dspeed": 0.6, "co2_per_pedal_step": 6.0, "co2_per_mm": 3.0}, rel=1e-15)
+
+
+# --- reference/errata.py -----------------------------------------------------------------------
+
+def test_sigmoid_prime_as_written_is_x_times_one_minus_x():
+    np.testing.assert_array_equal(errata.sigmoid_prime_as_written_001([0.5, 2.0, -1.0]), [0.25, -2.0, -2.0])
+    out = errata.sigmoid_prime_as_written_001([0, 1, 2])             # integers in, floats out
+    assert out.dtype == np.float64 and out.tolist() == [0.0, 0.0, -2.0]
+
+
+def _readings_by_hand(X, T, W1, W2, b1, b2, reading):
+    """001's two-layer column-layout backward pass with one literal error, written out."""
+    n = X.shape[1]
+    Z1 = W1 @ X + b1[:, None]
+    A1 = _sigmoid(Z1)
+    Z2 = W2 @ A1 + b2[:, None]
+    A2 = _sigmoid(Z2)
+    if reading == "sigma_prime_at_preactivation":
+        s1, s2 = Z1 * (1 - Z1), Z2 * (1 - Z2)
+    else:
+        s1, s2 = A1 * (1 - A1), A2 * (1 - A2)
+    d2 = (A2 - T) / n * s2
+    back = {"wrong_layer_weight": W1.T @ d2 if W1.shape[0] == d2.shape[0] else None,
+            "dW_da": np.zeros((W2.shape[1], n))}.get(reading, W2.T @ d2)
+    return (back * s1) @ X.T, d2 @ A1.T
+
+
+@pytest.mark.parametrize("widths, reading", [
+    ((2, 2, 2), "sigma_prime_at_preactivation"), ((2, 2, 2), "wrong_layer_weight"), ((2, 2, 2), "dW_da"),
+    ((3, 2, 2), "sigma_prime_at_preactivation"), ((3, 2, 2), "dW_da"), ((2, 3, 1), "dW_da"),
+])
+def test_backward_as_written_001_follows_each_reading(widths, reading):
+    d0, d1, d2 = widths
+    rng = np.random.default_rng(sum(widths))
+    X, T = rng.normal(size=(d0, 4)), rng.uniform(size=(d2, 4))
+    W1, W2, b1, b2 = rng.normal(size=(d1, d0)), rng.normal(size=(d2, d1)), rng.normal(size=d1), rng.normal(size=d2)
+    got = errata.backward_as_written_001(X, T, (W1, W2), (b1, b2), reading=reading)
+    expected = _readings_by_hand(X, T, W1, W2, b1, b2, reading)
+    assert [g.shape for g in got] == [W1.shape, W2.shape]
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-15)
+    if reading == "dW_da":   # nothing reaches the hidden layer; the output layer's gradient is the true one
+        assert not got[0].any()
+        true = mlp.loss_and_gradients(X, T, (W1, W2), (b1, b2), loss="half_mean", layout="column")
+        np.testing.assert_allclose(got[1], true.dWs[1], rtol=1e-12, atol=1e-15)
+
+
+def test_backward_as_written_001_defaults_and_argument_checks():
+    rng = np.random.default_rng(5)
+    X, T, Ws = rng.normal(size=(2, 3)), rng.uniform(size=(2, 3)), (rng.normal(size=(2, 2)), rng.normal(size=(2, 2)))
+    default = errata.backward_as_written_001(X, T, Ws)
+    literal = errata.backward_as_written_001(X, T, Ws, None, "sigma_prime_at_preactivation")
+    for a, b in zip(default, literal):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match=r"reading must be one of \['dW_da', 'sigma_prime_at_preactivation', "
+                                         r"'wrong_layer_weight'\], got 'typo'"):
+        errata.backward_as_written_001(X, T, Ws, reading="typo")
+    # W_1^T δ_2 needs W_1 to have as many rows as δ_2: 3 against 2 here (and n = 4 columns)
+    X, T = rng.normal(size=(2, 4)), rng.uniform(size=(2, 4))
+    Ws = (rng.normal(size=(3, 2)), rng.normal(size=(2, 3)))
+    with pytest.raises(ValueError, match=r"^W_1\^T δ_2 is undefined: W_1 has shape \(3, 2\), δ_2 has 2 rows$"):
+        errata.backward_as_written_001(X, T, Ws, reading="wrong_layer_weight")
+
+
+def test_grad_W1_double_sigmoid_applies_the_sigmoid_to_h_again():
+    rng = np.random.default_rng(6)
+    X, Y = rng.normal(size=(3, 2)), np.eye(2)[[0, 1, 1]]
+    W1, b1, W2, b2 = rng.normal(size=(2, 3)), rng.normal(size=3), rng.normal(size=(3, 2)), rng.normal(size=2)
+    h = _sigmoid(X @ W1 + b1)
+    z = h @ W2 + b2
+    pred = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    grad_h = (pred - Y) @ W2.T
+    s = _sigmoid(h)                                    # σ(h) = σ(σ(zh)): the double sigmoid
+    expected = X.T @ (grad_h * s * (1 - s))
+    np.testing.assert_allclose(errata.grad_W1_double_sigmoid_000(X, Y, W1, b1, W2, b2), expected,
+                               rtol=1e-12, atol=1e-15)
