@@ -102,12 +102,59 @@ def test_manual_forward_keeps_the_requested_dtype():
     assert y32 == (p.y1_out, p.y2_out)
 
 
+def test_manual_instances_must_be_rows_of_two():
+    w = np.zeros(8)
+    for X, T in [(np.ones((3, 3)), np.ones((3, 3))), (np.ones((3, 2)), np.ones((3, 3))),
+                 (np.ones(2), np.ones(2)), (np.ones((1, 2, 2)), np.ones((1, 2, 2)))]:
+        with pytest.raises(ValueError, match=r"X and T must both have shape \(n, 2\)"):
+            manual.gd_step(X, T, w, 0.1)
+
+
+def test_manual_train_keeps_the_requested_dtype():
+    X, T = np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([[1.0, 0.0], [0.0, 1.0]])
+    w = np.linspace(-0.4, 0.4, 8)
+    trained = manual.train(X, T, w, 0.5, epochs=2, dtype="float32")
+    assert trained.dtype == np.float32
+    step = manual.gd_step(X, T, manual.gd_step(X, T, w, 0.5, "float32"), 0.5, "float32")
+    np.testing.assert_array_equal(trained, step)
+
+
 # --- reference/replays.py ----------------------------------------------------------------------
 
 def test_chain_rule_rates_keep_their_units():
     # 10 km/h per 2 mm of pedal; 3 g of CO2 per 5 km/h: 0.6 g per km/h, 6 g per step, 3 g per mm
     r = replays.chain_rule_rates(pedal_step=2.0, speed_gain=10.0, speed_step=5.0, co2_gain=3.0)
     assert r == pytest.approx({"dco2_dspeed": 0.6, "co2_per_pedal_step": 6.0, "co2_per_mm": 3.0}, rel=1e-15)
+
+
+def test_graph_002_in_both_modes():
+    # f = (a + b)(b + c) at (1, 2, 3): x = 3, y = 5; df/da = y, df/db = x + y, df/dc = x
+    r = replays.graph_002(1.0, 2.0, 3.0)
+    assert (r["x"], r["y"], r["f"]) == (3.0, 5.0, 15.0)
+    assert (r["df_da"], r["df_db"], r["df_dc"]) == (5.0, 8.0, 3.0)
+    assert r["forward_gradient"] == (5.0, 8.0, 3.0)
+    assert (r["passes_reverse"], r["passes_forward"], r["speedup"]) == (1, 3, 3.0)
+
+
+def test_product_replay():
+    assert replays.product(3.0, -2.0) == {"f": -6.0, "df_dx": -2.0, "df_dy": 3.0}
+
+
+def test_squared_error_1d_without_and_with_a_step():
+    # y = w x = 6, L = (6 - 1)^2 = 25, dL/dw = 2 x (w x - t) = 30
+    assert replays.squared_error_1d(2.0, 3.0, 1.0) == {"y": 6.0, "loss": 25.0, "dloss": 30.0}   # default: no step
+    r = replays.squared_error_1d(2.0, 3.0, 1.0, delta=0.5)    # y = 7.5, L = 42.25
+    assert r["loss_shifted"] == 42.25 and r["loss_change"] == 17.25 and r["quotient"] == 34.5
+
+
+def test_vectorized_003_names_the_hidden_layer():
+    X, T = np.array([[1.0, 0.0], [0.5, -1.0]]), np.array([[0.0, 1.0], [1.0, 0.0]])
+    W, V = np.array([[0.5, -0.25], [1.0, 0.75]]), np.array([[-0.5, 0.25], [0.125, 1.0]])
+    r = replays.vectorized_003(X, T, W, V)
+    H = _sigmoid(X @ W)
+    np.testing.assert_allclose(r["H"], H, rtol=1e-15)
+    np.testing.assert_allclose(r["Y"], _sigmoid(H @ V), rtol=1e-15)
+    np.testing.assert_allclose(r["L"], np.sum((r["Y"] - T) ** 2, axis=1, keepdims=True), rtol=1e-14)
 
 
 # --- reference/errata.py -----------------------------------------------------------------------
