@@ -119,6 +119,17 @@ def test_manual_train_keeps_the_requested_dtype():
     np.testing.assert_array_equal(trained, step)
 
 
+def test_manual_gd_step_in_float32_sums_float32_gradients():
+    # (this seed: 3 of the 8 weights differ from a step that computed the gradients in float64)
+    rng = np.random.default_rng(8)
+    X, T, w = rng.normal(size=(6, 2)), rng.uniform(size=(6, 2)), rng.normal(size=8)
+    total = sum(np.array(manual.gradients(x, t, w, "float32")) for x, t in zip(X, T))
+    assert total.dtype == np.float32
+    step = manual.gd_step(X, T, w, 0.5, "float32")
+    assert step.dtype == np.float32
+    np.testing.assert_array_equal(step, w.astype(np.float32) - 0.5 * total)
+
+
 # --- reference/replays.py ----------------------------------------------------------------------
 
 def test_chain_rule_rates_keep_their_units():
@@ -194,6 +205,7 @@ def test_backward_as_written_001_follows_each_reading(widths, reading):
     got = errata.backward_as_written_001(X, T, (W1, W2), (b1, b2), reading=reading)
     expected = _readings_by_hand(X, T, W1, W2, b1, b2, reading)
     assert [g.shape for g in got] == [W1.shape, W2.shape]
+    assert all(g.dtype == np.float64 for g in got)
     for g, e in zip(got, expected):
         np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-15)
     if reading == "dW_da":   # nothing reaches the hidden layer; the output layer's gradient is the true one
