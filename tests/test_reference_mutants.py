@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from reference import activations, errata, manual, mlp, protocol, replays, softmax
-from reference.engine import Value
+from reference.engine import Value, gradient_magnitude
 
 
 def _sigmoid(z):
@@ -65,6 +65,14 @@ def test_value_repr_shows_label_data_and_grad():
     assert repr(v) == "Value(w11: data=-1.5, grad=3.0)"
 
 
+def test_gradient_magnitude_sums_absolute_path_products():
+    a, b, unused = Value(2.0), Value(-3.0), Value(5.0)
+    f = a * b + a                      # paths to a: |b| * 1 and 1; to b: |a|
+    assert gradient_magnitude(f, [a, b, unused]) == (4.0, 2.0, 0.0)   # not in the graph: 0
+    g = a - a                          # the gradient cancels, the magnitude does not
+    assert gradient_magnitude(g, [a]) == (2.0,)
+
+
 # --- reference/softmax.py ---------------------------------------------------------------------
 
 def test_cross_entropy_sums_minus_log_probabilities_of_the_targets():
@@ -92,6 +100,16 @@ def test_sigmoid_prime_of_the_pre_activation():
     assert activations.sigmoid_prime(0.0) == 0.25
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_and_identity_derivatives_keep_shape_and_dtype(dtype):
+    a = np.array([[-1.0, 0.0], [2.0, 0.5]], dtype=dtype)
+    relu_prime = activations.activation("relu")[1](a)
+    identity_prime = activations.activation("identity")[1](a)
+    assert relu_prime.dtype == dtype and identity_prime.dtype == dtype
+    np.testing.assert_array_equal(relu_prime, [[0.0, 0.0], [1.0, 1.0]])
+    np.testing.assert_array_equal(identity_prime, np.ones((2, 2)))
+
+
 # --- reference/manual.py -----------------------------------------------------------------------
 
 def test_manual_forward_keeps_the_requested_dtype():
@@ -100,6 +118,8 @@ def test_manual_forward_keeps_the_requested_dtype():
     assert all(np.asarray(y).dtype == np.float32 for y in y32)
     p = manual.backprop(x, [0.0, 1.0], w, dtype="float32")
     assert y32 == (p.y1_out, p.y2_out)
+    loss32 = manual.loss(x, [0.0, 1.0], w, dtype="float32")
+    assert np.asarray(loss32).dtype == np.float32 and loss32 == p.loss
 
 
 def test_manual_instances_must_be_rows_of_two():
@@ -128,6 +148,20 @@ def test_manual_gd_step_in_float32_sums_float32_gradients():
     step = manual.gd_step(X, T, w, 0.5, "float32")
     assert step.dtype == np.float32
     np.testing.assert_array_equal(step, w.astype(np.float32) - 0.5 * total)
+
+
+# --- reference/mlp.py --------------------------------------------------------------------------
+
+def test_mlp_gd_step_moves_weights_and_biases_against_the_gradient():
+    rng = np.random.default_rng(3)
+    X, T = rng.normal(size=(5, 3)), rng.uniform(size=(5, 2))
+    Ws, bs = (rng.normal(size=(3, 4)), rng.normal(size=(4, 2))), (rng.normal(size=4), rng.normal(size=2))
+    g = mlp.loss_and_gradients(X, T, Ws, bs)
+    new_Ws, new_bs = mlp.gd_step(Ws, bs, g, 0.125)
+    for new, old, d in zip(new_Ws + new_bs, Ws + bs, g.dWs + g.dbs):
+        np.testing.assert_array_equal(new, old - 0.125 * d)
+    assert mlp.loss_and_gradients(X, T, new_Ws, new_bs).loss < g.loss        # a small step goes downhill
+    assert mlp.gd_step(Ws, None, mlp.loss_and_gradients(X, T, Ws), 0.125)[1] is None
 
 
 # --- reference/replays.py ----------------------------------------------------------------------
