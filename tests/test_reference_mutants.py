@@ -65,6 +65,20 @@ def test_value_repr_shows_label_data_and_grad():
     assert repr(v) == "Value(w11: data=-1.5, grad=3.0)"
 
 
+def test_value_division_by_zero_and_log_of_zero_say_so():
+    with pytest.raises(ZeroDivisionError, match="^Value division by a Value whose data is 0$"):
+        Value(1.0) / Value(0.0)
+    with pytest.raises(ValueError, match=r"^Value.log needs a positive argument, got 0.0$"):
+        Value(0.0).log()
+
+
+def test_relu_subgradient_at_the_kink_is_zero():
+    x = Value(0.0)
+    r = x.relu()
+    r.backward()
+    assert (r.data, x.grad) == (0.0, 0.0)
+
+
 def test_gradient_magnitude_sums_absolute_path_products():
     a, b, unused = Value(2.0), Value(-3.0), Value(5.0)
     f = a * b + a                      # paths to a: |b| * 1 and 1; to b: |a|
@@ -89,6 +103,42 @@ def test_cross_entropy_sums_minus_log_probabilities_of_the_targets():
         softmax.cross_entropy(Z, Y * 0.5)
     with pytest.raises(ValueError, match=r"Y has shape \(1, 3\) but the predictions have shape \(2, 3\)"):
         softmax.cross_entropy(Z, Y[:1])
+
+
+def _softmax_case(seed=4, n=3, d=2, hidden=4, classes=3):
+    rng = np.random.default_rng(seed)
+    X, Y = rng.normal(size=(n, d)), np.eye(classes)[rng.integers(0, classes, size=n)]
+    return X, Y, rng.normal(size=(d, hidden)), rng.normal(size=hidden), rng.normal(size=(hidden, classes)), \
+        rng.normal(size=classes)
+
+
+def test_softmax_argument_checks_name_the_expected_shapes():
+    X, Y, W1, b1, W2, b2 = _softmax_case()
+    cases = [
+        ((X[0], Y, W1, b1, W2, b2), r"^X must be 2-D \(batch, features\), got shape \(2,\)$"),
+        ((X, Y, W1[:1], b1, W2, b2), r"^W1 must have shape \(2, hidden\), got \(1, 4\)$"),
+        ((X, Y, W1, np.zeros((2, 4)), W2, b2), r"^b1 must have shape \(4,\) or \(1, 4\), got \(2, 4\)$"),
+        ((X, Y, W1, b1, W2, np.zeros((2, 3))), r"^b2 must have shape \(3,\) or \(1, 3\), got \(2, 3\)$"),
+        ((X, Y * 2, W1, b1, W2, b2), r"^Y must be one-hot: entries 0 or 1, exactly one 1 per row$"),
+    ]
+    for args, message in cases:
+        with pytest.raises(ValueError, match=message):
+            softmax.forward_backward(*args)
+
+
+def test_softmax_row_biases_and_float32_inputs():
+    X, Y, W1, b1, W2, b2 = _softmax_case()
+    flat = softmax.forward_backward(X, Y, W1, b1, W2, b2)           # default: "sum"
+    assert flat.loss == softmax.forward_backward(X, Y, W1, b1, W2, b2, "sum").loss
+    rows = softmax.forward_backward(X, Y, W1, b1[None, :], W2, b2[None, :])
+    assert rows.grad_b1.shape == (1, 4) and rows.grad_b2.shape == (1, 3)     # gradients take the biases' shapes
+    np.testing.assert_array_equal(rows.grad_b2[0], flat.grad_b2)
+    # float32 parameters are computed in float64, like every other input
+    p32 = softmax.forward_backward(*(a.astype(np.float32) for a in (X, Y, W1, b1, W2, b2)))
+    p64 = softmax.forward_backward(*(a.astype(np.float32).astype(np.float64) for a in (X, Y, W1, b1, W2, b2)))
+    for name, g in p32.gradients.items():
+        assert g.dtype == np.float64
+        np.testing.assert_array_equal(g, p64.gradients[name])
 
 
 # --- reference/activations.py ------------------------------------------------------------------
@@ -200,6 +250,31 @@ def test_vectorized_003_names_the_hidden_layer():
     np.testing.assert_allclose(r["H"], H, rtol=1e-15)
     np.testing.assert_allclose(r["Y"], _sigmoid(H @ V), rtol=1e-15)
     np.testing.assert_allclose(r["L"], np.sum((r["Y"] - T) ** 2, axis=1, keepdims=True), rtol=1e-14)
+
+
+def test_training_step_003_sums_the_two_instances():
+    X1, T1, X2, T2 = [[1.0, 0.5]], [[1.0, 0.0]], [[-0.5, 1.0]], [[0.0, 1.0]]
+    W, V = np.array([[0.5, -0.25], [0.125, 0.75]]), np.array([[-0.5, 1.0], [0.25, -0.75]])
+    r = replays.training_step_003(X1, T1, X2, T2, W, V, 0.5)
+    np.testing.assert_array_equal(r["g_W"], r["g_W_1"] + r["g_W_2"])
+    np.testing.assert_array_equal(r["g_V"], r["g_V_1"] + r["g_V_2"])
+    g1 = mlp.loss_and_gradients(np.array(X1), np.array(T1), (W, V))
+    g2 = mlp.loss_and_gradients(np.array(X2), np.array(T2), (W, V))
+    np.testing.assert_allclose(r["g_W"], g1.dWs[0] + g2.dWs[0], rtol=1e-14)
+    np.testing.assert_allclose(r["W"], W - 0.5 * (g1.dWs[0] + g2.dWs[0]), rtol=1e-14)
+    np.testing.assert_allclose(r["V"], V - 0.5 * (g1.dWs[1] + g2.dWs[1]), rtol=1e-14)
+
+
+def test_training_003_from_integer_weights():
+    X, T = [[1.0, 0.0], [0.0, 1.0]], [[1.0, 0.0], [0.0, 1.0]]
+    W, V = [[1, 0], [0, 1]], [[0, 1], [1, 0]]          # integers: the loop must not update them in place
+    r = replays.training_003(X, T, W, V, alpha=0.5, epochs=1)
+    Wf, Vf = np.array(W, dtype=float), np.array(V, dtype=float)
+    g = mlp.loss_and_gradients(np.array(X), np.array(T), (Wf, Vf))   # SSE: the batch gradient is the sum
+    np.testing.assert_allclose(r["W"], Wf - 0.5 * g.dWs[0], rtol=1e-14)
+    np.testing.assert_allclose(r["V"], Vf - 0.5 * g.dWs[1], rtol=1e-14)
+    for x, y in zip(X, r["outputs"]):
+        np.testing.assert_allclose(y, _sigmoid(_sigmoid(np.array(x) @ r["W"]) @ r["V"]), rtol=1e-14)
 
 
 # --- reference/errata.py -----------------------------------------------------------------------
