@@ -126,6 +126,21 @@ def test_softmax_argument_checks_name_the_expected_shapes():
             softmax.forward_backward(*args)
 
 
+def test_softmax_pass_keeps_every_named_quantity():
+    X, Y, W1, b1, W2, b2 = _softmax_case()
+    p = softmax.forward_backward(X, Y, W1, b1, W2, b2, "mean")
+    zh = X @ W1 + b1
+    h = _sigmoid(zh)
+    zpred = h @ W2 + b2
+    pred = np.exp(zpred) / np.exp(zpred).sum(axis=1, keepdims=True)
+    grad_zpred = (pred - Y) / 3
+    grad_h = grad_zpred @ W2.T
+    expected = dict(zh=zh, h=h, zpred=zpred, pred=pred, grad_zpred=grad_zpred, grad_h=grad_h,
+                    grad_zh=grad_h * h * (1 - h))
+    for name, value in expected.items():
+        np.testing.assert_allclose(getattr(p, name), value, rtol=1e-12, atol=1e-15, err_msg=name)
+
+
 def test_softmax_row_biases_and_float32_inputs():
     X, Y, W1, b1, W2, b2 = _softmax_case()
     flat = softmax.forward_backward(X, Y, W1, b1, W2, b2)           # default: "sum"
@@ -170,6 +185,20 @@ def test_manual_forward_keeps_the_requested_dtype():
     assert y32 == (p.y1_out, p.y2_out)
     loss32 = manual.loss(x, [0.0, 1.0], w, dtype="float32")
     assert np.asarray(loss32).dtype == np.float32 and loss32 == p.loss
+
+
+def test_manual_backprop_pre_activations_and_input_gradient():
+    x, t, w = np.array([0.5, -1.0]), np.array([1.0, 0.0]), np.linspace(-0.7, 0.7, 8)   # no zero weight
+    w11, w12, w21, w22, v11, v12, v21, v22 = w
+    p = manual.backprop(x, t, w)
+    assert (p.h1_in, p.h2_in) == pytest.approx((w11 * x[0] + w21 * x[1], w12 * x[0] + w22 * x[1]), rel=1e-15)
+    assert (p.y1_in, p.y2_in) == pytest.approx((v11 * p.h1_out + v21 * p.h2_out, v12 * p.h1_out + v22 * p.h2_out),
+                                               rel=1e-15)
+    eps = 1e-6                          # dL/dx against central differences of the loss
+    for i, grad in enumerate((p.grad_x1, p.grad_x2)):
+        step = np.eye(2)[i] * eps
+        fd = (manual.loss(x + step, t, w) - manual.loss(x - step, t, w)) / (2 * eps)
+        assert grad == pytest.approx(fd, rel=1e-6)
 
 
 def test_manual_instances_must_be_rows_of_two():
