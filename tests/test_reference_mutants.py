@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from reference import activations, errata, manual, mlp, protocol, replays, softmax
-from reference.engine import Value, gradient_magnitude
+from reference.engine import Value, gradient_magnitude, gradient_reverse
 
 
 def _sigmoid(z):
@@ -79,6 +79,13 @@ def test_relu_subgradient_at_the_kink_is_zero():
     assert (r.data, x.grad) == (0.0, 0.0)
 
 
+def test_gradient_reverse_reports_the_output_value():
+    x, y = Value(1.5), Value(-2.0)
+    f = x * y + x
+    r = gradient_reverse(f, [x, y])
+    assert (r.value, r.gradient, r.passes) == (-1.5, (-1.0, 1.5), 1)
+
+
 def test_gradient_magnitude_sums_absolute_path_products():
     a, b, unused = Value(2.0), Value(-3.0), Value(5.0)
     f = a * b + a                      # paths to a: |b| * 1 and 1; to b: |a|
@@ -88,6 +95,24 @@ def test_gradient_magnitude_sums_absolute_path_products():
 
 
 # --- reference/softmax.py ---------------------------------------------------------------------
+
+def test_softmax_shifts_each_row_by_its_own_maximum():
+    # rows far apart in scale: a shift by the maximum of the whole array would underflow the second
+    Z = np.array([[1000.0, 999.0], [0.0, -1.0]])
+    first = 1.0 / (1.0 + math.exp(-1.0))                       # e^0 / (e^0 + e^-1)
+    np.testing.assert_allclose(softmax.softmax(Z), [[first, 1 - first], [first, 1 - first]], rtol=1e-15)
+    log_first = -math.log1p(math.exp(-1.0))
+    np.testing.assert_allclose(softmax.log_softmax(Z), [[log_first, log_first - 1.0]] * 2, rtol=1e-15)
+
+
+def test_softmax_of_float32_logits_is_computed_in_float64():
+    Z32 = np.array([[0.1, 0.7, -0.3]], dtype=np.float32)
+    Z64 = Z32.astype(np.float64)
+    for f in (softmax.softmax, softmax.log_softmax):
+        out = f(Z32)
+        assert out.dtype == np.float64
+        np.testing.assert_array_equal(out, f(Z64))
+
 
 def test_cross_entropy_sums_minus_log_probabilities_of_the_targets():
     Z = np.array([[2.0, -1.0, 0.5], [0.0, 3.0, -2.0]])
@@ -194,6 +219,9 @@ def test_manual_backprop_pre_activations_and_input_gradient():
     assert (p.h1_in, p.h2_in) == pytest.approx((w11 * x[0] + w21 * x[1], w12 * x[0] + w22 * x[1]), rel=1e-15)
     assert (p.y1_in, p.y2_in) == pytest.approx((v11 * p.h1_out + v21 * p.h2_out, v12 * p.h1_out + v22 * p.h2_out),
                                                rel=1e-15)
+    # the chain rule's middle link: dL/dw_ij = dL/dhj_in * xi
+    assert (p.grad_w11, p.grad_w21, p.grad_w12, p.grad_w22) == \
+        (p.grad_h1_in * x[0], p.grad_h1_in * x[1], p.grad_h2_in * x[0], p.grad_h2_in * x[1])
     eps = 1e-6                          # dL/dx against central differences of the loss
     for i, grad in enumerate((p.grad_x1, p.grad_x2)):
         step = np.eye(2)[i] * eps
