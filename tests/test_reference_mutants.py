@@ -271,6 +271,23 @@ def test_mlp_gd_step_moves_weights_and_biases_against_the_gradient():
     assert mlp.gd_step(Ws, None, mlp.loss_and_gradients(X, T, Ws), 0.125)[1] is None
 
 
+def test_neural_network_003_initial_weights_and_state():
+    net = mlp.NeuralNetwork(rng=0)
+    expected = np.random.default_rng(0)
+    np.testing.assert_array_equal(net.W, 0.1 * expected.random((2, 2)))   # 003: 0.1 * uniform [0, 1), 2-2-2
+    np.testing.assert_array_equal(net.V, 0.1 * expected.random((2, 2)))
+    wide = mlp.NeuralNetwork(3, 4, 5, rng=1)
+    assert (wide.W.shape, wide.V.shape) == ((3, 4), (4, 5))
+    assert 0.0 <= wide.W.min() and wide.W.max() < 0.1 and 0.0 <= wide.V.min() and wide.V.max() < 0.1
+    with pytest.raises(RuntimeError, match=r"^call forward\(X\) before backward\(T\)$"):
+        net.backward([[0.0, 1.0]])
+    X32 = np.array([[0.5, -1.0]], dtype=np.float32)
+    Y = net.forward(X32)                  # computed in float64 whatever the input's dtype
+    assert Y.dtype == np.float64 and net.X.dtype == np.float64
+    np.testing.assert_array_equal(net.X, X32.astype(np.float64))
+    np.testing.assert_array_equal(Y, _sigmoid(_sigmoid(net.X @ net.W) @ net.V))
+
+
 # --- reference/replays.py ----------------------------------------------------------------------
 
 def test_chain_rule_rates_keep_their_units():
