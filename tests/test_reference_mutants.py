@@ -72,6 +72,25 @@ def test_value_division_by_zero_and_log_of_zero_say_so():
         Value(0.0).log()
 
 
+def test_value_power_exponents_and_the_base_zero():
+    for k, name in [(True, "bool"), ("2", "str"), (Value(2.0), "Value")]:
+        with pytest.raises(TypeError, match=rf"^Value \*\* k needs a constant int or float exponent, got {name}; "
+                                            r"write \(k \* x.log\(\)\).exp\(\) for a variable exponent$"):
+            Value(2.0) ** k
+    for k in (1, 1.5, 2):                       # at 0: finite power and derivative for k >= 1
+        x = Value(0.0)
+        y = x ** k
+        y.backward()
+        assert (y.data, x.grad) == (0.0, 1.0 if k == 1 else 0.0)
+    for k in (-1, 0.5):
+        with pytest.raises(ZeroDivisionError, match=rf"^Value \*\* {k} at 0: the power or its derivative is infinite$"):
+            Value(0.0) ** k
+    x = Value(1.0)
+    y = x ** 0.5                               # base 1 is no special case
+    y.backward()
+    assert (y.data, x.grad) == (1.0, 0.5)
+
+
 def test_relu_subgradient_at_the_kink_is_zero():
     x = Value(0.0)
     r = x.relu()
