@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from reference import activations, errata, manual, mlp, protocol, replays, softmax
-from reference.engine import Value, gradient_magnitude, gradient_reverse
+from reference.engine import Value, forward_tangents, gradient_forward, gradient_magnitude, gradient_reverse
 
 
 def _sigmoid(z):
@@ -103,6 +103,23 @@ def test_gradient_reverse_reports_the_output_value():
     f = x * y + x
     r = gradient_reverse(f, [x, y])
     assert (r.value, r.gradient, r.passes) == (-1.5, (-1.0, 1.5), 1)
+
+
+def test_value_type_errors_name_the_type():
+    with pytest.raises(TypeError, match=r"^cannot combine Value with str 'a'; expected a Value, int or float$"):
+        Value(1.0) + "a"
+    with pytest.raises(TypeError, match=r"^Value data must be a real number, got str 'a'$"):
+        Value("a")
+
+
+def test_forward_mode_treats_a_seeded_inner_node_as_an_input():
+    a, b, y = Value(1.0), Value(2.0), Value(4.0)
+    x = a + b
+    f = x * y
+    tangents = forward_tangents(f, {id(x): 1.0})          # df/dx = y, whatever a and b do
+    assert (tangents[id(f)], tangents[id(a)]) == (4.0, 0.0)
+    r = gradient_forward(f, [a, y])
+    assert (r.value, r.gradient, r.passes) == (12.0, (4.0, 3.0), 2)
 
 
 def test_gradient_magnitude_sums_absolute_path_products():
@@ -288,6 +305,14 @@ def test_mlp_gd_step_moves_weights_and_biases_against_the_gradient():
         np.testing.assert_array_equal(new, old - 0.125 * d)
     assert mlp.loss_and_gradients(X, T, new_Ws, new_bs).loss < g.loss        # a small step goes downhill
     assert mlp.gd_step(Ws, None, mlp.loss_and_gradients(X, T, Ws), 0.125)[1] is None
+
+
+def test_mlp_float32_network_gives_float32_gradients_for_float64_targets():
+    rng = np.random.default_rng(9)
+    X, T = rng.normal(size=(4, 3)).astype(np.float32), rng.uniform(size=(4, 2))      # T stays float64
+    Ws = (rng.normal(size=(3, 2)).astype(np.float32),)
+    g = mlp.loss_and_gradients(X, T, Ws)
+    assert g.dWs[0].dtype == np.float32 and g.deltas[0].dtype == np.float32
 
 
 def test_neural_network_003_initial_weights_and_state():
