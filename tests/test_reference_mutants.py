@@ -315,6 +315,48 @@ def test_mlp_float32_network_gives_float32_gradients_for_float64_targets():
     assert g.dWs[0].dtype == np.float32 and g.deltas[0].dtype == np.float32
 
 
+def test_mlp_forward_argument_checks_say_what_is_wrong():
+    X, W = np.ones((4, 3)), np.ones((3, 2))
+    cases = [
+        (dict(X=X.astype(complex), Ws=(W,)), TypeError, r"^X must be a real array, got dtype complex128$"),
+        (dict(X=np.ones(3), Ws=(W,)), ValueError, r"^X must be 2-D \(\(n, d0\)\), got shape \(3,\)$"),
+        (dict(X=np.ones(3), Ws=(W,), layout="column"), ValueError,
+         r"^X must be 2-D \(\(d0, n\)\), got shape \(3,\)$"),
+        (dict(X=X, Ws=()), ValueError, r"^Ws is empty; a network needs at least one weight matrix$"),
+        (dict(X=X, Ws=(W, W.T), bs=(np.ones(2),)), ValueError, r"^got 1 biases for 2 weight matrices$"),
+        (dict(X=X, Ws=(np.ones(3),)), ValueError, r"^W1 must be 2-D, got shape \(3,\)$"),
+        (dict(X=np.ones((3, 4)), Ws=(np.ones((3, 2)),), layout="column"), ValueError,
+         r"^W1 has shape \(3, 2\) but layer 1 receives 3 features per column; expected \(d1, 3\)$"),
+        (dict(X=X, Ws=(W, W.T), activations=["relu"]), ValueError,
+         r"^got 1 activations for 2 layers; give one name, or one per layer$"),
+    ]
+    for kwargs, error, message in cases:
+        with pytest.raises(error, match=message):
+            mlp.forward(**kwargs)
+
+
+def test_mlp_forward_keeps_a_float_input_dtype_and_promotes_integers():
+    rng = np.random.default_rng(10)
+    X32 = rng.normal(size=(4, 3)).astype(np.float32)
+    Ws, bs = (rng.normal(size=(3, 2)),), (rng.normal(size=2),)       # float64 parameters
+    out = mlp.forward(X32, Ws, bs).output
+    assert out.dtype == np.float32                                  # parameters follow X
+    np.testing.assert_array_equal(out, activations.sigmoid(X32 @ Ws[0].astype(np.float32) + bs[0].astype(np.float32)))
+    Xi = np.array([[1, 0, 2], [0, 1, 1]])
+    np.testing.assert_array_equal(mlp.forward(Xi, Ws, bs).output, mlp.forward(Xi.astype(float), Ws, bs).output)
+    assert mlp.forward(Xi, Ws, bs).output.dtype == np.float64
+
+
+def test_sigmoid_of_small_integers_and_of_large_negative_inputs():
+    out = activations.sigmoid(np.array([0, 2], dtype=np.int8))    # a float64 result for integer input
+    assert out.dtype == np.float64                                  # (np.exp of int8 is float16: ~3 digits)
+    np.testing.assert_allclose(out, [0.5, 1.0 / (1.0 + math.exp(-2.0))], rtol=1e-3)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                             # e^1000 overflows: silenced, not warned
+        assert activations.sigmoid(np.array([-1000.0]))[0] == 0.0
+
+
 def test_neural_network_003_initial_weights_and_state():
     net = mlp.NeuralNetwork(rng=0)
     expected = np.random.default_rng(0)
