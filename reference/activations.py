@@ -20,9 +20,10 @@ def sigmoid(z):
     limit, so the overflow warning is silenced rather than avoided.
     """
     z = np.asarray(z)
-    one = np.ones((), dtype=z.dtype if z.dtype.kind == "f" else np.float64)
+    if z.dtype.kind != "f":
+        z = z.astype(np.float64)      # np.exp of int8 would be float16: 3 digits
     with np.errstate(over="ignore"):
-        return one / (one + np.exp(-z))
+        return 1 / (1 + np.exp(-z))
 
 
 def _sigmoid_prime(a):

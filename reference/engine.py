@@ -75,7 +75,8 @@ class Value:
             raise ValueError(f"Value ** {k}: a negative base ({self.data}) has no real non-integer power")
         if self.data == 0 and k < 1 and k != 0:
             raise ZeroDivisionError(f"Value ** {k} at 0: the power or its derivative is infinite")
-        return Value(self.data ** k, (self,), (k * self.data ** (k - 1),), f"**{k}")
+        derivative = 0.0 if k == 0 else k * self.data ** (k - 1)   # x**0 = 1 is flat, also at x = 0
+        return Value(self.data ** k, (self,), (derivative,), f"**{k}")
 
     def __neg__(self):
         """z = -x;  dz/dx = -1."""

@@ -82,6 +82,11 @@ def test_value_power_exponents_and_the_base_zero():
         y = x ** k
         y.backward()
         assert (y.data, x.grad) == (0.0, 1.0 if k == 1 else 0.0)
+    for base in (0.0, 2.0, -3.0):              # x ** 0 = 1 is flat everywhere, at 0 too
+        x = Value(base)
+        y = x ** 0
+        y.backward()
+        assert (y.data, x.grad) == (1.0, 0.0)
     for k in (-1, 0.5):
         with pytest.raises(ZeroDivisionError, match=rf"^Value \*\* {k} at 0: the power or its derivative is infinite$"):
             Value(0.0) ** k
@@ -348,9 +353,11 @@ def test_mlp_forward_keeps_a_float_input_dtype_and_promotes_integers():
 
 
 def test_sigmoid_of_small_integers_and_of_large_negative_inputs():
-    out = activations.sigmoid(np.array([0, 2], dtype=np.int8))    # a float64 result for integer input
-    assert out.dtype == np.float64                                  # (np.exp of int8 is float16: ~3 digits)
-    np.testing.assert_allclose(out, [0.5, 1.0 / (1.0 + math.exp(-2.0))], rtol=1e-3)
+    for dtype in (np.int8, np.int16, np.int64, bool):              # np.exp of int8 is float16: 3 digits
+        out = activations.sigmoid(np.array([0, 1], dtype=dtype))
+        assert out.dtype == np.float64
+        assert out.tolist() == [0.5, 1.0 / (1.0 + math.exp(-1.0))]  # every digit
+    assert activations.sigmoid(np.float32(2)).dtype == np.float32
     import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("error")                             # e^1000 overflows: silenced, not warned
