@@ -7,7 +7,10 @@ module turns the record into a *question*: a case from the record's own input
 set, the protocol function to call, and how to read the record's number from
 the answer. The implementation must reproduce the number at the precision the
 post printed; for an erratum, the value the document's own method really gives
-(``document_gives``), never the misprint.
+(``document_gives``), never the misprint. Where the post printed more digits
+than float64 fixes (a repr's 17), a different but exact order of operations
+may change the last ones: there the bound is the exact rule's for the case
+(``agrees``), as for any two exact evaluations.
 
 Records the protocol cannot reach (hidden-layer intermediates, forward-mode
 tangents, training loops) are not questions; ``questions()`` lists the rest.
@@ -15,13 +18,14 @@ tangents, training loops) are not questions; ``questions()`` lists the rest.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 import numpy as np
 
 import fixtures
 from oracles.cases import MANUAL_NAMES, GraphCase, ManualCase, MLPCase, Node
 
-__all__ = ["Question", "NotReadable", "questions", "read"]
+__all__ = ["Question", "NotReadable", "questions", "read", "agrees"]
 
 
 class NotReadable(LookupError):
@@ -133,29 +137,80 @@ def questions(records=None) -> list:
     return [q for rec in records for q in _questions(rec)]
 
 
+def _derivative_of(question: Question):
+    """The parameter whose derivative the question reads (its gradient's key), or None
+    for a value, an output or a loss."""
+    base, _ = _split(question.output)
+    if question.system == "scalar_graph":
+        kind, i = question.node
+        return f"x{i}" if kind == "grads" and i < question.case.leaves.size else None
+    if question.system == "manual_222":
+        return base[len("grad_"):] if base.startswith("grad_") else None
+    if base.startswith(("grad_W", "g_W")):
+        return "W1"
+    return "W2" if base.startswith(("grad_V", "g_V")) else None
+
+
 def read(question: Question, answer) -> np.ndarray:
     """The record's number from a ``plugin.Answer`` to ``question.case``."""
     base, index = _split(question.output)
     g = answer.gradient
+    name = _derivative_of(question)
     if question.system == "scalar_graph":
         kind, i = question.node
-        value = answer.extra["data" if kind == "data" else "grads"][i]
+        value = answer.extra[kind][i]
         if value is None:
             raise NotReadable(f"the Value of node {i} has no readable .grad after backward()")
-    elif question.system == "manual_222":
-        if base in ("y1_out", "y2_out"):
-            value = answer.extra["y"][0 if base == "y1_out" else 1]
-        elif base == "loss":
-            value = g.loss
-        else:
-            value = g.grads[base[len("grad_"):]]
-    else:
-        if base == "Y":
-            value = answer.extra["Y"]
-        elif base == "L" or base.startswith("init_loss"):
-            value = g.loss
-        else:
-            value = g.grads["W1" if base.startswith(("grad_W", "g_W")) else "W2"]
+    elif name is not None:
+        value = g.grads[name]
+    elif base in ("y1_out", "y2_out"):
+        value = answer.extra["y"][0 if base == "y1_out" else 1]
+    elif base == "Y":
+        value = answer.extra["Y"]
+    else:                                   # loss, L, init_loss_k
+        value = g.loss
     value = np.asarray(value, dtype=float)
     return value[index] if index else value
 
+
+def float64_bound(question: Question) -> np.ndarray:
+    """How far two exact float64 evaluations of the question's case may differ in each
+    number the question reads: the exact rule's tolerance on that number's rounding
+    magnitude (a derivative's own entry; the loss's for a loss or an output; the case's
+    largest for a graph's intermediate values, whose magnitudes are not tracked)."""
+    from backprop_harness.compare import exact_rule     # compare imports oracles, which import fixtures
+    from backprop_harness.mistakes import right
+    from oracles.rounding import magnitude
+    tol, scale, loss_scale = exact_rule(question.case, right(question.case))
+    L_mag, mags = magnitude(question.case)
+    name = _derivative_of(question)
+    if name is not None:
+        _, index = _split(question.output)
+        mag = mags[name][index] if index else mags[name]
+    elif question.system == "scalar_graph" and question.node[1] != len(question.case.leaves) + len(question.case.nodes) - 1:
+        mag = max(scale, loss_scale)
+    else:
+        mag = L_mag
+    shape = np.shape(question.expected)
+    return np.broadcast_to(np.vectorize(tol.atol)(np.asarray(mag, dtype=float)), shape)
+
+
+def agrees(question: Question, value) -> tuple[bool, list]:
+    """Whether ``value`` reproduces ``question.expected``: each entry within half a unit
+    of the last place its token prints plus ``float64_bound``, so a 17-digit repr asks
+    for the number up to the rounding of a different order of operations, and a 4-digit
+    print for those 4 digits. Returns (ok, the entries that are not), in the form
+    ``fixtures.describe`` words, each with the bound applied."""
+    ok, bad = fixtures.agrees_at_printed_precision(value, question.expected)
+    if ok or bad[0][0] == "shape":
+        return ok, bad
+    bounds = float64_bound(question)
+    still = []
+    for index, token, got, rounded in bad:
+        half_unit = Decimal(1).scaleb(Decimal(token).as_tuple().exponent) / 2
+        off = Decimal(got) - Decimal(token)
+        if abs(off) > half_unit + Decimal(float(bounds[index])):
+            still.append((index, token, got, f"{rounded} (off by {float(off):.3g}: more than half a unit in the "
+                                              f"last printed place, {float(half_unit):.3g}, plus float64's "
+                                              f"bound for this number, {float(bounds[index]):.3g})"))
+    return not still, still

@@ -27,7 +27,7 @@ from backprop_harness.compare import compare, gradient_report
 from backprop_harness.diagnosis import fixed
 from backprop_harness.plugin import Answer, ConformanceFailure, Evidence, NotProvided
 from backprop_harness.protocol import FUNCTION_SYSTEM, mlp_activations
-from fixtures import agrees_at_printed_precision, describe
+from fixtures import describe
 from oracles.cases import MLPCase
 from oracles.finite_differences import directional, ravel_all
 from oracles.rounding import magnitude
@@ -123,7 +123,7 @@ def test_worked_example(impl, question):
         value = worked_examples.read(question, answer)
     except worked_examples.NotReadable as exc:
         raise NotProvided(f"not provided: {exc}") from None
-    ok, bad = agrees_at_printed_precision(value, question.expected)
+    ok, bad = worked_examples.agrees(question, value)
     if not ok:
         what = "the corrected value (the post misprints it)" if question.record.is_erratum else "the printed value"
         raise ConformanceFailure(f"{fn}: worked example {question.record.id} ({question.record.source}, "
