@@ -30,6 +30,7 @@ import json
 import os
 import sys
 from collections import defaultdict
+from datetime import datetime, timezone
 from pathlib import Path
 
 os.environ.setdefault("JAX_ENABLE_X64", "1")   # before anything imports jax
@@ -53,6 +54,7 @@ SCHEMA = "backprop-harness/conformance/1"
 _outcomes: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))   # system -> check -> status -> n
 _first_failure: dict = {}
 _diagnoses: dict = defaultdict(list)  # system -> [{"test", "check", "codes"}] of its failures
+_failures: dict = defaultdict(list)   # system -> [{"test", "check", "message", ...}]: failure_detail
 _notes: dict = {}                    # "value_ops", "fixtures": what the summary adds
 _state: dict = {}
 
@@ -233,10 +235,16 @@ def pytest_runtest_makereport(item, call):
     message = _plain_message(call.excinfo) if report.failed else None
     if message is not None and item.get_closest_marker("check"):
         evidence = getattr(call.excinfo.value, "evidence", None)
+        detail = {}
         if evidence is not None and impl is not None:
-            explained, codes = _explain(impl, evidence)
+            explained, codes, detail = _explain(impl, evidence)
             message += explained
             props.append(("diagnosis", json.dumps(codes)))
+        detail["message"] = message.split("\ndiagnosis: ")[0]
+        try:
+            props.append(("failure", json.dumps(detail, allow_nan=False)))
+        except (TypeError, ValueError):        # never lose the failure over its details
+            props.append(("failure", json.dumps({"message": detail["message"]})))
         report.longrepr = message
         props.append(("message", _summary_line(message)))
         broke = getattr(call.excinfo.value, "check", None)
@@ -244,10 +252,11 @@ def pytest_runtest_makereport(item, call):
             props.append(("broke", broke))
 
 
-def _explain(impl, evidence) -> tuple[str, list]:
+def _explain(impl, evidence) -> tuple[str, list, dict]:
     """The diagnosis of a failure (diagnosis codes) and its reproducer, as text to append
-    to its message. Runs once per failing test, on the example Hypothesis shrank to. A
-    fault of the diagnosis is reported in its place; it never hides the failure."""
+    to its message, and the same for the reports (``failure_detail``). Runs once per
+    failing test, on the example Hypothesis shrank to. A fault of the diagnosis is
+    reported in its place; it never hides the failure."""
     from backprop_harness import diagnosis, mistakes, reproducer
     from backprop_harness.compare import exact_rule
     from backprop_harness.isolation import WorkerLost
@@ -259,6 +268,7 @@ def _explain(impl, evidence) -> tuple[str, list]:
             return None
         return answer.gradient.grads, answer.gradient.loss
 
+    detail = {"diagnosis": None, "reproducer": None, "gradients": None}
     try:
         if evidence.diagnosis:
             found = evidence.diagnosis
@@ -269,6 +279,7 @@ def _explain(impl, evidence) -> tuple[str, list]:
         else:
             found = diagnosis.fixed("unknown")
         text, codes = f"\ndiagnosis: {found.words()}", found.codes
+        detail["diagnosis"] = {"codes": codes, "words": found.words()}
     except Exception as exc:                  # noqa: BLE001 - reported, never raised over the failure
         text, codes = f"\ndiagnosis: not available (the harness's diagnosis failed: {type(exc).__name__}: {exc})", []
     try:
@@ -277,9 +288,33 @@ def _explain(impl, evidence) -> tuple[str, list]:
         snippet = reproducer.snippet(impl.spec, evidence.fn, evidence.case, right, tol.atol(scale),
                                      "reproducer: the smallest failing case Hypothesis found", evidence.before)
         text += f"\n----- reproducer: copy from here -----\n{snippet}\n----- to here -----"
+        detail["reproducer"] = snippet
+        detail["gradients"] = failure_detail(evidence, right, tol.atol(scale))
     except Exception as exc:                  # noqa: BLE001
         text += f"\nreproducer: not available ({type(exc).__name__}: {exc})"
-    return text, codes
+    return text, codes, detail
+
+
+def failure_detail(evidence, right, atol: float) -> dict:
+    """Expected against received, tensor by tensor, for the reports: each array as
+    {"shape", "data"} (row-major; non-finite numbers as "nan", "inf", "-inf"); a
+    received tensor that is missing or not numeric is null."""
+    import numpy as np
+
+    def array(x):
+        try:
+            a = np.asarray(x, dtype=float)
+        except (TypeError, ValueError):
+            return None
+        return {"shape": list(a.shape),
+                "data": [v if np.isfinite(v) else str(v) for v in a.ravel().tolist()]}
+
+    received = evidence.received or {}
+    loss = {"expected": right.loss, "received": evidence.loss
+            if evidence.loss is None or np.isfinite(evidence.loss) else str(evidence.loss)}
+    return {"atol": atol, "case": type(evidence.case).__name__, "fn": evidence.fn, "loss": loss,
+            "parameters": [{"name": name, "expected": array(value), "received": array(received.get(name))}
+                           for name, value in right.grads.items()]}
 
 
 def pytest_runtest_logreport(report):
@@ -300,6 +335,8 @@ def pytest_runtest_logreport(report):
         if report.failed and system not in _first_failure:
             text = props.get("message") or (str(report.longrepr).strip().splitlines() or [""])[-1]
             _first_failure[system] = {"test": report.nodeid, "check": checks[0], "message": text}
+        if report.failed and "failure" in props:
+            _failures[system].append({"test": report.nodeid, "check": checks[0], **json.loads(props["failure"])})
         if report.failed and "diagnosis" in props:
             _diagnoses[system].append({"test": report.nodeid, "check": checks[0],
                                        "codes": json.loads(props["diagnosis"])})
@@ -399,9 +436,22 @@ def pytest_sessionfinish(session, exitstatus):
         if changes:
             _notes["fixtures"] = changes
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        path = config.getoption("conformance_json")
-        if path:
-            _write_json(config, Path(config.invocation_params.dir) / path, changes, int(session.exitstatus))
+        json_path, html_path = config.getoption("conformance_json"), config.getoption("report_html")
+        if json_path or html_path:
+            doc = _conformance(config, changes, int(session.exitstatus))
+        if json_path:
+            _write(config, "--conformance-json", Path(config.invocation_params.dir) / json_path,
+                   json.dumps(doc, indent=2) + "\n")
+        if html_path:
+            try:
+                from backprop_harness import report_html
+                page = report_html.render(doc)
+            except Exception as exc:          # noqa: BLE001 - the run's verdict stands without its page
+                page = None
+                config.get_terminal_writer().line(f"backprop-harness: cannot render --report-html: "
+                                                  f"{type(exc).__name__}: {exc}", red=True)
+            if page is not None:
+                _write(config, "--report-html", Path(config.invocation_params.dir) / html_path, page)
     if "impl" in _state:
         _state["impl"].worker.close()
 
@@ -422,7 +472,8 @@ def _system_diagnosis(system) -> list:
     return codes or ["unknown"]
 
 
-def _write_json(config, path: Path, changes: list, exitstatus: int):
+def _conformance(config, changes: list, exitstatus: int) -> dict:
+    """The run's report (docs/conformance-schema.md)."""
     from backprop_harness.protocol import CHECKS
     impl = _implementation(config)
     info = impl.info
@@ -432,6 +483,7 @@ def _write_json(config, path: Path, changes: list, exitstatus: int):
         "implementation": {"spec": config.getoption("impl"), "label": impl.spec.label,
                            "file": info.get("file"), "version": info.get("version"),
                            "provides": sorted(info.get("functions", {})), "load_error": impl.load_error()},
+        "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "hypothesis_profile": settings.get_current_profile_name(),
         "oracles": list(_oracles(config)),
         "systems": {system: {
@@ -441,6 +493,7 @@ def _write_json(config, path: Path, changes: list, exitstatus: int):
             "first_failure": _first_failure.get(system),
             "diagnosis": _system_diagnosis(system) if verdicts[system] == "fail" else None,
             "diagnoses": _diagnoses.get(system, []),
+            "failures": _failures.get(system, []),
         } for system in SYSTEMS},
         "fixtures_sha256": _digest(_state.get("fixtures", {})),
         "fixtures_unchanged": not changes,
@@ -450,9 +503,15 @@ def _write_json(config, path: Path, changes: list, exitstatus: int):
     ops = _notes.get("value_ops")
     if ops:
         doc["systems"]["scalar_graph"]["operations"] = {"tested": ops["ops"], "missing": ops["missing"]}
+    return doc
+
+
+def _write(config, option: str, path: Path, text: str):
+    """Write whole or not at all: a run stopped half-way leaves no half a report."""
+    part = path.with_name(path.name + ".part")
     try:
-        path.write_text(json.dumps(doc, indent=2) + "\n")
+        part.write_text(text)
+        os.replace(part, path)
     except OSError as exc:
-        config.get_terminal_writer().line(f"backprop-harness: cannot write --conformance-json {path}: {exc}",
-                                          red=True)
+        config.get_terminal_writer().line(f"backprop-harness: cannot write {option} {path}: {exc}", red=True)
 

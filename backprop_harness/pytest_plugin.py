@@ -25,3 +25,6 @@ def pytest_addoption(parser):
                          "jax64, complex_step, richardson, central); the report names those used")
     group.addoption("--conformance-json", default=None, metavar="PATH",
                     help="write the verdict per system as JSON (docs/conformance-schema.md)")
+    group.addoption("--report-html", default=None, metavar="PATH",
+                    help="write a self-contained HTML report: the verdict per system, and for every failing "
+                         "gradient a heat map of its error per parameter, the diagnosis and the reproducer")

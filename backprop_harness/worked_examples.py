@@ -143,7 +143,7 @@ def _derivative_of(question: Question):
     base, _ = _split(question.output)
     if question.system == "scalar_graph":
         kind, i = question.node
-        return f"x{i}" if kind == "grads" and i < question.case.leaves.size else None
+        return f"x{i}" if kind == "grad" and i < question.case.leaves.size else None
     if question.system == "manual_222":
         return base[len("grad_"):] if base.startswith("grad_") else None
     if base.startswith(("grad_W", "g_W")):
@@ -158,7 +158,7 @@ def read(question: Question, answer) -> np.ndarray:
     name = _derivative_of(question)
     if question.system == "scalar_graph":
         kind, i = question.node
-        value = answer.extra[kind][i]
+        value = answer.extra["data" if kind == "data" else "grads"][i]
         if value is None:
             raise NotReadable(f"the Value of node {i} has no readable .grad after backward()")
     elif name is not None:
