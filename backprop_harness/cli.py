@@ -1,4 +1,5 @@
-"""Command line: ``backprop-harness check`` prints a verdict per system for the reference."""
+"""Command line: ``backprop-harness check`` prints a verdict per system for the reference;
+``backprop-harness grade DIR --out OUTDIR`` grades a class (``backprop_harness/grade.py``)."""
 from __future__ import annotations
 
 import argparse
@@ -40,7 +41,12 @@ def main(argv=None) -> int:
     check = sub.add_parser("check", help="run the correctness benchmark and print a verdict per system")
     check.add_argument("--cases", type=int, default=100, help="random cases per system (default 100)")
     check.add_argument("--seed", type=int, default=0, help="seed of the random cases (default 0)")
+    from backprop_harness import grade
+    grade.add_arguments(sub.add_parser("grade", help="grade every submission in a folder: a gradebook, "
+                                                      "Gradescope results and an HTML report each"))
     args = parser.parse_args(argv)
+    if args.command == "grade":
+        return grade.main(args)
     if args.cases < 0:
         parser.error("--cases must be >= 0")
     return _check(args)
