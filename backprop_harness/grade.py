@@ -11,6 +11,7 @@ own. The others are unaffected.
 
 OUTDIR gets, per submission, ``NAME/result.json`` (this command's record),
 ``NAME/conformance.json`` and ``NAME/report.html`` (the run's report),
+``NAME/submission/`` (the copy that was graded: the reproducers import it),
 ``NAME/gradescope/results.json`` (Gradescope's format) and ``NAME/pytest.log``;
 for the class, ``gradebook.csv`` and ``results.json``. A submission whose
 ``result.json`` matches its content and the grading settings is not run again:
@@ -62,10 +63,12 @@ class Settings:
     timeout: float = 300.0
     impl_timeout: float = 5.0
     html: bool = True
+    oracles: str = "complex_step"
 
     def key(self) -> dict:
         """What a stored result must have been graded with to be reused."""
-        return {"profile": self.profile, "impl_timeout": self.impl_timeout, "harness": _harness_digest()}
+        return {"profile": self.profile, "impl_timeout": self.impl_timeout, "oracles": self.oracles,
+                "harness": _harness_digest()}
 
 
 # --- finding the submissions ------------------------------------------------------------------------
@@ -163,7 +166,7 @@ def _copy_harness(target: Path):
 def _command(sub: Submission, harness: Path, out: Path, settings: Settings) -> list:
     cmd = [sys.executable, "-m", "pytest", "--rootdir", str(harness), "-c", str(harness / "pyproject.toml"),
            "-p", "no:cacheprovider", "-q", "--impl", str(sub.entry), "--impl-timeout", str(settings.impl_timeout),
-           "--conformance-json", str(out / "conformance.json")]
+           "--oracles", settings.oracles, "--conformance-json", str(out / "conformance.json")]
     if settings.html:
         cmd += ["--report-html", str(out / "report.html")]
     return cmd + [str(harness / "tests" / "test_conformance.py")]
@@ -182,9 +185,11 @@ def run_one(sub: Submission, outdir: Path, settings: Settings) -> dict:
         return _finish(record, out, "invalid", sub.problem, None, started, "")
     with tempfile.TemporaryDirectory(prefix=f"grade-{sub.name[:40]}-") as scratch:
         scratch = Path(scratch)
-        harness, work, plugged = scratch / "harness", scratch / "run", scratch / "submission"
+        # the submission as graded stays beside its report, so the reproducers' paths work
+        harness, work, plugged = scratch / "harness", scratch / "run", out / "submission"
         _copy_harness(harness)
         work.mkdir()
+        shutil.rmtree(plugged, ignore_errors=True)
         if sub.path.is_dir():
             shutil.copytree(sub.path, plugged)
             entry = plugged / sub.entry.relative_to(sub.path)
@@ -396,6 +401,10 @@ def add_arguments(parser):
                         help="seconds each call of a submission may take (default 5)")
     parser.add_argument("--profile", default="ci", choices=("ci", "dev", "thorough", "smoke"),
                         help="Hypothesis profile (default ci: derandomized, so a re-run gives the same verdicts)")
+    parser.add_argument("--oracles", default="complex_step",
+                        help="oracles to compare with (default complex_step: exact to float64's rounding on every "
+                             "system, numpy only; the suite's own CI holds it to torch and JAX, so a class need "
+                             "not pay their import and compile time per submission; 'all' for all five)")
     parser.add_argument("--no-html", action="store_true", help="skip the per-submission HTML reports")
 
 
@@ -404,8 +413,9 @@ def main(args) -> int:
         print("backprop-harness grade: --jobs must be >= 1, --timeout and --impl-timeout positive", file=sys.stderr)
         return 2
     try:
+        oracles = "torch64,jax64,complex_step,richardson,central" if args.oracles == "all" else args.oracles
         records = grade(args.directory, args.out, Settings(args.profile, args.timeout, args.impl_timeout,
-                                                           not args.no_html), args.jobs)
+                                                           not args.no_html, oracles), args.jobs)
     except (FileNotFoundError, ValueError) as exc:
         print(f"backprop-harness grade: {exc}", file=sys.stderr)
         return 2
