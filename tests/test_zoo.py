@@ -1,9 +1,10 @@
 """The bug zoo (zoo/): the harness, through the plug-in path, on implementations with one
 classic mistake each and on correct ones in other styles.
 
-Each entry runs as a user would run it, ``pytest --impl zoo/.../entry.py
---conformance-json ...`` in its own process (two at a time on two cores), and
-its report is held against what the entry's ``ZOO`` dict declares: a buggy entry's
+The zoo is graded as a class, ``backprop-harness grade`` would grade it: each
+entry through ``pytest --impl`` in its own processes (two at a time on two
+cores), with grade's settings (the complex step as the oracle), and each
+report is held against what the entry's ``ZOO`` dict declares: a buggy entry's
 system fails, every check it names fails, and the diagnosis names its code; a
 correct entry's systems pass. The summary prints the zoo's mutation score (bugs
 caught / bugs), which must be 100%, and the share rightly diagnosed.
@@ -14,16 +15,16 @@ Marked ``zoo``: minutes, so the default run leaves it out (pyproject's addopts);
 from __future__ import annotations
 
 import ast
+import io
 import json
 import os
-import subprocess
-import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
+from backprop_harness import grade
 from backprop_harness.diagnosis import CODES
 from backprop_harness.protocol import CHECKS, SYSTEM_FUNCTIONS
 
@@ -64,41 +65,33 @@ CORRECT = sorted((ZOO / "correct").glob("*.py"))
 ENTRIES = {p: _validated(p, buggy) for buggy, paths in ((True, BUGGY), (False, CORRECT)) for p in paths}
 
 
-def run_entry(path: Path, out: Path) -> dict:
-    """``pytest --impl path`` in its own process; its conformance report, with the run's time."""
-    report = out / f"{path.parent.name}-{path.stem}.json"
-    # each run in its own empty directory: Hypothesis keeps failing examples in ./.hypothesis,
-    # per test, not per implementation; shared, one entry's failures would be replayed
-    # against the next and inflate what the harness catches
-    cwd = out / f"{path.parent.name}-{path.stem}"
-    cwd.mkdir()
-    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--no-header", "--rootdir", str(ROOT),
-           str(ROOT / "tests" / "test_conformance.py"), "--impl", str(path), "--conformance-json", str(report)]
-    start = time.perf_counter()
-    try:
-        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT,
-                              env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
-        output = proc.stdout + proc.stderr
-    except subprocess.TimeoutExpired as exc:
-        output = f"killed after {TIMEOUT:g} s\n{exc.stdout or ''}"
-    seconds = time.perf_counter() - start
-    doc = json.loads(report.read_text()) if report.exists() else None
-    return {"report": doc, "output": output, "seconds": seconds}
-
-
 @pytest.fixture(scope="module")
 def zoo_runs(tmp_path_factory, request):
-    """Every entry's run, two at a time; only the selected entries' (``-k``) when the
-    score test is not selected."""
+    """Every entry graded as one class (``backprop-harness grade``'s path: each entry in
+    its own processes, in a private copy of the harness and its own empty directory,
+    two at a time); only the selected entries (``-k``) when the score test is not
+    selected. Each run: the entry's conformance report and its time."""
     selected = {item.callspec.params["path"] for item in request.session.items
                 if hasattr(item, "callspec") and "path" in item.callspec.params}
     whole = any(item.name == "test_mutation_score_is_100_percent" for item in request.session.items)
     paths = list(ENTRIES) if whole or not selected else [p for p in ENTRIES if p in selected]
-    out = tmp_path_factory.mktemp("zoo")
-    with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
-        runs = dict(zip(paths, pool.map(lambda p: run_entry(p, out), paths)))
+    klass, out = tmp_path_factory.mktemp("class"), tmp_path_factory.mktemp("graded")
+    for p in paths:
+        (klass / p.name).symlink_to(p)
+    start = time.perf_counter()
+    records = grade.grade(klass, out, grade.Settings(profile=settings.get_current_profile_name(), timeout=TIMEOUT),
+                          jobs=os.cpu_count() or 1, progress_stream=io.StringIO())
+    seconds = time.perf_counter() - start
+    by_name = {r["name"]: r for r in records}
+    runs = {}
+    for p in paths:
+        record = by_name[p.stem]
+        report = out / p.stem / "conformance.json"
+        runs[p] = {"report": json.loads(report.read_text()) if report.exists() else None, "record": record,
+                   "output": (out / p.stem / "pytest.log").read_text(), "seconds": record["seconds"]}
     yield runs
-    request.config.stash[ZOO_SUMMARY] = summary(runs)
+    request.config.stash[ZOO_SUMMARY] = [f"graded as a class of {len(paths)}: {seconds:.0f} s wall "
+                                         f"({os.cpu_count()} at a time)"] + summary(runs)
 
 
 ZOO_SUMMARY = pytest.StashKey[list]()
