@@ -107,7 +107,22 @@ def test_a_probe_separates_mistakes_that_coincide_on_the_shrunk_case():
         r = mistakes.right(other).grads
         return {**r, "b1": r["b1"] / other.batch}, None
     assert diagnose(case, averaged, probe=probe).codes == ["bias_averaged"]
-    assert probe_case(GraphCase(np.ones(1), (Node("exp", 0),))) is None
+    graph = GraphCase(np.array([0.5, -1.0]), (Node("log", 0), Node("mul", 2, 1)))
+    moved = probe_case(graph)
+    assert moved.nodes == graph.nodes and np.all(moved.leaves != graph.leaves) and moved.leaves[0] > 0
+    assert probe_case(GraphCase(np.array([0.01]), (Node("log", 0), Node("log", 1)))) is None   # log of log < 0
+
+
+def test_a_mistake_that_fits_the_failing_case_by_accident_is_not_named():
+    """pow's derivative without the -1 (k x^k instead of k x^(k-1)) is x times the right one:
+    at x = 0.5 exactly half, scaled_half's answer; at the probe's x it is not."""
+    case = GraphCase(np.array([0.5]), (Node("pow", 0, 2.0),))
+    wrong = lambda c: {"x0": 2.0 * c.leaves[0] ** 2}                # noqa: E731
+    assert diagnose(case, wrong(case)).codes == ["scaled_half"]     # without a probe: the coincidence
+    found = diagnose(case, wrong(case), probe=lambda other: (wrong(other), None))
+    assert found.codes == ["unknown"] and "scaled_half" in found.note and "coincidence" in found.note
+    halved = lambda c: {"x0": c.leaves[0]}                          # noqa: E731  d(x^2)/dx / 2
+    assert diagnose(case, halved(case), probe=lambda other: (halved(other), None)).codes == ["scaled_half"]
 
 
 def test_softmax_overflow_is_named_where_exp_overflows():
