@@ -179,15 +179,36 @@ def pytest_collection_finish(session):
         oracles.precompile_jax(("gradient",) if session.config.getoption("impl") else ("gradient", "directional"))
 
 
-def _plain_message(excinfo) -> str | None:
-    """The message of a conformance failure, without the harness's traceback."""
+def _conformance_exception(excinfo):
+    """The conformance failure an exception is or holds (Hypothesis wraps a failure it
+    could not reproduce in a FlakyFailure group), and whether it was wrapped; (None, False)
+    for anything else (a harness error keeps its traceback)."""
     from backprop_harness.compare import GradientMismatch
     from backprop_harness.isolation import WorkerLost
     from backprop_harness.plugin import ConformanceFailure
-    if excinfo is None or not excinfo.errisinstance((ConformanceFailure, WorkerLost, GradientMismatch)):
-        return None
+    kinds = (ConformanceFailure, WorkerLost, GradientMismatch)
+    if excinfo is None:
+        return None, False
     exc = excinfo.value
+    if isinstance(exc, kinds):
+        return exc, False
+    if isinstance(exc, BaseExceptionGroup):
+        inner = exc.subgroup(lambda e: isinstance(e, kinds))
+        while inner is not None and isinstance(inner, BaseExceptionGroup):
+            inner = inner.exceptions[0]
+        return inner, inner is not None
+    return None, False
+
+
+def _plain_message(excinfo) -> str | None:
+    """The message of a conformance failure, without the harness's traceback."""
+    exc, wrapped = _conformance_exception(excinfo)
+    if exc is None:
+        return None
     notes = [n for n in getattr(exc, "__notes__", ()) if n.strip()]
+    if wrapped:
+        notes.append("(Hypothesis could not make this failure happen again when it re-ran the example: the "
+                     "answer depends on something besides the call's arguments, such as earlier calls)")
     return "\n".join([str(exc)] + notes)
 
 
@@ -234,7 +255,7 @@ def pytest_runtest_makereport(item, call):
         props.append(("value_ops", json.dumps(impl.value_ops_seen)))
     message = _plain_message(call.excinfo) if report.failed else None
     if message is not None and item.get_closest_marker("check"):
-        evidence = getattr(call.excinfo.value, "evidence", None)
+        evidence = getattr(_conformance_exception(call.excinfo)[0], "evidence", None)
         detail = {}
         if evidence is not None and impl is not None:
             explained, codes, detail = _explain(impl, evidence)
@@ -247,7 +268,7 @@ def pytest_runtest_makereport(item, call):
             props.append(("failure", json.dumps({"message": detail["message"]})))
         report.longrepr = message
         props.append(("message", _summary_line(message)))
-        broke = getattr(call.excinfo.value, "check", None)
+        broke = getattr(_conformance_exception(call.excinfo)[0], "check", None)
         if broke:
             props.append(("broke", broke))
 
@@ -510,7 +531,7 @@ def _write(config, option: str, path: Path, text: str):
     """Write whole or not at all: a run stopped half-way leaves no half a report."""
     part = path.with_name(path.name + ".part")
     try:
-        part.write_text(text)
+        part.write_text(text, encoding="utf-8")
         os.replace(part, path)
     except OSError as exc:
         config.get_terminal_writer().line(f"backprop-harness: cannot write {option} {path}: {exc}", red=True)

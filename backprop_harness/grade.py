@@ -296,7 +296,7 @@ def gradescope(record: dict) -> dict:
 def _write(path: Path, text: str):
     path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_name(path.name + ".part")
-    part.write_text(text)
+    part.write_text(text, encoding="utf-8")
     os.replace(part, path)
 
 

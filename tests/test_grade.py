@@ -1,5 +1,5 @@
 """``backprop-harness grade``: finding the submissions, the gradebook and Gradescope files,
-resuming, and (marked ``zoo``: a minute) a class of hostile submissions graded for real."""
+resuming, and (marked ``slow``: a minute) a class of hostile submissions graded for real."""
 from __future__ import annotations
 
 import csv
@@ -167,7 +167,7 @@ def gradients(x, t, w):
 '''
 
 
-@pytest.mark.zoo
+@pytest.mark.slow
 def test_a_hostile_class_gets_a_row_each_and_spoils_nobody_elses(tmp_path):
     klass, out = tmp_path / "class", tmp_path / "out"
     klass.mkdir()

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ZOO = ROOT / "zoo"
 TIMEOUT = 600.0
 
-pytestmark = pytest.mark.zoo
+pytestmark = [pytest.mark.zoo, pytest.mark.slow]
 
 
 def declared(path: Path) -> dict:
