@@ -146,15 +146,17 @@ class _Matcher:
                 if not _close(c, self.expected[k], DISTINCT * self.atol(c, self.expected[k]))]
 
 
-def _transforms(case, expected: dict, received: dict) -> dict:
+def _transforms(case, expected: dict, received: dict, matcher) -> dict:
     """code -> candidate gradients that are transformations of the right one."""
     n = batch_size(case)
     whole = {"sign_flipped": -1.0, "scaled_2": 2.0, "scaled_half": 0.5}
     if n > 1:
         whole.update({"scaled_batch": float(n), "scaled_inverse_batch": 1.0 / n})
     out = {code: {k: f * e for k, e in expected.items()} for code, f in whole.items()}
-    # per tensor: only those that differ are transposed / averaged
-    differs = [k for k in expected if not (k in received and np.array_equal(received[k], expected[k]))]
+    # per tensor: only those that differ (beyond the match tolerance: another order of the
+    # same sums is not a difference) are transposed / averaged
+    differs = [k for k in expected
+               if not (k in received and _close(received[k], expected[k], matcher.atol(expected[k])))]
     transposed = {}
     for k, e in expected.items():
         r = received.get(k)
@@ -246,7 +248,7 @@ def _match(case, received: dict, loss, distinct=True, among=None) -> dict:
     found = {}
     candidates = {code: [_as_tensors(case, g.grads) for g in answers]
                   for code, answers in mistakes.mistaken(case).items()}
-    for code, cand in _transforms(case, expected, got).items():
+    for code, cand in _transforms(case, expected, got, matcher).items():
         candidates.setdefault(code, []).append(cand)
     for code, forms in candidates.items():
         if among is not None and code not in among:

@@ -113,6 +113,20 @@ def test_a_probe_separates_mistakes_that_coincide_on_the_shrunk_case():
     assert probe_case(GraphCase(np.array([0.01]), (Node("log", 0), Node("log", 1)))) is None   # log of log < 0
 
 
+def test_one_bias_averaged_is_named_though_the_others_differ_in_their_last_bits():
+    """softmax_b2_averaged of the zoo: b2 averaged, b1 right but summed in another order
+    (an ulp off). Averaging applies to the biases that are wrong, not to every bias that
+    is not bitwise equal; on the probe case too."""
+    rng = np.random.default_rng(5)
+    case = SoftmaxCase(rng.uniform(-1, 1, (2, 2)), np.eye(3)[[0, 2]], rng.uniform(-1, 1, (2, 2)),
+                       rng.uniform(-1, 1, 2), rng.uniform(-1, 1, (2, 3)), rng.uniform(-1, 1, 3))
+
+    def answer(c):
+        r = mistakes.right(c).grads
+        return {**r, "b1": np.nextafter(r["b1"], np.inf), "b2": r["b2"] / c.X.shape[0]}
+    assert diagnose(case, answer(case), probe=lambda other: (answer(other), None)).codes == ["bias_averaged"]
+
+
 def test_a_mistake_that_fits_the_failing_case_by_accident_is_not_named():
     """pow's derivative without the -1 (k x^k instead of k x^(k-1)) is x times the right one:
     at x = 0.5 exactly half, scaled_half's answer; at the probe's x it is not."""
