@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, note, settings, strategies as st
+from hypothesis import Phase, given, note, settings, strategies as st
 
 import oracles
 from backprop_harness import worked_examples
@@ -224,12 +224,16 @@ def test_same_call_twice_gives_the_same_answer_and_leaves_inputs_alone(impl, fn,
 # The first call of a process is special to one mistake: a cache filled by the first
 # call and never refreshed gives that answer to every later call, so A, B, A in one
 # process agree; only an answer from a process with no earlier call shows it. A new
-# process costs ~0.3 s (numpy and the implementation imported again), so a few examples.
+# process costs ~0.3 s (numpy and the implementation imported again), so a few examples,
+# and no shrinking: each shrink step would start a process, and an answer that changes
+# from call to call (a walk over a set) made Hypothesis try ~100 of them (38 s). The
+# property above shrinks what it catches in one process.
 FRESH_EXAMPLES = 3
 
 
 @pytest.mark.parametrize("fn", _fns("determinism", "inputs unmodified"))
-@settings(conformance_settings, max_examples=FRESH_EXAMPLES)
+@settings(conformance_settings, max_examples=FRESH_EXAMPLES,
+          phases=[Phase.explicit, Phase.reuse, Phase.generate])
 @given(data=st.data())
 def test_a_new_process_gives_the_same_answer_as_a_used_one(impl, fn, data):
     """Call A in a new process (no state from any earlier call), then B and A in the run's
