@@ -11,7 +11,6 @@ diagnosis code; correct: its systems pass).
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import statistics
@@ -43,7 +42,6 @@ def main(argv=None) -> int:
         records = grade.grade(klass, out, grade.Settings(profile=args.profile, oracles=args.oracles),
                               jobs=args.jobs, progress_stream=sys.stderr)
         wall = time.perf_counter() - start
-        by_name = {r["name"]: r for r in records}
         wrong = []
         for path in ENTRIES:
             report = out / path.stem / "conformance.json"
