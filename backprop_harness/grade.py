@@ -100,13 +100,13 @@ def _harness_digest() -> str:
 def discover(directory: Path) -> list:
     """The submissions in ``directory``, by name: each ``.py`` file, and each folder with
     one ``.py`` file at its top (or, among several, one named ``submission.py`` or after
-    the folder). Hidden entries and ``__pycache__`` are ignored."""
+    the folder). Names starting with "." or "_" (hidden, ``__pycache__``) are ignored."""
     directory = Path(directory)
     if not directory.is_dir():
         raise FileNotFoundError(f"no such directory: {directory}")
     found = []
     for path in sorted(directory.iterdir()):
-        if path.name.startswith((".", "_")) and path.name != "__init__.py" or path.name == "__pycache__":
+        if path.name.startswith((".", "_")):         # hidden, __pycache__, _helpers.py
             continue
         if path.is_file() and path.suffix == ".py":
             found.append(Submission(path.stem, path, path, _digest_files([path])))
@@ -172,8 +172,9 @@ def _command(sub: Submission, harness: Path, out: Path, settings: Settings) -> l
     return cmd + [str(harness / "tests" / "test_conformance.py")]
 
 
-def run_one(sub: Submission, outdir: Path, settings: Settings) -> dict:
-    """Grade one submission in a scratch copy of the harness; its record (``result.json``)."""
+def run_one(sub: Submission, outdir: Path, settings: Settings) -> dict | None:
+    """Grade one submission in a scratch copy of the harness; its record (``result.json``),
+    or None when an interrupt stopped it (it is graded again on resume)."""
     out = outdir / sub.name
     out.mkdir(parents=True, exist_ok=True)
     for stale in ("conformance.json", "report.html"):
@@ -204,6 +205,8 @@ def run_one(sub: Submission, outdir: Path, settings: Settings) -> dict:
         proc = subprocess.Popen(_command(Submission(sub.name, sub.path, entry, sub.sha256), harness, out, settings),
                                 cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, start_new_session=True)
+        with _LOCK:
+            _RUNNING.add(proc)
         log = _Tail(proc.stdout)
         try:
             proc.wait(timeout=settings.timeout)
@@ -213,6 +216,10 @@ def run_one(sub: Submission, outdir: Path, settings: Settings) -> dict:
             status, note = "timeout", f"the run did not finish in {settings.timeout:g} s and was killed"
         finally:
             _kill(proc)                       # and whatever it left running in its session
+            with _LOCK:
+                _RUNNING.discard(proc)
+        if _STOPPING.is_set():                # killed by an interrupt: no record, graded again on resume
+            return None
         text = log.text()
         tampered = _digest_files(_files_under(harness)) != before
     conformance = _read_json(out / "conformance.json")
@@ -229,6 +236,12 @@ def run_one(sub: Submission, outdir: Path, settings: Settings) -> dict:
         else:
             status = "graded"
     return _finish(record, out, status, note, conformance, started, text)
+
+
+# the runs under way (their own sessions: Ctrl-C does not reach them), killed on an interrupt
+_RUNNING: set = set()
+_LOCK = threading.Lock()
+_STOPPING = threading.Event()
 
 
 def _kill(proc):
@@ -370,15 +383,31 @@ def grade(directory: Path, outdir: Path, settings: Settings, jobs: int, progress
         progress_stream.write(f"{len(records)} submission(s) graded before with these settings: reused\n")
 
     def task(sub):
+        if _STOPPING.is_set():
+            return None
         progress.start()
         record = run_one(sub, outdir, settings)
-        progress.finish(record)
+        if record is not None:
+            progress.finish(record)
         return record
 
     started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    _STOPPING.clear()
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    try:
         for record in pool.map(task, todo):
-            records[record["name"]] = record
+            if record is not None:
+                records[record["name"]] = record
+    except KeyboardInterrupt:
+        # what finished is on disk (each submission's result.json): the same command resumes
+        _STOPPING.set()
+        with _LOCK:
+            for proc in list(_RUNNING):
+                _kill(proc)
+        pool.shutdown(wait=True, cancel_futures=True)
+        progress.close()
+        raise
+    pool.shutdown()
     progress.close()
     ordered = [records[s.name] for s in subs]
     _write(outdir / "gradebook.csv", gradebook_csv(ordered))
@@ -419,6 +448,10 @@ def main(args) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"backprop-harness grade: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("backprop-harness grade: interrupted; the submissions graded so far are kept, and the same "
+              "command resumes from them", file=sys.stderr)
+        return 130
     passed = sum(r["score"] == r["max_score"] for r in records)
     print(f"{len(records)} submissions, {passed} pass every system; gradebook: {args.out / 'gradebook.csv'}")
     return 0

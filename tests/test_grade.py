@@ -40,6 +40,7 @@ def test_discover_takes_files_and_folders_with_one_entry(tmp_path):
     (tmp_path / "frank").mkdir()
     _write(tmp_path / ".hidden.py")
     _write(tmp_path / "__pycache__" / "x.py")
+    _write(tmp_path / "_helpers.py")
     _write(tmp_path / "notes.txt", "not a submission")
     found = {s.name: s for s in grade.discover(tmp_path)}
     assert sorted(found) == ["alice", "bob", "carol", "dave", "erin", "frank"]
@@ -202,3 +203,24 @@ def test_a_hostile_class_gets_a_row_each_and_spoils_nobody_elses(tmp_path):
         assert (out / name / "gradescope" / "results.json").exists()
     if sys.platform.startswith("linux"):
         assert (out / "good" / "report.html").exists() or not (ROOT / "backprop_harness" / "report_html.py").exists()
+
+
+@pytest.mark.slow
+def test_an_interrupt_kills_the_runs_under_way_and_keeps_what_finished(tmp_path):
+    import signal
+    import subprocess
+    klass, out = tmp_path / "class", tmp_path / "out"
+    _write(klass / "slow.py", SLOW)
+    proc = subprocess.Popen([sys.executable, "-m", "backprop_harness.cli", "grade", str(klass), "--out", str(out)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 60
+    while not (out / "slow" / "submission").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(3)                                   # its pytest run is under way
+    proc.send_signal(signal.SIGINT)
+    output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "the same command resumes" in output, output
+    assert not (out / "slow" / "result.json").exists()          # not a record: graded again next time
+    left = [line for line in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout.splitlines()
+            if f"--impl {out}" in line]
+    assert not left, f"runs left behind: {left}"
