@@ -359,7 +359,8 @@ def test_end_to_end_page_of_a_buggy_implementation_in_chromium(tmp_path):
                     f"(Debian's package) to run this test")
     run = tmp_path / "run"
     run.mkdir()
-    env = {**os.environ, "HYPOTHESIS_PROFILE": "smoke", "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {**os.environ, "HYPOTHESIS_PROFILE": "smoke"}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)       # pytest's cache of rewritten plugin modules
     env.pop("BACKPROP_IMPL", None)
     env.pop("PYTEST_XDIST_WORKER", None)
     cmd = [sys.executable, "-m", "pytest", "--rootdir", str(ROOT), "-c", str(ROOT / "pyproject.toml"),
