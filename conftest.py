@@ -264,8 +264,9 @@ def pytest_runtest_makereport(item, call):
         detail["message"] = message.split("\ndiagnosis: ")[0]
         try:
             props.append(("failure", json.dumps(detail, allow_nan=False)))
-        except (TypeError, ValueError):        # never lose the failure over its details
-            props.append(("failure", json.dumps({"message": detail["message"]})))
+        except (TypeError, ValueError) as exc:  # never lose the failure over its details
+            props.append(("failure", json.dumps({"message": detail["message"],
+                                                 "details_lost": f"{type(exc).__name__}: {exc}"})))
         report.longrepr = message
         props.append(("message", _summary_line(message)))
         broke = getattr(_conformance_exception(call.excinfo)[0], "check", None)
@@ -330,9 +331,15 @@ def failure_detail(evidence, right, atol: float) -> dict:
         return {"shape": list(a.shape),
                 "data": [v if np.isfinite(v) else str(v) for v in a.ravel().tolist()]}
 
+    def number(x):
+        try:
+            x = float(np.asarray(x, dtype=float).reshape(()))
+        except (TypeError, ValueError):
+            return None
+        return x if np.isfinite(x) else str(x)
+
     received = evidence.received or {}
-    loss = {"expected": right.loss, "received": evidence.loss
-            if evidence.loss is None or np.isfinite(evidence.loss) else str(evidence.loss)}
+    loss = {"expected": number(right.loss), "received": None if evidence.loss is None else number(evidence.loss)}
     return {"atol": atol, "case": type(evidence.case).__name__, "fn": evidence.fn, "loss": loss,
             "parameters": [{"name": name, "expected": array(value), "received": array(received.get(name))}
                            for name, value in right.grads.items()]}

@@ -395,3 +395,28 @@ def test_end_to_end_page_of_a_buggy_implementation_in_chromium(tmp_path):
     assert "the error is propagated back through W instead of W^T" in dom
     assert dom.count("<img") >= 1 and "<h1>FAIL" in dom
     assert 'data-copy="ready"' in dom, "the page's script did not run (blocked by its own policy?)"
+
+
+def test_a_failure_s_details_are_plain_json_whatever_the_implementation_returned():
+    """conftest.failure_detail: a loss returned as a 0-d array, NaN and infinity, a list
+    of lists, a string and a missing tensor all become JSON that render draws (a 0-d
+    loss once made json.dumps fail, and the failure lost its details)."""
+    import json
+
+    from backprop_harness import mistakes
+    from backprop_harness.plugin import Evidence
+    from conftest import failure_detail
+    from oracles.cases import MLPCase
+    case = MLPCase(np.zeros((1, 1)), np.zeros((1, 2)), [np.zeros((1, 2))], [np.zeros(2)], "sigmoid", "sse", "row")
+    right = mistakes.right(case)
+    received = {"W1": [[np.nan], [np.inf]], "b1": "not numbers"}
+    detail = failure_detail(Evidence("mlp_gradients", case, received, np.array(0.5)), right, 1e-12)
+    text = json.dumps(detail, allow_nan=False)
+    back = json.loads(text)
+    assert back["loss"] == {"expected": right.loss, "received": 0.5}
+    params = {p["name"]: p for p in back["parameters"]}
+    assert params["W1"]["received"] == {"shape": [2, 1], "data": ["nan", "inf"]}
+    assert params["b1"]["received"] is None
+    doc = {"systems": {"mlp": {"status": "fail", "failures": [{"test": "t", "check": "oracles", "message": "m",
+                                                               "gradients": back}]}}}
+    assert "dL/dW1" in render(doc)
