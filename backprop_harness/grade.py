@@ -97,16 +97,19 @@ def _harness_digest() -> str:
     return _HARNESS_DIGEST[0]
 
 
-def discover(directory: Path) -> list:
+def discover(directory: Path, exclude: Path | None = None) -> list:
     """The submissions in ``directory``, by name: each ``.py`` file, and each folder with
     one ``.py`` file at its top (or, among several, one named ``submission.py`` or after
-    the folder). Names starting with "." or "_" (hidden, ``__pycache__``) are ignored."""
+    the folder). Names starting with "." or "_" (hidden, ``__pycache__``) are ignored, and
+    so is ``exclude`` (the output folder, when it is inside ``directory``)."""
     directory = Path(directory)
     if not directory.is_dir():
         raise FileNotFoundError(f"no such directory: {directory}")
     found = []
     for path in sorted(directory.iterdir()):
         if path.name.startswith((".", "_")):         # hidden, __pycache__, _helpers.py
+            continue
+        if exclude is not None and path.resolve() == exclude.resolve():
             continue
         if path.is_file() and path.suffix == ".py":
             found.append(Submission(path.stem, path, path, _digest_files([path])))
@@ -370,7 +373,7 @@ class Progress:
 
 def grade(directory: Path, outdir: Path, settings: Settings, jobs: int, progress_stream=sys.stderr) -> list:
     """Grade every submission in ``directory``; reuse the records of those already graded."""
-    subs = discover(directory)
+    subs = discover(directory, exclude=outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     key = settings.key()
     records, todo = {}, []

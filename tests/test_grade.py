@@ -52,6 +52,13 @@ def test_discover_takes_files_and_folders_with_one_entry(tmp_path):
     assert found["frank"].entry is None and "no .py file" in found["frank"].problem
 
 
+def test_the_output_folder_inside_the_class_is_not_a_submission(tmp_path):
+    _write(tmp_path / "alice.py")
+    _write(tmp_path / "graded" / "alice" / "submission" / "alice.py")
+    assert [s.name for s in grade.discover(tmp_path, exclude=tmp_path / "graded")] == ["alice"]
+    assert [s.name for s in grade.discover(tmp_path)] == ["alice", "graded"]
+
+
 def test_a_submission_is_known_by_its_content(tmp_path):
     _write(tmp_path / "a" / "submission.py")
     before = grade.discover(tmp_path)[0].sha256
