@@ -339,8 +339,22 @@ def failure_detail(evidence, right, atol: float) -> dict:
         return x if np.isfinite(x) else str(x)
 
     received = evidence.received or {}
+    received_is = "the implementation's answer"
+    if evidence.first is not None:             # a determinism failure: draw the answer that is wrong
+        def off(answer):
+            try:
+                return max(float(np.max(np.abs(np.asarray(answer[k], dtype=float) - np.asarray(v))))
+                           for k, v in right.grads.items())
+            except (KeyError, TypeError, ValueError):
+                return np.inf
+        if off(evidence.first) > off(received):
+            received, received_is = evidence.first, ("its first answer to this call (the later one, after "
+                                                     "other calls, is closer to the right answer)")
+        else:
+            received_is = "its answer to this call after other calls (the first answer was closer)"
     loss = {"expected": number(right.loss), "received": None if evidence.loss is None else number(evidence.loss)}
     return {"atol": atol, "case": type(evidence.case).__name__, "fn": evidence.fn, "loss": loss,
+            "received_is": received_is,
             "parameters": [{"name": name, "expected": array(value), "received": array(received.get(name))}
                            for name, value in right.grads.items()]}
 

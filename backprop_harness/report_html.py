@@ -808,7 +808,8 @@ def _gradients(g: dict, anchor: str, budget: _Budget) -> str:
     worst = _worst(tensors)
     out = [f'<div class="gradients"><p class="atol">Gradients ({_e(g.get("case"))}, '
            f'<code>{_e(g.get("fn"))}</code>), against the tolerance applied: atol = '
-           f'<code>{_e(_num(atol, 3))}</code></p>', _loss_line(g, atol)]
+           f'<code>{_e(_num(atol, 3))}</code>'
+           + (f'; received: {_e(g["received_is"])}' if g.get("received_is") else "") + '</p>', _loss_line(g, atol)]
     if tensors:
         out.append(_tensor_table(tensors))
         if tensors and all(t.ratio is not None and not t.beyond for t in tensors):

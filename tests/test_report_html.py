@@ -420,3 +420,23 @@ def test_a_failure_s_details_are_plain_json_whatever_the_implementation_returned
     doc = {"systems": {"mlp": {"status": "fail", "failures": [{"test": "t", "check": "oracles", "message": "m",
                                                                "gradients": back}]}}}
     assert "dL/dW1" in render(doc)
+
+
+def test_a_determinism_failure_draws_the_answer_that_is_wrong():
+    """Right after other calls but wrong the first time (or the reverse): the page draws
+    the wrong one and says which it is."""
+    from backprop_harness import mistakes
+    from backprop_harness.plugin import Evidence
+    from conftest import failure_detail
+    from oracles.cases import MLPCase
+    case = MLPCase(np.zeros((1, 1)), np.zeros((1, 2)), [np.zeros((1, 2))], [np.zeros(2)], "sigmoid", "sse", "row")
+    right = mistakes.right(case)
+    wrong = {k: 2 * v + 1 for k, v in right.grads.items()}
+    first_wrong = failure_detail(Evidence("mlp_gradients", case, right.grads, right.loss, first=wrong), right, 1e-12)
+    assert "first answer" in first_wrong["received_is"]
+    assert first_wrong["parameters"][0]["received"]["data"] == np.ravel(wrong["W1"]).tolist()
+    later_wrong = failure_detail(Evidence("mlp_gradients", case, wrong, right.loss, first=right.grads), right, 1e-12)
+    assert "after other calls" in later_wrong["received_is"]
+    page = render({"systems": {"mlp": {"status": "fail", "failures": [
+        {"test": "t", "check": "determinism", "message": "m", "gradients": first_wrong}]}}})
+    assert "its first answer to this call" in page and "Every entry shown is within tolerance" not in page
