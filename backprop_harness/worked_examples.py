@@ -24,6 +24,8 @@ import numpy as np
 
 import fixtures
 from oracles.cases import MANUAL_NAMES, GraphCase, ManualCase, MLPCase, Node
+from oracles.rounding import magnitude
+from oracles.tolerance import tolerance
 
 __all__ = ["Question", "NotReadable", "questions", "read", "agrees"]
 
@@ -178,21 +180,18 @@ def float64_bound(question: Question) -> np.ndarray:
     number the question reads: the exact rule's tolerance on that number's rounding
     magnitude (a derivative's own entry; the loss's for a loss or an output; the case's
     largest for a graph's intermediate values, whose magnitudes are not tracked)."""
-    from backprop_harness.compare import exact_rule     # compare imports oracles, which import fixtures
-    from backprop_harness.mistakes import right
-    from oracles.rounding import magnitude
-    tol, scale, loss_scale = exact_rule(question.case, right(question.case))
-    L_mag, mags = magnitude(question.case)
+    case = question.case
+    tol = tolerance("exact", "float64", case.summation_length)
+    L_mag, mags = magnitude(case)
     name = _derivative_of(question)
     if name is not None:
         _, index = _split(question.output)
         mag = mags[name][index] if index else mags[name]
-    elif question.system == "scalar_graph" and question.node[1] != len(question.case.leaves) + len(question.case.nodes) - 1:
-        mag = max(scale, loss_scale)
+    elif question.system == "scalar_graph" and question.node[1] != case.leaves.size + len(case.nodes) - 1:
+        mag = max([L_mag] + [float(np.max(m)) for m in mags.values()])
     else:
         mag = L_mag
-    shape = np.shape(question.expected)
-    return np.broadcast_to(np.vectorize(tol.atol)(np.asarray(mag, dtype=float)), shape)
+    return np.broadcast_to(tol.rtol * np.maximum(mag, tol.floor), np.shape(question.expected))
 
 
 def agrees(question: Question, value) -> tuple[bool, list]:
