@@ -53,7 +53,6 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.ge
 SCHEMA = "backprop-harness/conformance/1"
 _outcomes: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))   # system -> check -> status -> n
 _first_failure: dict = {}
-_diagnoses: dict = defaultdict(list)  # system -> [{"test", "check", "codes"}] of its failures
 _failures: dict = defaultdict(list)   # system -> [{"test", "check", "message", ...}]: failure_detail
 _notes: dict = {}                    # "value_ops", "fixtures": what the summary adds
 _state: dict = {}
@@ -114,7 +113,8 @@ def pytest_configure(config):
     # "--impl /elsewhere/yours.py" it may look for it under /elsewhere and not find it.
     for line in ("system(name): the system a test checks (the verdict per system)",
                  "check(name): the conformance check a test belongs to (backprop_harness/protocol.py CHECKS)",
-                 "zoo: the bug zoo's meta-test (pytest -m zoo; left out of the default run)"):
+                 "slow: end-to-end runs of minutes (pytest -m slow; left out of the default run)",
+                 "zoo: the bug zoo's meta-test (pytest -m zoo)"):
         config.addinivalue_line("markers", line)
     _register_conformance_profile(config)
     _oracles(config)                       # a bad --oracles is a usage error before anything runs
@@ -258,15 +258,14 @@ def pytest_runtest_makereport(item, call):
         evidence = getattr(_conformance_exception(call.excinfo)[0], "evidence", None)
         detail = {}
         if evidence is not None and impl is not None:
-            explained, codes, detail = _explain(impl, evidence)
+            explained, detail = _explain(impl, evidence)
             message += explained
-            props.append(("diagnosis", json.dumps(codes)))
         detail["message"] = message.split("\ndiagnosis: ")[0]
         try:
             props.append(("failure", json.dumps(detail, allow_nan=False)))
         except (TypeError, ValueError) as exc:  # never lose the failure over its details
-            props.append(("failure", json.dumps({"message": detail["message"],
-                                                 "details_lost": f"{type(exc).__name__}: {exc}"})))
+            kept = {k: detail[k] for k in ("message", "diagnosis") if k in detail}
+            props.append(("failure", json.dumps({**kept, "details_lost": f"{type(exc).__name__}: {exc}"})))
         report.longrepr = message
         props.append(("message", _summary_line(message)))
         broke = getattr(_conformance_exception(call.excinfo)[0], "check", None)
@@ -274,8 +273,8 @@ def pytest_runtest_makereport(item, call):
             props.append(("broke", broke))
 
 
-def _explain(impl, evidence) -> tuple[str, list, dict]:
-    """The diagnosis of a failure (diagnosis codes) and its reproducer, as text to append
+def _explain(impl, evidence) -> tuple[str, dict]:
+    """The diagnosis of a failure and its reproducer, as text to append
     to its message, and the same for the reports (``failure_detail``). Runs once per
     failing test, on the example Hypothesis shrank to. A fault of the diagnosis is
     reported in its place; it never hides the failure."""
@@ -300,10 +299,10 @@ def _explain(impl, evidence) -> tuple[str, list, dict]:
             found = diagnosis.diagnose(evidence.case, evidence.received, evidence.loss, probe)
         else:
             found = diagnosis.fixed("unknown")
-        text, codes = f"\ndiagnosis: {found.words()}", found.codes
-        detail["diagnosis"] = {"codes": codes, "words": found.words()}
+        text = f"\ndiagnosis: {found.words()}"
+        detail["diagnosis"] = {"codes": found.codes, "words": found.words()}
     except Exception as exc:                  # noqa: BLE001 - reported, never raised over the failure
-        text, codes = f"\ndiagnosis: not available (the harness's diagnosis failed: {type(exc).__name__}: {exc})", []
+        text = f"\ndiagnosis: not available (the harness's diagnosis failed: {type(exc).__name__}: {exc})"
     try:
         right = mistakes.right(evidence.case)
         tol, scale, _ = exact_rule(evidence.case, right)
@@ -314,7 +313,7 @@ def _explain(impl, evidence) -> tuple[str, list, dict]:
         detail["gradients"] = failure_detail(evidence, right, tol.atol(scale))
     except Exception as exc:                  # noqa: BLE001
         text += f"\nreproducer: not available ({type(exc).__name__}: {exc})"
-    return text, codes, detail
+    return text, detail
 
 
 def failure_detail(evidence, right, atol: float) -> dict:
@@ -379,9 +378,6 @@ def pytest_runtest_logreport(report):
             _first_failure[system] = {"test": report.nodeid, "check": checks[0], "message": text}
         if report.failed and "failure" in props:
             _failures[system].append({"test": report.nodeid, "check": checks[0], **json.loads(props["failure"])})
-        if report.failed and "diagnosis" in props:
-            _diagnoses[system].append({"test": report.nodeid, "check": checks[0],
-                                       "codes": json.loads(props["diagnosis"])})
 
 
 def _verdicts() -> dict:
@@ -506,10 +502,17 @@ def pytest_unconfigure(config):
                 "at the start: " + "; ".join(changes), red=True)
 
 
+def _diagnoses(system) -> list:
+    """[{"test", "check", "codes"}] of the system's failures that had an answer to diagnose
+    (codes [] where the diagnosis itself failed)."""
+    return [{"test": f["test"], "check": f["check"], "codes": (f["diagnosis"] or {}).get("codes", [])}
+            for f in _failures.get(system, []) if "diagnosis" in f]
+
+
 def _system_diagnosis(system) -> list:
     """The codes named by a failed system's failures, in order; ["unknown"] when none is known."""
     codes = []
-    for d in _diagnoses.get(system, []):
+    for d in _diagnoses(system):
         codes += [c for c in d["codes"] if c != "unknown" and c not in codes]
     return codes or ["unknown"]
 
@@ -534,7 +537,7 @@ def _conformance(config, changes: list, exitstatus: int) -> dict:
                        if check in CHECKS},
             "first_failure": _first_failure.get(system),
             "diagnosis": _system_diagnosis(system) if verdicts[system] == "fail" else None,
-            "diagnoses": _diagnoses.get(system, []),
+            "diagnoses": _diagnoses(system),
             "failures": _failures.get(system, []),
         } for system in SYSTEMS},
         "fixtures_sha256": _digest(_state.get("fixtures", {})),
