@@ -553,10 +553,8 @@ def _conformance(config, changes: list, exitstatus: int) -> dict:
 
 def _write(config, option: str, path: Path, text: str):
     """Write whole or not at all: a run stopped half-way leaves no half a report."""
-    part = path.with_name(path.name + ".part")
+    from backprop_harness import write_atomically
     try:
-        part.write_text(text, encoding="utf-8")
-        os.replace(part, path)
+        write_atomically(path, text)
     except OSError as exc:
         config.get_terminal_writer().line(f"backprop-harness: cannot write {option} {path}: {exc}", red=True)
-

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from backprop_harness import write_atomically
 from fixtures import SYSTEMS
 
 __all__ = ["Submission", "discover", "grade", "main"]
@@ -282,11 +283,11 @@ def _finish(record, out: Path, status: str, note, conformance, started: float, l
                   seconds=round(time.perf_counter() - started, 2),
                   files={k: v for k, v in (("conformance", "conformance.json"), ("report", "report.html"))
                          if (out / v).exists()})
-    _write(out / "pytest.log", log)
-    _write(out / "gradescope" / "results.json", json.dumps(gradescope(record), indent=2) + "\n")
+    write_atomically(out / "pytest.log", log)
+    write_atomically(out / "gradescope" / "results.json", json.dumps(gradescope(record), indent=2) + "\n")
     record["files"]["gradescope"] = "gradescope/results.json"
     record["files"]["log"] = "pytest.log"
-    _write(out / "result.json", json.dumps(record, indent=2) + "\n")
+    write_atomically(out / "result.json", json.dumps(record, indent=2) + "\n")
     return record
 
 
@@ -309,13 +310,6 @@ def gradescope(record: dict) -> dict:
             "output": f"backprop-harness: {record['score']}/{record['max_score']} systems pass"
                       + (f" ({record['status']}: {record['note']})" if record["status"] != "graded" else ""),
             "tests": tests}
-
-
-def _write(path: Path, text: str):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(path.name + ".part")
-    part.write_text(text, encoding="utf-8")
-    os.replace(part, path)
 
 
 # --- the class ---------------------------------------------------------------------------------------
@@ -415,12 +409,12 @@ def grade(directory: Path, outdir: Path, settings: Settings, jobs: int, progress
     pool.shutdown()
     progress.close()
     ordered = [records[s.name] for s in subs]
-    _write(outdir / "gradebook.csv", gradebook_csv(ordered))
+    write_atomically(outdir / "gradebook.csv", gradebook_csv(ordered))
     summary = {"schema": SCHEMA, "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                "directory": str(directory), "settings": key, "jobs": jobs,
                "seconds": round(time.perf_counter() - started, 1), "graded_now": len(todo),
                "reused": len(subs) - len(todo), "submissions": ordered}
-    _write(outdir / "results.json", json.dumps(summary, indent=2) + "\n")
+    write_atomically(outdir / "results.json", json.dumps(summary, indent=2) + "\n")
     return ordered
 
 

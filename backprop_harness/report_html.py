@@ -34,11 +34,14 @@ import hashlib
 import html
 import io
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from backprop_harness import write_atomically
+from backprop_harness.protocol import CHECKS
+from fixtures import SYSTEMS
 
 __all__ = ["render", "write", "MAX_PLOTTED", "MAX_DETAILED"]
 
@@ -53,9 +56,6 @@ MAX_DETAILED = 40
 MAX_TEXT = 20_000          # characters of one message or reproducer shown
 TOP = 6                    # worst entries per failure: numbered in the image and tabled
 
-SYSTEMS = ("scalar_graph", "manual_222", "mlp", "softmax")
-CHECKS_FALLBACK = ("worked examples", "oracles", "extreme inputs", "loss consistency", "shapes and dtypes",
-                   "inputs unmodified", "determinism")
 STATUS_CLASS = {"pass": "pass", "fail": "fail", "not provided": "np", "not tested": "nt"}
 EXIT_MEANING = {0: "every provided system passed", 1: "some test failed", 2: "interrupted",
                 3: "internal error", 4: "usage error", 5: "no tests collected"}
@@ -600,22 +600,6 @@ def _clip(text: str) -> str:
     return text[:MAX_TEXT] + f"\n… ({len(text) - MAX_TEXT} more characters: the whole text is in pytest's output)"
 
 
-def _code_words() -> dict:
-    try:
-        from backprop_harness.diagnosis import CODES
-        return dict(CODES)
-    except Exception:                          # noqa: BLE001 - the page shows the codes alone
-        return {}
-
-
-def _checks() -> tuple:
-    try:
-        from backprop_harness.protocol import CHECKS
-        return tuple(CHECKS)
-    except Exception:                          # noqa: BLE001
-        return CHECKS_FALLBACK
-
-
 def _cell(counts) -> tuple[str, str, str]:
     """A verdict-table cell: css class, main text, detail."""
     if not isinstance(counts, dict) or not counts:
@@ -632,6 +616,14 @@ def _cell(counts) -> tuple[str, str, str]:
     return "nt", "not run", extra
 
 
+def _ok(doc: dict) -> bool:
+    """The run's verdict: no failed system, no load error, and a clean exit where one is known."""
+    systems = doc.get("systems") or {}
+    failed = any(isinstance(v, dict) and v.get("status") == "fail" for v in systems.values())
+    loaded = not (doc.get("implementation") or {}).get("load_error")
+    return loaded and not failed and doc.get("exit_status") in (0, None)
+
+
 def _header(doc: dict) -> str:
     impl = doc.get("implementation") or {}
     exit_status = doc.get("exit_status")
@@ -639,7 +631,7 @@ def _header(doc: dict) -> str:
     failed = [s for s, v in systems.items() if isinstance(v, dict) and v.get("status") == "fail"]
     passed = [s for s, v in systems.items() if isinstance(v, dict) and v.get("status") == "pass"]
     unchanged = doc.get("fixtures_unchanged")
-    ok = exit_status == 0 if exit_status is not None else not failed
+    ok = _ok(doc)
     if impl.get("load_error"):
         verdict = "the implementation could not be loaded"
     elif failed:
@@ -692,7 +684,7 @@ def _verdict_table(doc: dict, checks: tuple) -> str:
         body.append(f'<tr><th class="sys">{link}</th><td><span class="badge {STATUS_CLASS.get(status, "nt")}">'
                     f'{_e(status)}</span></td>{"".join(cells)}</tr>')
     notes = []
-    ops = (systems.get("scalar_graph") or {}).get("operations") if isinstance(systems.get("scalar_graph"), dict) \
+    ops = systems["scalar_graph"].get("operations") if isinstance(systems.get("scalar_graph"), dict) \
         else None
     if isinstance(ops, dict):
         missing = ops.get("missing") or {}
@@ -793,7 +785,6 @@ def _fingerprint(tensors: list[Tensor], atol: float) -> str:
 @dataclass
 class _Budget:
     """Heat maps drawn so far in one system, and the images already made (by gradients)."""
-    plotted: int = 0
     seen: dict = field(default_factory=dict)      # _fingerprint -> anchor of the failure that drew them
 
 
@@ -812,7 +803,7 @@ def _gradients(g: dict, anchor: str, budget: _Budget) -> str:
            + (f'; received: {_e(g["received_is"])}' if g.get("received_is") else "") + '</p>', _loss_line(g, atol)]
     if tensors:
         out.append(_tensor_table(tensors))
-        if tensors and all(t.ratio is not None and not t.beyond for t in tensors):
+        if all(t.ratio is not None and not t.beyond for t in tensors):
             out.append('<p class="note">Every entry shown is within tolerance: this test failed on something '
                        'the gradient alone does not show (see the message).</p>')
     drawable = any(t.ratio is not None for t in tensors)
@@ -821,7 +812,7 @@ def _gradients(g: dict, anchor: str, budget: _Budget) -> str:
         first = budget.seen[key]
         out.append(f'<p class="note">The same gradients as <a href="#{_e(first)}">an earlier failure</a>: '
                    f'its heat map applies.</p>')
-    elif drawable and budget.plotted >= MAX_PLOTTED:
+    elif drawable and len(budget.seen) >= MAX_PLOTTED:
         out.append(f'<p class="note">No heat map: the page draws the first {MAX_PLOTTED} distinct gradients '
                    f'of each system.</p>')
     elif drawable:
@@ -832,7 +823,6 @@ def _gradients(g: dict, anchor: str, budget: _Budget) -> str:
             out.append(f'<p class="note bad">The heat map could not be drawn: {_e(type(exc).__name__)}: '
                        f'{_e(exc)}</p>')
         if png:
-            budget.plotted += 1
             budget.seen[key] = anchor
             data = base64.b64encode(png).decode("ascii")
             out.append(f'<figure><img alt="heat map of |received - expected| / atol per gradient entry" '
@@ -1030,7 +1020,8 @@ def render(doc: dict) -> str:
       whose details cannot be shown is named in its place.
     """
     doc = doc if isinstance(doc, dict) else {}
-    words, checks = _code_words(), _checks()
+    from backprop_harness.diagnosis import CODES as words     # 0.1 s: only when a page is made
+    checks = tuple(CHECKS)
     systems = doc.get("systems") if isinstance(doc.get("systems"), dict) else {}
     impl = doc.get("implementation") if isinstance(doc.get("implementation"), dict) else {}
     doc = {**doc, "systems": systems, "implementation": impl}
@@ -1039,15 +1030,13 @@ def render(doc: dict) -> str:
     # only the page's own script may run: an injected one (were escaping ever to fail) is blocked
     script_hash = base64.b64encode(hashlib.sha256(SCRIPT.encode()).digest()).decode()
     policy = f"default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'sha256-{script_hash}'"
-    failed = [s for s, v in systems.items() if isinstance(v, dict) and v.get("status") == "fail"]
-    title = f"{'FAIL' if failed or doc.get('exit_status') not in (0, None) else 'PASS'} · " \
-            f"{impl.get('label') or 'backprop-harness'} · backprop-harness"
+    title = f"{'PASS' if _ok(doc) else 'FAIL'} · {impl.get('label') or 'conformance report'} · backprop-harness"
     page = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f'<meta http-equiv="Content-Security-Policy" content="{policy}">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{_e(title)}</title><style>{CSS}</style></head><body><main>"
             + _header(doc) + _verdict_table(doc, checks)
-            + ("".join(sections) if sections else "")
+            + "".join(sections)
             + f'<footer>schema {_e(doc.get("schema"))} · fixtures sha256 {_e(doc.get("fixtures_sha256"))}</footer>'
             + f"</main><script>{SCRIPT}</script></body></html>\n")
     # a lone surrogate (JSON can carry one from the implementation's output) cannot be
@@ -1056,16 +1045,5 @@ def render(doc: dict) -> str:
 
 
 def write(doc: dict, path) -> Path:
-    """Render ``doc`` and write the page to ``path`` whole or not at all (a temporary
-    file beside it, then os.replace)."""
-    path = Path(path)
-    page = render(doc)
-    # named by process rather than by tempfile.mkstemp, whose file would keep mode 0600
-    part = path.with_name(f".{path.name}.{os.getpid()}.part")
-    try:
-        part.write_text(page, encoding="utf-8")
-        os.replace(part, path)
-    except BaseException:
-        part.unlink(missing_ok=True)
-        raise
-    return path
+    """Render ``doc`` and write the page to ``path`` whole or not at all."""
+    return write_atomically(Path(path), render(doc))

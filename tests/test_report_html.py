@@ -18,13 +18,12 @@ import numpy as np
 import pytest
 
 from backprop_harness import report_html
+from backprop_harness.protocol import CHECKS
 from backprop_harness.report_html import MAX_DETAILED, MAX_PLOTTED, NONFINITE, render, write
+from fixtures import SYSTEMS
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
-SYSTEMS = ("scalar_graph", "manual_222", "mlp", "softmax")
-CHECKS = ("worked examples", "oracles", "extreme inputs", "loss consistency", "shapes and dtypes",
-          "inputs unmodified", "determinism")
 EVIL = '<script>alert("owned")</script>'
 WORDS = "weight_not_transposed: the error is propagated back through W instead of W^T (in dL/dW1)"
 
@@ -153,6 +152,15 @@ def near(image: np.ndarray, colour, tol=0.02) -> int:
 
 
 # ---------------------------------------------------------------- the page
+
+def test_the_title_and_the_heading_give_one_verdict():
+    for doc in ({"exit_status": 0, "systems": {"mlp": {"status": "fail"}}},
+                {"implementation": {"load_error": "boom"}},
+                {"exit_status": 1, "systems": {"mlp": {"status": "pass"}}}):
+        page = render(doc)
+        assert "<title>FAIL" in page and "<h1>FAIL" in page and "PASS" not in page.split("</h1>")[0], doc
+    assert "<title>PASS" in render({"exit_status": 0, "systems": {"mlp": {"status": "pass"}}})
+
 
 def test_pass_only_document_shows_the_verdicts_and_no_failure():
     page = rendered(document(passing=("mlp", "softmax")))
@@ -318,6 +326,7 @@ def test_render_copes_with_sparse_and_odd_documents():
                 document({"mlp": [failure(params=[("W1", [[1.0]], [[2.0]])], atol=0.0)]})):
         page = rendered(doc)
         assert "</main>" in page.source
+        assert "could not be" not in page.source       # no failure hidden behind a "could not be shown"
 
 
 def test_a_lone_surrogate_from_the_implementation_does_not_stop_the_page(tmp_path):
@@ -401,8 +410,6 @@ def test_a_failure_s_details_are_plain_json_whatever_the_implementation_returned
     """conftest.failure_detail: a loss returned as a 0-d array, NaN and infinity, a list
     of lists, a string and a missing tensor all become JSON that render draws (a 0-d
     loss once made json.dumps fail, and the failure lost its details)."""
-    import json
-
     from backprop_harness import mistakes
     from backprop_harness.plugin import Evidence
     from conftest import failure_detail
