@@ -279,7 +279,6 @@ def _explain(impl, evidence) -> tuple[str, dict]:
     failing test, on the example Hypothesis shrank to. A fault of the diagnosis is
     reported in its place; it never hides the failure."""
     from backprop_harness import diagnosis, mistakes, reproducer
-    from backprop_harness.compare import exact_rule
     from backprop_harness.isolation import WorkerLost
 
     def probe(case):
@@ -305,12 +304,11 @@ def _explain(impl, evidence) -> tuple[str, dict]:
         text = f"\ndiagnosis: not available (the harness's diagnosis failed: {type(exc).__name__}: {exc})"
     try:
         right = mistakes.right(evidence.case)
-        tol, scale, _ = exact_rule(evidence.case, right)
-        snippet = reproducer.snippet(impl.spec, evidence.fn, evidence.case, right, tol.atol(scale),
+        snippet = reproducer.snippet(impl.spec, evidence.fn, evidence.case, right,
                                      "reproducer: the smallest failing case Hypothesis found", evidence.before)
         text += f"\n----- reproducer: copy from here -----\n{snippet}\n----- to here -----"
         detail["reproducer"] = snippet
-        detail["gradients"] = failure_detail(evidence, right, tol.atol(scale))
+        detail["gradients"] = failure_detail(evidence, right, reproducer.tolerances(evidence.case, right)[0])
     except Exception as exc:                  # noqa: BLE001
         text += f"\nreproducer: not available ({type(exc).__name__}: {exc})"
     return text, detail

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from backprop_harness.compare import exact_rule
+
 from backprop_harness.plugin import _biases
 from oracles.cases import MANUAL_NAMES, GraphCase, ManualCase, MLPCase, SoftmaxCase
 
@@ -103,11 +105,19 @@ def _expected(case, fn, gradient) -> dict:
     return out
 
 
-def snippet(spec, fn: str, case, expected, atol: float, title: str = "", before: list = ()) -> str:
+def tolerances(case, expected) -> tuple:
+    """(atol of the gradient, atol of the loss or output): the policy's exact rule for the
+    case, on the gradient's scale and on the loss's, as ``compare.gradient_report`` applies it."""
+    tol, scale, loss_scale = exact_rule(case, expected)
+    return tol.atol(scale), tol.atol(loss_scale)
+
+
+def snippet(spec, fn: str, case, expected, title: str = "", before: list = ()) -> str:
     """The snippet for one call of ``fn`` on ``case``; ``expected`` is the reference's
-    ``Gradient`` for it, ``atol`` the tolerance the harness applied (its policy's exact
-    rule for the case). ``before``: cases to call first (a failure that needs an earlier
-    call, as a cache kept from one)."""
+    ``Gradient`` for it, compared under the tolerances the harness applies (``tolerances``).
+    ``before``: cases to call first (a failure that needs an earlier call, as a cache
+    kept from one)."""
+    grad_atol, loss_atol = tolerances(case, expected)
     lines = [f"# {title}" if title else "# reproducer", "import numpy as np"] + _import(spec)
     for i, other in enumerate(before):
         calls, _ = _call(other, fn)
@@ -117,10 +127,12 @@ def snippet(spec, fn: str, case, expected, atol: float, title: str = "", before:
     wanted = _expected(case, fn, expected)
     lines.append("expected = {" + ", ".join(f"{k!r}: {v}" for k, v in wanted.items()) + "}")
     lines.append("received = {" + ", ".join(f"{k!r}: {received[k]}" for k in wanted if k in received) + "}")
-    lines += [f"atol = {atol!r}  # the harness's tolerance for this case (its policy's exact rule)",
+    lines += ["# the harness's tolerances for this case (its policy's exact rule)",
+              "atol = {" + ", ".join(f"{k!r}: {loss_atol if k in ('loss', 'output') else grad_atol!r}"
+                                     for k in wanted) + "}",
               "for name, want in expected.items():",
               "    got = np.asarray(received[name], dtype=float)",
               "    err = np.max(np.abs(got - want)) if got.shape == np.shape(want) else np.inf",
-              "    print(f\"{name}: {'ok' if err <= atol else 'WRONG'} (max abs err {err:.3g})\\n\"",
+              "    print(f\"{name}: {'ok' if err <= atol[name] else 'WRONG'} (max abs err {err:.3g})\\n\"",
               "          f\"  expected {np.asarray(want).tolist()}\\n  received {got.tolist()}\")"]
     return "\n".join(lines)

@@ -168,9 +168,23 @@ def _run(code: str, cwd) -> str:
 
 
 def _snippet(spec, fn, case, before=()):
-    right = mistakes.right(case)
-    tol, scale, _ = exact_rule(case, right)
-    return reproducer.snippet(spec, fn, case, right, tol.atol(scale), before=before)
+    return reproducer.snippet(spec, fn, case, mistakes.right(case), before=before)
+
+
+def test_a_reproducer_holds_the_output_to_the_loss_s_tolerance_not_the_gradient_s():
+    """A random seed's graph: its gradient is 0 (the leaf is multiplied by itself at 0)
+    and its output 0.26; the reference's own output, one ulp from the complex-valued
+    evaluation the snippet prints as expected, was marked WRONG under the gradient's atol."""
+    nodes = (Node("add", 0, 0), Node("add", 1, 0), Node("mul", 2, 0), Node("neg", 3), Node("exp", 4),
+             Node("pow", 5, 2.0), Node("neg", 6), Node("neg", 7), Node("neg", 8), Node("add", 9, 0.0),
+             Node("sigmoid", 10), Node("tanh", 11))
+    case = GraphCase(np.array([0.0]), nodes)
+    grad_atol, loss_atol = reproducer.tolerances(case, mistakes.right(case))
+    assert loss_atol > grad_atol
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(_snippet(resolve(None), "Value", case), {})
+    assert "WRONG" not in out.getvalue() and "output: ok" in out.getvalue(), out.getvalue()
 
 
 def test_a_reproducer_runs_and_marks_the_wrong_gradient(tmp_path):
