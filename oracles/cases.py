@@ -23,12 +23,13 @@ Cases are immutable; ``with_params`` returns a new case.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 __all__ = ["Node", "GraphCase", "ManualCase", "MLPCase", "SoftmaxCase", "Case",
-           "UNARY", "BINARY", "OPS", "evaluate", "MANUAL_NAMES"]
+           "UNARY", "BINARY", "OPS", "evaluate", "MANUAL_NAMES", "per_case"]
 
 # --- the scalar graph: a straight-line program --------------------------------
 
@@ -97,7 +98,7 @@ class GraphCase:
     system = "scalar_graph"
 
     def __post_init__(self):
-        object.__setattr__(self, "leaves", _vector("leaves", self.leaves))
+        object.__setattr__(self, "leaves", _frozen(_vector("leaves", self.leaves)))
         for i, node in enumerate(self.nodes):
             for x in (node.a, node.b):
                 if isinstance(x, int) and not 0 <= x < self.leaves.size + i:
@@ -132,7 +133,7 @@ class ManualCase:
             v = _vector(name, getattr(self, name))
             if v.size != n:
                 raise ValueError(f"ManualCase.{name} must have {n} entries, got {v.size}")
-            object.__setattr__(self, name, v)
+            object.__setattr__(self, name, _frozen(v))
 
     def params(self) -> dict:
         return {name: np.float64(v) for name, v in zip(MANUAL_NAMES, self.w)}
@@ -162,14 +163,14 @@ class MLPCase:
     system = "mlp"
 
     def __post_init__(self):
-        Ws = tuple(np.array(W, dtype=float) for W in self.Ws)
+        Ws = tuple(_frozen(np.array(W, dtype=float)) for W in self.Ws)
         if not Ws:
             raise ValueError("an MLP needs at least one layer")
         object.__setattr__(self, "Ws", Ws)
         if self.bs is not None:
-            object.__setattr__(self, "bs", tuple(np.array(b, dtype=float) for b in self.bs))
-        object.__setattr__(self, "X", np.array(self.X, dtype=float))
-        object.__setattr__(self, "T", np.array(self.T, dtype=float))
+            object.__setattr__(self, "bs", tuple(_frozen(np.array(b, dtype=float)) for b in self.bs))
+        object.__setattr__(self, "X", _frozen(np.array(self.X, dtype=float)))
+        object.__setattr__(self, "T", _frozen(np.array(self.T, dtype=float)))
         acts = (self.activations,) * len(Ws) if isinstance(self.activations, str) else tuple(self.activations)
         object.__setattr__(self, "activations", acts or ("sigmoid",) * len(Ws))
         if len(self.activations) != len(Ws):
@@ -225,7 +226,7 @@ class SoftmaxCase:
 
     def __post_init__(self):
         for name in ("X", "Y", "W1", "b1", "W2", "b2"):
-            object.__setattr__(self, name, np.array(getattr(self, name), dtype=float))
+            object.__setattr__(self, name, _frozen(np.array(getattr(self, name), dtype=float)))
         if self.reduction not in ("sum", "mean"):
             raise ValueError(f"reduction must be 'sum' or 'mean', got {self.reduction!r}")
 
@@ -242,6 +243,38 @@ class SoftmaxCase:
 
 
 Case = GraphCase | ManualCase | MLPCase | SoftmaxCase
+
+
+def per_case(fn, size: int = 8):
+    """``fn(case)`` kept for the last ``size`` cases asked about.
+
+    For what is a function of the case alone and asked for repeatedly (its rounding
+    magnitudes: once per comparison; the known mistakes' answers: once per diagnosis).
+    Keyed by identity, with the case held so that its id is never a later case's;
+    sound because a case and its arrays are read-only. ``fn`` must not return anything
+    its callers write to.
+    """
+    kept: dict = {}
+
+    @functools.wraps(fn)
+    def cached(case):
+        hit = kept.get(id(case))
+        if hit is not None and hit[0] is case:
+            return hit[1]
+        value = fn(case)
+        while len(kept) >= size:
+            del kept[next(iter(kept))]
+        kept[id(case)] = (case, value)
+        return value
+    cached.cache_clear = kept.clear
+    return cached
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    """``a`` (the case's own copy) made read-only: a case never changes, so what is computed
+    from it (its rounding magnitudes, the mistakes' answers) can be kept with it."""
+    a.setflags(write=False)
+    return a
 
 
 def _vector(name, v):

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from oracles.cases import MANUAL_NAMES, GraphCase, ManualCase, MLPCase, SoftmaxCase, evaluate
+from oracles.cases import MANUAL_NAMES, GraphCase, ManualCase, MLPCase, SoftmaxCase, evaluate, per_case
 from oracles.numeric import ACTIVATIONS, UNARY
 
 __all__ = ["magnitude"]
@@ -175,10 +175,20 @@ def _graph_case(case: GraphCase):
 
 
 def magnitude(case):
-    """(loss magnitude, {name: magnitude of d loss / d name}) for ``case``."""
+    """(loss magnitude, {name: magnitude of d loss / d name}) for ``case``; the arrays are
+    read-only (the last few cases' are kept: every comparison of a case asks for them)."""
+    L_mag, mags = _magnitude(case)
+    return L_mag, dict(mags)
+
+
+@per_case
+def _magnitude(case):
     for kind, fn in ((GraphCase, _graph_case), (ManualCase, _manual_case), (MLPCase, _mlp_case),
                      (SoftmaxCase, _softmax_case)):
         if isinstance(case, kind):
             L_mag, mags = fn(case)
-            return L_mag, {k: np.asarray(v, dtype=float) for k, v in mags.items()}
+            mags = {k: np.array(v, dtype=float) for k, v in mags.items()}
+            for m in mags.values():
+                m.setflags(write=False)
+            return L_mag, mags
     raise ValueError(f"not a case: {type(case).__name__}")

@@ -25,7 +25,8 @@ UNARY = {"neg": torch.neg, "exp": torch.exp, "log": torch.log, "sigmoid": torch.
 
 
 def _t(a):
-    return torch.as_tensor(np.asarray(a, dtype=np.float64), dtype=_DTYPE)
+    """A float64 tensor of its own (a case's arrays are read-only, which torch does not share)."""
+    return torch.tensor(np.asarray(a, dtype=np.float64), dtype=_DTYPE)
 
 
 def loss(case, params: dict) -> torch.Tensor:
