@@ -67,3 +67,33 @@ def test_gradient_report_names_parameter_sides_errors_and_tolerance():
                      "Mismatched elements: 1 / 25 (4%)", "k = 64", "rounding magnitude"):
         assert expected in report, expected
     assert len(report.splitlines()) <= 8
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_quick_verdict_is_the_per_entry_one(seed):
+    """``compare`` decides "all within" over all tensors at once and builds the per-entry
+    report only otherwise: its verdict must be that of judging every entry on its own
+    (NaN and inf anywhere a mismatch; each entry's bound with its own noise), and a
+    mismatch must name exactly the offending entries."""
+    rng = np.random.default_rng(seed)
+    shapes = {"W1": (2, 3), "b1": (3,), "x0": ()}
+    expected = {k: rng.normal(size=s) for k, s in shapes.items()}
+    noise = {k: np.abs(rng.normal(size=s)) * 1e-9 for k, s in shapes.items()}
+    tol, scale = tolerance("central"), 1.0
+    got = {k: v + rng.choice([0.0, 0.5, 2.0], size=v.shape) * tol.atol(scale, noise[k]) for k, v in expected.items()}
+    special = rng.integers(0, 6)
+    if special == 1:
+        got["W1"][1, 2] = np.nan
+    elif special == 2:
+        expected["b1"][0] = got["b1"][0] = np.inf              # inf - inf is NaN: a mismatch
+    elif special == 3:
+        got["x0"] = np.array(np.inf)
+    with np.errstate(invalid="ignore"):
+        bad = [(k, idx) for k in shapes for idx in np.ndindex(shapes[k])
+               if not abs(got[k][idx] - expected[k][idx]) <= tol.atol(scale, noise[k][idx])]
+    report = compare("dL/d", got, expected, tol, noise=noise, max_lines=20, scale=scale)
+    assert (report is None) == (not bad)
+    if bad:
+        assert f"Mismatched elements: {len(bad)} / 10 " in report
+        for k, idx in bad:
+            assert f"dL/d{k}{'[' + ', '.join(map(str, idx)) + ']' if idx else ''}:" in report
