@@ -17,7 +17,7 @@ import numpy as np
 from backprop_harness import mistakes
 from backprop_harness.compare import exact_rule
 from backprop_harness.mistakes import batch_size
-from oracles.cases import MANUAL_NAMES, GraphCase, ManualCase, MLPCase, SoftmaxCase
+from oracles.cases import MANUAL_NAMES, GraphCase, ManualCase, MLPCase, SoftmaxCase, per_case
 from oracles.tolerance import tolerance
 
 __all__ = ["CODES", "MATCH_RTOL", "Diagnosis", "diagnose", "diagnose_repeat", "fixed", "probe_case"]
@@ -225,9 +225,8 @@ def diagnose_repeat(case, first: dict, again: dict) -> Diagnosis:
     (a walk over a set, whose order changes from call to call, gives this with the
     gradient overwritten at branches); ``unknown`` when none does.
     """
-    right = mistakes.right(case)
-    expected = _as_tensors(case, right.grads)
-    if _Matcher(case, right, expected).matches(_as_tensors(case, first), expected):
+    _, expected, matcher, _ = _prepared(case)
+    if matcher.matches(_as_tensors(case, first), expected):
         return fixed("stale_state")
     found = [diagnose(case, answer) for answer in (first, again)]
     codes = [c for d in found if d.known for c in d.codes]
@@ -238,16 +237,26 @@ def diagnose_repeat(case, first: dict, again: dict) -> Diagnosis:
                           "(iterating over a set) can give that")
 
 
+@per_case
+def _prepared(case) -> tuple:
+    """(the right answer, its tensors, the matcher, code -> the mistakes' tensors) for ``case``:
+    the costly part of a diagnosis (every mistake's backward pass, the case's rounding
+    magnitudes), a function of the case alone; a failure asks about the same case
+    several times (each answer of a determinism check, the probe)."""
+    right = mistakes.right(case)
+    expected = _as_tensors(case, right.grads)
+    return (right, expected, _Matcher(case, right, expected),
+            {code: [_as_tensors(case, g.grads) for g in answers]
+             for code, answers in mistakes.mistaken(case).items()})
+
+
 def _match(case, received: dict, loss, distinct=True, among=None) -> dict:
     """code -> the tensors it changes, for every known mistake (of ``among``, if given) whose
     answer on ``case`` ``received`` matches; ``distinct``: only where it changes the answer."""
-    right = mistakes.right(case)
-    expected = _as_tensors(case, right.grads)
+    right, expected, matcher, mistaken = _prepared(case)
     got = _as_tensors(case, received)
-    matcher = _Matcher(case, right, expected)
     found = {}
-    candidates = {code: [_as_tensors(case, g.grads) for g in answers]
-                  for code, answers in mistakes.mistaken(case).items()}
+    candidates = {code: list(forms) for code, forms in mistaken.items()}
     for code, cand in _transforms(case, expected, got, matcher).items():
         candidates.setdefault(code, []).append(cand)
     for code, forms in candidates.items():
