@@ -218,7 +218,15 @@ class Runs:
                    "--conformance-json", str(self.out / f"{name}.json"), "--junitxml", str(self.out / f"{name}.xml")]
             with open(self.out / f"{name}.txt", "w") as log:
                 self.procs[name] = subprocess.Popen(cmd, cwd=self.copy if name == "misbehaves" else ROOT, env=env,
-                                                    stdout=log, stderr=subprocess.STDOUT)
+                                                    stdout=log, stderr=subprocess.STDOUT, preexec_fn=_lower_priority)
+
+    def stop(self) -> None:
+        """Kill what still runs and remove the output (a session that ends before the tests)."""
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        shutil.rmtree(self.out, ignore_errors=True)
 
     def results(self) -> dict:
         """Each run's (exit status, JSON report or {} if it wrote none, output); a run still going
@@ -237,12 +245,29 @@ class Runs:
         return results
 
 
+def _lower_priority():
+    """In the child before it runs: yield the CPU to the session's own tests (the runs are
+    started when collection ends and fill the core that the session leaves idle)."""
+    os.nice(10)
+
+
+EARLY: list = []     # the Runs started when collection ended (tests/conftest.py), if they were
+
+
+def start_early() -> None:
+    """Start the runs now, at low priority, so that they are done when their tests come."""
+    if not EARLY:
+        EARLY.append(Runs())
+
+
 @pytest.fixture(scope="module")
 def runs():
     """(exit status, JSON report, output) of every run of RUNS, by name."""
-    started = Runs()
-    yield started.results()
-    shutil.rmtree(started.out, ignore_errors=True)
+    started = EARLY.pop() if EARLY else Runs()
+    try:
+        yield started.results()
+    finally:
+        started.stop()
 
 
 @pytest.mark.parametrize("name", RUNS)
