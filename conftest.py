@@ -489,7 +489,7 @@ def pytest_sessionfinish(session, exitstatus):
             if page is not None:
                 _write(config, "--report-html", Path(config.invocation_params.dir) / html_path, page)
     if "impl" in _state:
-        _state["impl"].worker.close()
+        _state["impl"].close()
 
 
 def pytest_unconfigure(config):

@@ -14,6 +14,7 @@ module name, the name of an adapter that ships with the harness (``ADAPTERS``:
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -122,6 +123,7 @@ class Implementation:
         self._not_provided: dict = {}          # function -> reason
         self._lost: dict = {}                  # function -> message of the hang or crash
         self._ops = None
+        self._spares: list = []                # [(worker, thread loading it)] for the next fresh_answers
 
     def __repr__(self):
         return f"Implementation({self.spec.label!r})"
@@ -261,16 +263,47 @@ class Implementation:
 
     def fresh_answer(self, case, fn: str | None = None) -> Answer:
         """``answer`` from a new worker process that has answered nothing before: what the
-        implementation says without any state kept from earlier calls."""
+        implementation says without any state kept from earlier calls.
+
+        Such processes are started ahead, SPARES at a time, each loading the implementation
+        on a background thread while the run goes on (a start is ~0.25 s of one core, mostly
+        importing numpy; a run asks for 15 fresh answers, one after the other).
+        """
         __tracebackhide__ = True
-        main = self.worker
-        self.worker = Worker(main.handler, main.init, call_timeout=main.call_timeout,
-                             start_timeout=main.start_timeout)
+        while len(self._spares) < self.SPARES + 1:
+            self._spares.append(self._start_spare())
+        fresh, loading = self._spares.pop(0)
+        loading.join()
+        main, self.worker = self.worker, fresh
         try:
             return self.answer(case, fn)
         finally:
-            self.worker.close()
+            fresh.close()
             self.worker = main
+
+    SPARES = 1
+
+    def _start_spare(self) -> tuple:
+        """(a new worker, the thread that starts it): loaded, it has answered nothing."""
+        main = self.worker
+        spare = Worker(main.handler, main.init, call_timeout=main.call_timeout, start_timeout=main.start_timeout)
+
+        def load():
+            try:
+                spare.info
+            except Exception:      # a start that fails fails again, and is reported, at the first call
+                pass
+        loading = threading.Thread(target=load, name="spare-worker", daemon=True)
+        loading.start()
+        return spare, loading
+
+    def close(self) -> None:
+        """Stop the worker and the spare ones (a later call starts a new worker)."""
+        while self._spares:
+            spare, loading = self._spares.pop()
+            loading.join()
+            spare.close()
+        self.worker.close()
 
     def _manual(self, case: ManualCase) -> Answer:
         """``gradients`` gives the 8 partials; the loss comes from ``forward``, when it can be called."""

@@ -45,7 +45,7 @@ def load():
         return impl
     yield make
     for impl in made:
-        impl.worker.close()
+        impl.close()
 
 
 # --- resolving --impl ----------------------------------------------------------------------
@@ -173,6 +173,42 @@ def test_bad_conventions_are_a_clear_failure(tmp_path, load):
     with pytest.raises(ConformanceFailure, match=r"CONVENTIONS\['mlp'\]\['layout'\] = 'diagonal'; expected one of "
                                                  r"\('row', 'column'\)"):
         load(str(plugin)).conventions()
+
+
+FIRST_CALL_CACHE = """
+from reference import protocol as _ref
+_answers = []
+
+
+def mlp_gradients(X, T, Ws, bs):
+    if not _answers:                   # a cache filled by the process's first call
+        _answers.append(_ref.mlp_gradients(X, T, Ws, bs))
+    return _answers[0]
+"""
+
+
+def test_every_fresh_answer_comes_from_a_process_that_answered_nothing(tmp_path, load):
+    """fresh_answer's processes are started ahead (each loads while the previous answers):
+    each must still answer first, four times in a row, and none may outlive close()."""
+    plugin = tmp_path / "first_call.py"
+    plugin.write_text(FIRST_CALL_CACHE)
+    impl = load(str(plugin))
+    other = MLP_CASE.with_params({k: 0.5 * np.asarray(v) for k, v in MLP_CASE.params().items()})
+    right, stale = reference_gradient(MLP_CASE), reference_gradient(other)
+    impl.answer(other)
+    np.testing.assert_array_equal(impl.answer(MLP_CASE).gradient.grads["W1"], stale.grads["W1"])
+    for _ in range(4):
+        np.testing.assert_array_equal(impl.fresh_answer(MLP_CASE).gradient.grads["W1"], right.grads["W1"])
+    processes = [impl.worker] + [spare for spare, _ in impl._spares]
+    assert len(processes) == 1 + Implementation.SPARES and all(w.pid for w in processes)
+    impl.close()
+    assert not any(w.pid for w in processes)
+
+
+def test_a_fresh_answer_of_a_plugin_that_does_not_load_is_its_load_error(load):
+    impl = load("tests/plugins/syntax_error.py")
+    with pytest.raises(ConformanceFailure, match="SyntaxError"):
+        impl.fresh_answer(MLP_CASE, "mlp_gradients")
 
 
 # --- whole runs of pytest --impl ------------------------------------------------------------------
