@@ -1,5 +1,7 @@
 """Command line: ``backprop-harness check`` prints a verdict per system for the reference;
-``backprop-harness grade DIR --out OUTDIR`` grades a class (``backprop_harness/grade.py``)."""
+``backprop-harness grade DIR --out OUTDIR`` grades a class (``backprop_harness/grade.py``);
+``backprop-harness large --impl PATH`` checks an implementation's gradient of a large network
+(``backprop_harness/large_check.py``)."""
 from __future__ import annotations
 
 import argparse
@@ -41,12 +43,17 @@ def main(argv=None) -> int:
     check = sub.add_parser("check", help="run the correctness benchmark and print a verdict per system")
     check.add_argument("--cases", type=int, default=100, help="random cases per system (default 100)")
     check.add_argument("--seed", type=int, default=0, help="seed of the random cases (default 0)")
-    from backprop_harness import grade
+    from backprop_harness import grade, large_check
     grade.add_arguments(sub.add_parser("grade", help="grade every submission in a folder: a gradebook, "
                                                       "Gradescope results and an HTML report each"))
+    large_check.add_arguments(sub.add_parser("large", help="check your implementation's gradient of a large "
+                                                           "network (256-512-10 by default) in about a second",
+                                             description=large_check.DESCRIPTION))
     args = parser.parse_args(argv)
     if args.command == "grade":
         return grade.main(args)
+    if args.command == "large":
+        return large_check.check(args)
     if args.cases < 0:
         parser.error("--cases must be >= 0")
     return _check(args)
