@@ -15,11 +15,12 @@ Profiles (``--hypothesis-profile NAME`` or ``HYPOTHESIS_PROFILE``):
 * ``ci`` (the default when ``CI`` is set): the same count, derandomized, so a
   CI run is deterministic, and the failure blob printed;
 * ``thorough``: ten times the examples;
-* ``smoke``: 5 derandomized examples, for the meta-tests that run ``pytest --impl``
-  end to end to check the report (tests/test_plugin_path.py).
+* ``smoke``: 5 derandomized examples, failures not shrunk, for the meta-tests that
+  run ``pytest --impl`` end to end to check the report (tests/test_plugin_path.py).
 
 The verdict per system is gathered from test reports, so it is the same under
-pytest-xdist (``pytest -n 2``), where the tests run in worker processes.
+pytest-xdist (the default run uses every core; ``-n 0`` for one process), where the
+tests run in worker processes.
 ``--conformance-json PATH`` writes it in the schema of docs/conformance-schema.md.
 Exit status 0 exactly when every provided system passes and the fixtures are intact.
 """
@@ -45,9 +46,11 @@ settings.register_profile("ci", derandomize=True, max_examples=50, deadline=None
 settings.register_profile("dev", max_examples=50, deadline=None, print_blob=True)
 settings.register_profile("thorough", max_examples=500, deadline=None, print_blob=True,
                           suppress_health_check=[HealthCheck.too_slow])
-# a few examples per property: the meta-tests' end-to-end runs of pytest --impl, which
-# check the report's shape and verdicts, not the implementations' correctness
-settings.register_profile("smoke", max_examples=5, deadline=None, derandomize=True, database=None)
+# a few examples per property and no shrinking: the meta-tests' end-to-end runs of
+# pytest --impl, which check the report's shape and verdicts, not the implementations'
+# correctness (shrinking a failure is the other profiles' part: 3.5 s of such a run)
+settings.register_profile("smoke", max_examples=5, deadline=None, derandomize=True, database=None,
+                          phases=[Phase.explicit, Phase.reuse, Phase.generate])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 SCHEMA = "backprop-harness/conformance/1"
@@ -137,7 +140,7 @@ def _register_conformance_profile(config):
     base = settings.get_profile(settings.get_current_profile_name())
     examples = base.max_examples if config.getoption("impl") else max(5, base.max_examples // 5)
     settings.register_profile("conformance", parent=base, max_examples=examples,
-                              phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
+                              phases=[p for p in base.phases if p is not Phase.explain],
                               report_multiple_bugs=False)
 
 

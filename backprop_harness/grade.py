@@ -169,7 +169,7 @@ def _copy_harness(target: Path):
 
 def _command(sub: Submission, harness: Path, out: Path, settings: Settings) -> list:
     cmd = [sys.executable, "-m", "pytest", "--rootdir", str(harness), "-c", str(harness / "pyproject.toml"),
-           "-p", "no:cacheprovider", "-q", "--impl", str(sub.entry), "--impl-timeout", str(settings.impl_timeout),
+           "-p", "no:cacheprovider", "-q", "-n", "0", "--impl", str(sub.entry), "--impl-timeout", str(settings.impl_timeout),
            "--oracles", settings.oracles, "--conformance-json", str(out / "conformance.json")]
     if settings.html:
         cmd += ["--report-html", str(out / "report.html")]

@@ -43,7 +43,7 @@ def main(argv=None) -> int:
         for spec in args.specs:
             for jobs in args.jobs:
                 cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--impl", spec,
-                       "--conformance-json", str(report)] + (["-n", str(jobs)] if jobs > 1 else [])
+                       "--conformance-json", str(report), "-n", str(jobs if jobs > 1 else 0)]
                 times = []
                 for _ in range(args.repeat):
                     report.unlink(missing_ok=True)

@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/seed_sweep.py --first 1000 --count 200 --jobs 2
 
-Each run is ``python -m pytest -q -p no:cacheprovider --hypothesis-profile dev
+Each run is ``python -m pytest -q -p no:cacheprovider -n 0 --hypothesis-profile dev
 --hypothesis-seed N`` (50 fresh examples per property test); runs go ``--jobs``
 at a time. Every failing seed is listed with its first failing test, and the
 log of every run is kept under ``--logs``. Exit status 1 when any seed fails.
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def run(seed: int, logs: Path) -> tuple[int, int, float, str]:
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0",
                            "--hypothesis-profile", "dev", f"--hypothesis-seed={seed}"],
                           cwd=ROOT, capture_output=True, text=True, env=None)
     (logs / f"seed_{seed}.log").write_text(proc.stdout + proc.stderr)

@@ -248,13 +248,14 @@ class Runs:
         # these runs check the report, not the implementations: the numpy oracles suffice,
         # and spare each run importing torch and JAX
         for name, (spec, _) in RUNS.items():
-            cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+            cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-n", "0",
                    "--oracles", "complex_step,richardson,central",
                    "--impl", str(outside) if name == "template" else spec, "--impl-timeout", "1",
                    "--conformance-json", str(self.out / f"{name}.json"), "--junitxml", str(self.out / f"{name}.xml")]
             with open(self.out / f"{name}.txt", "w") as log:
                 self.procs[name] = subprocess.Popen(cmd, cwd=self.copy if name == "misbehaves" else ROOT, env=env,
-                                                    stdout=log, stderr=subprocess.STDOUT, preexec_fn=_lower_priority)
+                                                    stdout=log, stderr=subprocess.STDOUT)
+            _lower_priority(self.procs[name].pid)
 
     def stop(self) -> None:
         """Kill what still runs and remove the output (a session that ends before the tests)."""
@@ -281,10 +282,15 @@ class Runs:
         return results
 
 
-def _lower_priority():
-    """In the child before it runs: yield the CPU to the session's own tests (the runs are
-    started when collection ends and fill the core that the session leaves idle)."""
-    os.nice(10)
+def _lower_priority(pid: int) -> None:
+    """Let the run yield the CPU to the session's own tests (the runs are started when
+    collection ends and fill the core that the session leaves idle); what it starts
+    inherits the priority. Set after the start, not in a preexec_fn: forking Python
+    code in a process where JAX runs threads can deadlock."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, pid, 10)
+    except OSError:          # it has exited already
+        pass
 
 
 EARLY: list = []     # the Runs started when collection ended (tests/conftest.py), if they were

@@ -373,7 +373,7 @@ def test_end_to_end_page_of_a_buggy_implementation_in_chromium(tmp_path):
     env.pop("BACKPROP_IMPL", None)
     env.pop("PYTEST_XDIST_WORKER", None)
     cmd = [sys.executable, "-m", "pytest", "--rootdir", str(ROOT), "-c", str(ROOT / "pyproject.toml"),
-           "-p", "no:cacheprovider", "-q", "--impl", str(ROOT / "zoo" / "buggy" / "mlp_weight_not_transposed.py"),
+           "-p", "no:cacheprovider", "-q", "-n", "0", "--impl", str(ROOT / "zoo" / "buggy" / "mlp_weight_not_transposed.py"),
            "--report-html", "report.html", "--conformance-json", "report.json",
            str(ROOT / "tests" / "test_conformance.py")]
     harness = subprocess.run(cmd, cwd=run, env=env, capture_output=True, text=True, timeout=300)
