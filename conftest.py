@@ -116,8 +116,8 @@ def pytest_configure(config):
     # "--impl /elsewhere/yours.py" it may look for it under /elsewhere and not find it.
     for line in ("system(name): the system a test checks (the verdict per system)",
                  "check(name): the conformance check a test belongs to (backprop_harness/protocol.py CHECKS)",
-                 "slow: end-to-end runs of minutes (pytest -m slow; left out of the default run)",
-                 "zoo: the bug zoo's meta-test (pytest -m zoo)"):
+                 "slow: end-to-end runs of minutes (pytest -m slow -n 0; left out of the default run)",
+                 "zoo: the bug zoo's meta-test (pytest -m zoo -n 0)"):
         config.addinivalue_line("markers", line)
     _register_conformance_profile(config)
     _oracles(config)                       # a bad --oracles is a usage error before anything runs

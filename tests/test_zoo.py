@@ -10,7 +10,7 @@ correct entry's systems pass. The summary prints the zoo's mutation score (bugs
 caught / bugs), which must be 100%, and the share rightly diagnosed.
 
 Marked ``zoo``: minutes, so the default run leaves it out (pyproject's addopts);
-``pytest -m zoo`` runs it.
+``pytest -m zoo -n 0`` runs it (it runs its own processes in parallel).
 """
 from __future__ import annotations
 
