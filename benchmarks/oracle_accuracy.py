@@ -54,7 +54,7 @@ from oracles.cases import GraphCase, ManualCase, MLPCase, SoftmaxCase  # noqa: E
 from oracles.numeric import ACTIVATIONS  # noqa: E402
 from oracles.rounding import magnitude  # noqa: E402
 from oracles.tolerance import tolerance  # noqa: E402
-from tests.strategies import RELU_MARGIN, SOFTMAX_REGIMES, _clear_of_zero, cases  # noqa: E402
+from tests.strategies import RELU_MARGIN, SOFTMAX_REGIMES, clear_of_zero, cases  # noqa: E402
 
 PAIRS = [("scalar_graph", "conditioned")] + [(s, r) for s in ("manual_222", "mlp") for r in ("conditioned", "saturated")] \
     + [("softmax", r) for r in SOFTMAX_REGIMES]
@@ -120,7 +120,7 @@ def large_cases(system, count, seed=0):
         for l, act in enumerate(acts):
             Z = A @ Ws[l]
             if act == "relu":
-                bs[l] = _clear_of_zero(Z, bs[l], RELU_MARGIN)
+                bs[l] = clear_of_zero(Z, bs[l], RELU_MARGIN)
             A = ACTIVATIONS[act](Z + bs[l])
         with_bias = "relu" in acts or bool(rng.integers(0, 2))
         case = MLPCase(X, rng.uniform(0, 1, (n, dims[-1])), Ws, bs if with_bias else None, acts,

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Estimate", "ESTIMATORS", "estimate", "central_difference", "richardson", "complex_step",
+__all__ = ["Estimate", "ESTIMATORS", "estimate", "central_difference", "richardson", "complex_step", "COMPLEX_STEP",
            "directional", "central_difference_arrays", "ravel_all"]
 
 _EPS = np.finfo(np.float64).eps
@@ -156,10 +156,10 @@ def richardson(f, x, rel_step: float | None = None, batched: bool = False) -> Es
 # * too small: h f' underflows below float64's smallest normal 2.2e-308 (x * x at
 #   x = 2.5e-296 with h = 1.4e-20). At 3e-151 that happens for f' < 7e-158, and
 #   oracles.tolerance judges gradients below a scale of 1e-150 absolutely.
-_COMPLEX_STEP = 2.0 ** -500
+COMPLEX_STEP = 2.0 ** -500
 
 
-def complex_step(f, x, step: float = _COMPLEX_STEP, batched: bool = False) -> Estimate:
+def complex_step(f, x, step: float = COMPLEX_STEP, batched: bool = False) -> Estimate:
     """Complex-step derivative, extrapolated once (2 points per entry):
 
         C(h) = Im f(x + i h e_i) / h = f' - f''' h^2 / 6 + O(h^4)

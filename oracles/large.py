@@ -112,8 +112,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from oracles.cases import MLPCase, SoftmaxCase
-from oracles.finite_differences import _COMPLEX_STEP, complex_step
-from oracles.numeric import ACTIVATIONS, _log_softmax, loss
+from oracles.finite_differences import COMPLEX_STEP, complex_step
+from oracles.numeric import ACTIVATIONS, log_softmax, loss
 from oracles.rounding import magnitude
 from oracles.tolerance import tolerance
 
@@ -315,7 +315,7 @@ class _Layered:
         if self.head == "sse":
             E = A - self.T
             return self.scale * np.sum(E * E, axis=(-2, -1)).imag
-        return -self.scale * np.sum(self.T * _log_softmax(A), axis=(-2, -1)).imag
+        return -self.scale * np.sum(self.T * log_softmax(A), axis=(-2, -1)).imag
 
     def im_losses(self, l, q, j, k, s, nq, steps):
         """Im L(p + i t u_q) for the questions q = 0..nq-1 on layer l and each step t: (len(steps), nq).
@@ -367,7 +367,7 @@ class _Layered:
         raise AssertionError("unreachable")
 
 
-def _answer(case, params, layered, probes, steps=(_COMPLEX_STEP, 2 * _COMPLEX_STEP)):
+def _answer(case, params, layered, probes, steps=(COMPLEX_STEP, 2 * COMPLEX_STEP)):
     """(estimates, noise figures) of the complex step along every probe: the layer-aware
     evaluation where ``layered`` covers the probe's tensor, the generic one otherwise."""
     est, noise = np.empty(len(probes)), np.empty(len(probes))

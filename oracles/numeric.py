@@ -23,7 +23,7 @@ from oracles import Gradient
 from oracles.cases import GraphCase, ManualCase, MLPCase, SoftmaxCase, evaluate
 from oracles.finite_differences import directional as _directional, estimate, ravel_all
 
-__all__ = ["loss", "gradient", "directional", "sigmoid"]
+__all__ = ["loss", "gradient", "directional", "sigmoid", "log_softmax"]
 
 
 def sigmoid(z):
@@ -45,7 +45,7 @@ ACTIVATIONS = {"sigmoid": sigmoid, "tanh": np.tanh, "relu": _relu, "identity": l
 UNARY = {"neg": lambda a: -a, "exp": np.exp, "log": np.log, "sigmoid": sigmoid, "tanh": np.tanh, "relu": _relu}
 
 
-def _log_softmax(Z):
+def log_softmax(Z):
     m = np.max(Z.real, axis=-1, keepdims=True)
     shifted = Z - m
     return shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
@@ -89,7 +89,7 @@ def loss(case, params: dict):
         return total if case.loss == "sse" else total / (2 * X.shape[0])
     if isinstance(case, SoftmaxCase):
         h = sigmoid(case.X @ params["W1"] + params["b1"][:, None, :])
-        logp = _log_softmax(h @ params["W2"] + params["b2"][:, None, :])
+        logp = log_softmax(h @ params["W2"] + params["b2"][:, None, :])
         total = -np.sum(case.Y * logp, axis=(-2, -1))
         return total if case.reduction == "sum" else total / case.X.shape[0]
     raise ValueError(f"not a case: {type(case).__name__}; expected one of GraphCase, ManualCase, MLPCase, SoftmaxCase")

@@ -25,7 +25,7 @@ from oracles.cases import BINARY, UNARY, GraphCase, ManualCase, MLPCase, Node, S
 from oracles.numeric import ACTIVATIONS
 
 __all__ = ["REGIMES", "arrays", "directions", "one_hot", "layer_sizes", "networks", "graph_cases", "manual_cases",
-           "mlp_cases", "softmax_cases", "cases", "RELU_MARGIN", "GRAPH_OPS", "FALLBACKS"]
+           "mlp_cases", "softmax_cases", "cases", "RELU_MARGIN", "GRAPH_OPS", "FALLBACKS", "clear_of_zero"]
 
 REGIMES = ("conditioned", "saturated")
 SOFTMAX_REGIMES = ("conditioned", "saturated", "extreme_logits")
@@ -83,7 +83,7 @@ def networks(max_depth=3, max_width=5, max_batch=4, layout="row", biases=None):
 
 # --- shaping pre-activations with the biases --------------------------------------
 
-def _clear_of_zero(Z, b, margin):
+def clear_of_zero(Z, b, margin):
     """A bias close to ``b`` for which every entry of Z + b is at least ``margin`` from 0.
 
     Z is (n, m) (one column per unit); unit j's forbidden biases are the intervals
@@ -162,7 +162,7 @@ def mlp_cases(draw, regime="conditioned", activations=None, loss=None, layout=No
         if regime == "saturated":
             bs[l] = _saturating(Z, np.where(signs[l] >= 0, 1.0, -1.0), spreads[l])
         elif acts[l] == "relu":
-            bs[l] = _clear_of_zero(Z, bs[l], RELU_MARGIN)
+            bs[l] = clear_of_zero(Z, bs[l], RELU_MARGIN)
         A = ACTIVATIONS[acts[l]](Z + (bs[l] if bs is not None else 0.0))
     case = MLPCase(X, T, Ws, bs, acts, loss, "row")
     if layout == "column":

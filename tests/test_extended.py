@@ -13,7 +13,7 @@ from oracles import extended, numeric
 from oracles.cases import GraphCase, ManualCase, MLPCase, Node, SoftmaxCase, evaluate
 from oracles.rounding import magnitude
 from oracles.tolerance import tolerance
-from tests.strategies import RELU_MARGIN, _clear_of_zero
+from tests.strategies import RELU_MARGIN, clear_of_zero
 
 EPS_LD = float(np.finfo(np.longdouble).eps)
 EPS64 = float(np.finfo(np.float64).eps)
@@ -54,7 +54,7 @@ def _cases():
     X = r.uniform(-1, 1, (n, dims[0]))
     Ws = [r.uniform(-1, 1, (dims[l], dims[l + 1])) for l in range(len(dims) - 1)]
     bs = [r.uniform(-1, 1, d) for d in dims[1:]]
-    bs[1] = _clear_of_zero(np.tanh(X @ Ws[0] + bs[0]) @ Ws[1], bs[1], RELU_MARGIN)     # the relu layer
+    bs[1] = clear_of_zero(np.tanh(X @ Ws[0] + bs[0]) @ Ws[1], bs[1], RELU_MARGIN)     # the relu layer
     T = r.uniform(0, 1, (n, dims[-1]))
     mlp = MLPCase(X.T, T.T, [W.T for W in Ws], bs, ("tanh", "relu", "identity", "sigmoid"), "half_mean", "column")
     r = rng(53)
@@ -174,7 +174,7 @@ def test_sigmoid_both_branches_and_log_softmax_stay_in_long_double():
             assert abs(si.imag / h - slope) <= 4 * EPS_LD * slope, (zi, si.imag / h, slope)
     logits = np.array([1000.0, -1000.0, 999.0])
     direction = np.array([1.0, 0.0, 0.0])        # d logp_j / d z_0 = [j = 0] - p_0
-    logp = numeric._log_softmax((logits + np.clongdouble(1j) * h * direction)[None, :])[0]
+    logp = numeric.log_softmax((logits + np.clongdouble(1j) * h * direction)[None, :])[0]
     assert logp.dtype == np.clongdouble
     with mpmath.workdps(DIGITS):
         z = [mpmath.mpf(v) for v in logits]
