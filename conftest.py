@@ -57,6 +57,7 @@ SCHEMA = "backprop-harness/conformance/1"
 _outcomes: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))   # system -> check -> status -> n
 _first_failure: dict = {}
 _failures: dict = defaultdict(list)   # system -> [{"test", "check", "message", ...}]: failure_detail
+_order: dict = {}                    # test id -> its place in the collection order
 _notes: dict = {}                    # "value_ops", "fixtures": what the summary adds
 _state: dict = {}
 
@@ -174,7 +175,22 @@ def pytest_collection_modifyitems(config, items):
         items[:] = kept
 
 
+def _place(nodeid: str) -> tuple:
+    """Where a test comes in the collection order: failures are reported in that order, so
+    that the first failure and the failures' list do not depend on which xdist worker
+    finished first."""
+    return (_order.get(nodeid, len(_order)), nodeid)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids):
+    """Under xdist the controller collects nothing; every worker reports the same order."""
+    if not _order:
+        _order.update({nodeid: i for i, nodeid in enumerate(ids)})
+
+
 def pytest_collection_finish(session):
+    _order.update({item.nodeid: i for i, item in enumerate(session.items)})
     # JAX compiles each system's bucket once per process (~6 s on a first run, when its
     # disk cache is empty); done on a background thread, it overlaps the first tests
     if "jax64" in _oracles(session.config) and any(item.get_closest_marker("system") for item in session.items):
@@ -374,11 +390,13 @@ def pytest_runtest_logreport(report):
     for system in systems:
         for check in checks:
             _outcomes[system][check][status] += 1
-        if report.failed and system not in _first_failure:
+        first = _first_failure.get(system)
+        if report.failed and (first is None or _place(report.nodeid) < _place(first["test"])):
             text = props.get("message") or (str(report.longrepr).strip().splitlines() or [""])[-1]
             _first_failure[system] = {"test": report.nodeid, "check": checks[0], "message": text}
         if report.failed and "failure" in props:
             _failures[system].append({"test": report.nodeid, "check": checks[0], **json.loads(props["failure"])})
+            _failures[system].sort(key=lambda f: _place(f["test"]))
 
 
 def _verdicts() -> dict:

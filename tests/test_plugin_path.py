@@ -218,6 +218,7 @@ RUNS = {
     "template": ("templates/student.py", 0),
     "misbehaves": ("tests/plugins/misbehaves.py", 1),
     "syntax_error": ("tests/plugins/syntax_error.py", 1),
+    "syntax_error_xdist": ("tests/plugins/syntax_error.py", 1),     # the same, under two xdist workers
 }
 
 
@@ -248,7 +249,8 @@ class Runs:
         # these runs check the report, not the implementations: the numpy oracles suffice,
         # and spare each run importing torch and JAX
         for name, (spec, _) in RUNS.items():
-            cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-n", "0",
+            cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+                   "-n", "2" if name.endswith("_xdist") else "0",
                    "--oracles", "complex_step,richardson,central",
                    "--impl", str(outside) if name == "template" else spec, "--impl-timeout", "1",
                    "--conformance-json", str(self.out / f"{name}.json"), "--junitxml", str(self.out / f"{name}.xml")]
@@ -360,6 +362,15 @@ def test_misbehaving_run_completes_with_a_verdict_per_system(runs):
     assert "were restored" in output
     fixtures = runs["project copy"] / "fixtures"
     assert (fixtures / "003_worked_example.toml").read_bytes() == (ROOT / "fixtures/003_worked_example.toml").read_bytes()
+
+
+def test_the_report_does_not_depend_on_the_workers(runs):
+    """Under xdist (the default) reports arrive as workers finish; the JSON report (its
+    first failures, every failure in order) must be the one-process run's."""
+    one, two = (dict(runs[name][1]) for name in ("syntax_error", "syntax_error_xdist"))
+    assert one and two
+    one.pop("generated"), two.pop("generated")
+    assert json.dumps(two, sort_keys=True) == json.dumps(one, sort_keys=True)
 
 
 def test_a_plugin_that_does_not_load_fails_every_system_without_a_harness_traceback(runs):
