@@ -265,17 +265,18 @@ class Implementation:
         """``answer`` from a new worker process that has answered nothing before: what the
         implementation says without any state kept from earlier calls.
 
-        Such processes are started ahead, SPARES at a time, each loading the implementation
-        on a background thread while the run goes on (a start is ~0.25 s of one core, mostly
-        importing numpy; a run asks for 15 fresh answers, one after the other).
+        Processes are started ahead: while one answers, SPARES more load the implementation
+        on background threads (a start is ~0.25 s of one core, mostly importing numpy; a
+        run asks for 15 fresh answers, one after the other); ``close`` stops them.
         """
         __tracebackhide__ = True
         while len(self._spares) < self.SPARES + 1:
             self._spares.append(self._start_spare())
         fresh, loading = self._spares.pop(0)
-        loading.join()
-        main, self.worker = self.worker, fresh
+        main = self.worker
         try:
+            loading.join()
+            self.worker = fresh
             return self.answer(case, fn)
         finally:
             fresh.close()
@@ -291,7 +292,7 @@ class Implementation:
         def load():
             try:
                 spare.info
-            except Exception:      # a start that fails fails again, and is reported, at the first call
+            except BaseException:  # WorkerLost too: a start that fails fails again, and is reported, at the first call
                 pass
         loading = threading.Thread(target=load, name="spare-worker", daemon=True)
         loading.start()

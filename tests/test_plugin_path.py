@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -193,22 +194,34 @@ def test_every_fresh_answer_comes_from_a_process_that_answered_nothing(tmp_path,
     plugin = tmp_path / "first_call.py"
     plugin.write_text(FIRST_CALL_CACHE)
     impl = load(str(plugin))
-    other = MLP_CASE.with_params({k: 0.5 * np.asarray(v) for k, v in MLP_CASE.params().items()})
-    right, stale = reference_gradient(MLP_CASE), reference_gradient(other)
-    impl.answer(other)
-    np.testing.assert_array_equal(impl.answer(MLP_CASE).gradient.grads["W1"], stale.grads["W1"])
-    for _ in range(4):
-        np.testing.assert_array_equal(impl.fresh_answer(MLP_CASE).gradient.grads["W1"], right.grads["W1"])
+    cases = [MLP_CASE.with_params({k: f * np.asarray(v) for k, v in MLP_CASE.params().items()})
+             for f in (0.5, 1.0, 1.5, -1.0, 2.0)]
+    impl.answer(cases[0])
+    np.testing.assert_array_equal(impl.answer(cases[1]).gradient.grads["W1"],
+                                  reference_gradient(cases[0]).grads["W1"])       # the used worker is stale
+    for case in cases[1:]:          # a reused process would answer the previous case
+        np.testing.assert_array_equal(impl.fresh_answer(case).gradient.grads["W1"], reference_gradient(case).grads["W1"])
+    for _, loading in impl._spares:
+        loading.join()
     processes = [impl.worker] + [spare for spare, _ in impl._spares]
     assert len(processes) == 1 + Implementation.SPARES and all(w.pid for w in processes)
     impl.close()
     assert not any(w.pid for w in processes)
 
 
-def test_a_fresh_answer_of_a_plugin_that_does_not_load_is_its_load_error(load):
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_fresh_answer_of_a_plugin_that_does_not_load_is_its_load_error(load, tmp_path):
     impl = load("tests/plugins/syntax_error.py")
     with pytest.raises(ConformanceFailure, match="SyntaxError"):
         impl.fresh_answer(MLP_CASE, "mlp_gradients")
+    exits = tmp_path / "exits_at_import.py"
+    exits.write_text("import os\nos._exit(3)\n")
+    impl = load(str(exits))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")          # a spare's failed start must not escape its thread
+        with pytest.raises((ConformanceFailure, WorkerLost), match="status 3"):
+            impl.fresh_answer(MLP_CASE, "mlp_gradients")
+        impl.close()
 
 
 # --- whole runs of pytest --impl ------------------------------------------------------------------
