@@ -246,7 +246,7 @@ Case = GraphCase | ManualCase | MLPCase | SoftmaxCase
 
 
 def per_case(fn, size: int = 8):
-    """``fn(case)`` kept for the last ``size`` cases asked about.
+    """``fn(case)`` kept for the last ``size`` cases computed (first in, first out).
 
     For what is a function of the case alone and asked for repeatedly (its rounding
     magnitudes: once per comparison; the known mistakes' answers: once per diagnosis).
