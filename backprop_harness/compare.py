@@ -57,8 +57,8 @@ def compare(name, got, expected, tol: Tolerance, got_label="IMPL", expected_labe
     for k in expected:
         if got[k].shape != expected[k].shape:
             return f"{_label(name, k)}: shape {got[k].shape} from {got_label}, expected {expected[k].shape}"
-    if scale is None:
-        scale = max((float(np.max(np.abs(e))) for e in expected.values() if e.size), default=0.0)
+    if scale is None:       # of the finite entries: a NaN scale would make every bound NaN, and pass
+        scale = max((float(np.max(np.abs(e[np.isfinite(e)]), initial=0.0)) for e in expected.values()), default=0.0)
     if _all_within(got, expected, tol, scale, noise):
         return None
     offenders, n_bad, n_all, max_abs = [], 0, 0, 0.0

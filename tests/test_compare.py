@@ -97,3 +97,8 @@ def test_the_quick_verdict_is_the_per_entry_one(seed):
         assert f"Mismatched elements: {len(bad)} / 10 " in report
         for k, idx in bad:
             assert f"dL/d{k}{'[' + ', '.join(map(str, idx)) + ']' if idx else ''}:" in report
+
+
+def test_a_nan_in_the_expected_gradient_is_a_mismatch_not_a_nan_bound():
+    report = compare("x", {"a": np.array([1.0, 5.0])}, {"a": np.array([np.nan, 1.0])}, tolerance("central"))
+    assert report is not None and "Mismatched elements: 2 / 2" in report
