@@ -263,17 +263,6 @@ def _generic(case, params, supports):
     return est.gradient, est.noise
 
 
-def _sigmoid(z):
-    """``oracles.numeric.sigmoid`` without its boolean indexing (3x faster, bitwise the same
-    values): 1/(1 + e^-z) where Re z >= 0, e^z/(1 + e^z) elsewhere, one exp of Re <= 0."""
-    pos = z.real >= 0
-    e = np.exp(np.where(pos, -z, z))
-    return np.where(pos, 1, e) / (1 + e)
-
-
-_ACT = {**ACTIVATIONS, "sigmoid": _sigmoid}
-
-
 class _Layered:
     """A case as layers in the row layout, A_l = act_l(A_{l-1} @ W_l + b_l), and a loss head:
     MLPs ("sse", times 1 or 1/(2n)) and the softmax network (identity output, cross-entropy).
@@ -311,7 +300,7 @@ class _Layered:
 
     def _head(self, Zc):
         """Im of the loss for complex pre-activations of the last layer, (s, q, n, d) -> (s, q)."""
-        A = _ACT[self.acts[-1]](Zc)
+        A = ACTIVATIONS[self.acts[-1]](Zc)
         if self.head == "sse":
             E = A - self.T
             return self.scale * np.sum(E * E, axis=(-2, -1)).imag
@@ -352,7 +341,7 @@ class _Layered:
             Z = np.broadcast_to(self.Z[l], (t.shape[0], nq) + self.Z[l].shape).astype(complex)
             Z[:, pq, :, pk] = np.moveaxis(Zc, 1, 0)
             return self._head(Z)
-        im_a = _ACT[self.acts[l]](Zc).imag                                     # columns with no imaginary
+        im_a = ACTIVATIONS[self.acts[l]](Zc).imag                                     # columns with no imaginary
         W = self.Ws[l + 1]                                                     # part add exact zeros
         contrib = im_a[..., None] * W[pk][None, :, None, :]                    # (steps, pairs, n, d_next)
         if pq.size > nq:                                                       # several units per question
@@ -362,7 +351,7 @@ class _Layered:
             Zc = self.Z[m] + 1j * im_z                                         # (steps, q, n, d_m)
             if m + 1 == len(self.Ws):
                 return self._head(Zc)
-            im_z = _ACT[self.acts[m]](Zc).imag.reshape(-1, self.Z[m].shape[1]) @ self.Ws[m + 1]
+            im_z = ACTIVATIONS[self.acts[m]](Zc).imag.reshape(-1, self.Z[m].shape[1]) @ self.Ws[m + 1]
             im_z = im_z.reshape(t.shape[0], nq, n, -1)
         raise AssertionError("unreachable")
 

@@ -27,14 +27,14 @@ __all__ = ["loss", "gradient", "directional", "sigmoid", "log_softmax"]
 
 
 def sigmoid(z):
-    """1/(1 + e^-z), finite for every z of either sign and real or complex."""
+    """1/(1 + e^-z), finite for every z of either sign and real or complex: the exponent
+    always has Re <= 0 (e^-z where Re z >= 0, e^z elsewhere, then e^z/(1 + e^z)), with no
+    boolean indexing (oracles.large calls it on whole layers of many points)."""
     z = np.asarray(z)
-    out = np.empty_like(z, dtype=np.result_type(z, np.float64))
+    z = z.astype(np.result_type(z, np.float64), copy=False)
     pos = z.real >= 0
-    out[pos] = 1 / (1 + np.exp(-z[pos]))
-    e = np.exp(z[~pos])
-    out[~pos] = e / (1 + e)
-    return out[()] if out.ndim == 0 else out
+    e = np.exp(np.where(pos, -z, z))
+    return np.where(pos, 1, e) / (1 + e)
 
 
 def _relu(z):

@@ -7,7 +7,7 @@ import pytest
 
 from backprop_harness.implementations import reference_gradient
 from oracles.cases import GraphCase, ManualCase, MLPCase, Node, SoftmaxCase
-from oracles.large import (_answer, _bisect, _blocks, _Layered, _setup, _sigmoid, directional_only, random_mlp,
+from oracles.large import (_answer, _bisect, _blocks, _Layered, _setup, directional_only, random_mlp,
                            verify)
 from oracles.numeric import sigmoid
 
@@ -195,7 +195,15 @@ def test_directional_only_passes_a_correct_gradient_and_fails_a_wrong_one():
     assert not directional_only(case, grads).ok
 
 
-def test_the_fast_sigmoid_is_numerics_bitwise():
+def test_the_branch_free_sigmoid_is_the_two_branch_definition_bitwise():
+    """numeric.sigmoid (which large.py runs on whole layers) takes no boolean indexing;
+    its values must be those of 1/(1 + e^-z) for Re z >= 0 and e^z/(1 + e^z) below."""
     z = np.concatenate([_rng.normal(0, 5, 1000), [0.0, -0.0, 709.8, -709.8, 1000.0, -1000.0, 37.0, -37.0]])
     z = z + 1j * np.concatenate([_rng.normal(0, 1e-151, z.size - 2), [3e-151, -6e-151]])
-    assert np.array_equal(_sigmoid(z), sigmoid(z))
+    for x in (z, z.real):
+        pos = x.real >= 0
+        expected = np.empty_like(x)
+        expected[pos] = 1 / (1 + np.exp(-x[pos]))
+        expected[~pos] = np.exp(x[~pos]) / (1 + np.exp(x[~pos]))
+        assert np.array_equal(sigmoid(x), expected)
+    assert sigmoid(np.int8(3)) == 1 / (1 + np.exp(-3.0))          # integers computed in float64
