@@ -258,7 +258,7 @@ def pytest_runtest_setup(item):
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
-    from backprop_harness.plugin import NotProvided, NotRun
+    from backprop_harness.plugin import NotApplicable, NotProvided, NotRun
     if call.excinfo is not None:
         _join_jax_warmup()
     report = (yield).get_result()
@@ -267,6 +267,8 @@ def pytest_runtest_makereport(item, call):
     props.extend(("check", m.args[0]) for m in item.iter_markers("check"))
     if call.excinfo is not None and call.excinfo.errisinstance(NotProvided):
         props.append(("status", "not provided"))
+    elif call.excinfo is not None and call.excinfo.errisinstance(NotApplicable):
+        props.append(("status", "not applicable"))
     elif call.excinfo is not None and call.excinfo.errisinstance(NotRun):
         props.append(("status", "not run"))
     impl = _state.get("impl")
@@ -426,7 +428,9 @@ def _cell(counts) -> str:
         return f"FAIL {failed}/{passed + failed}"
     if passed:
         return f"{passed}/{passed}" + ("*" if counts.get("not provided") else "")
-    return "n/p" if counts.get("not provided") else "skip"
+    if counts.get("not provided"):
+        return "n/p"
+    return "n/a" if counts.get("not applicable") else "skip"
 
 
 def pytest_terminal_summary(terminalreporter, config):
@@ -452,6 +456,7 @@ def pytest_terminal_summary(terminalreporter, config):
             tr.write_line(f"{system:<14}{verdicts[system].upper():<14}"
                           + "  ".join(f"{c:>{w}}" for c, w in zip(cells, widths)))
         tr.write_line("cells: passed/run (* some functions not provided), FAIL failed/run, n/p not provided, "
+                      "n/a not applicable under the declared conventions, "
                       "- no such check")
     else:
         for system in SYSTEMS:

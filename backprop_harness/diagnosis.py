@@ -51,6 +51,9 @@ CODES = {
     "scaled_half": "the gradient is half the right one (the factor 2 of the squared error is missing)",
     "scaled_batch": "the gradient is the batch size times the right one",
     "scaled_inverse_batch": "the gradient is the right one divided by the batch size (averaged where the loss sums)",
+    "convention_mismatch": "a correct answer under another convention than the one declared (the line "
+                           "to add to CONVENTIONS is in the message)",
+    "inconsistent_convention": "the gradient is of one convention and the loss of another",
     "float32": "computed in float32: right to about 7 digits, not to float64's 16",
     "inputs_modified": "the implementation modifies the arrays it is given",
     "stale_state": "state kept from an earlier call (a cached forward pass) changes a later answer",

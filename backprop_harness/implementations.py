@@ -42,7 +42,8 @@ def reference_gradient(case) -> Gradient:
             grads.update({f"b{l + 1}": d for l, d in enumerate(g.dbs)})
         return Gradient(float(g.loss), grads, "reference")
     if isinstance(case, SoftmaxCase):
-        L, grads = softmax.loss_and_gradients(case.X, case.Y, case.W1, case.b1, case.W2, case.b2, case.reduction)
+        L, grads = softmax.loss_and_gradients(case.X, case.Y, case.W1, case.b1, case.W2, case.b2, case.reduction,
+                                             case.hidden, case.l2)
         return Gradient(float(L), grads, "reference")
     raise ValueError(f"not a case: {type(case).__name__}")
 

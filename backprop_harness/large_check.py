@@ -27,6 +27,7 @@ shapes or dtypes (the message says what was expected).
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 import sys
 import time
 
@@ -34,7 +35,8 @@ import numpy as np
 
 from backprop_harness.isolation import WorkerLost
 from backprop_harness.plugin import PROTOCOL_CALLS, ConformanceFailure, Implementation, NotProvided, NotRun, resolve
-from backprop_harness.protocol import SYSTEM_FUNCTIONS, mlp_activations
+from backprop_harness.protocol import SYSTEM_FUNCTIONS
+from backprop_harness.systems.mlp import activations as mlp_activations
 from oracles import numeric
 from oracles.cases import MLPCase
 from oracles.large import BUDGET, random_mlp, random_softmax, verify
@@ -111,16 +113,23 @@ def _case(impl: Implementation, args):
     if args.system == "softmax":
         if args.dims[2] < 2:
             raise UsageError(f"--dims {','.join(map(str, args.dims))}: the softmax network needs at least 2 classes")
-        reduction = conv["softmax"]["reduction"]
-        return (random_softmax(args.dims, args.batch, args.seed, reduction=reduction), fn,
-                f"sigmoid hidden layer, softmax output, cross-entropy ({reduction} over the batch)")
+        sm = conv["softmax"]
+        if sm["l2"]:
+            raise UsageError("backprop-harness large checks softmax networks without an L2 term; "
+                             f"CONVENTIONS declares l2 = {sm['l2']}")
+        case = random_softmax(args.dims, args.batch, args.seed, reduction=sm["reduction"])
+        return (replace(case, hidden=sm["hidden"]), fn,
+                f"{sm['hidden']} hidden layer, softmax output, cross-entropy ({sm['reduction']} over the batch)")
     if fn == "NeuralNetwork":
         c = random_mlp(args.dims, args.batch, args.seed)
         return (MLPCase(c.X, c.T, c.Ws, None), fn,
                 "003's network: row layout, sigmoid, no biases, squared error summed")
     m = conv["mlp"]
     acts = mlp_activations(m, len(args.dims) - 1)
-    return (random_mlp(args.dims, args.batch, args.seed, activations=acts, loss=m["loss"], layout=m["layout"]), fn,
+    case = random_mlp(args.dims, args.batch, args.seed, activations=acts, loss=m["loss"], layout=m["layout"])
+    if m["bias"] == "none":
+        case = replace(case, bs=None)
+    return (case, fn,
             f"{m['layout']} layout, activations {', '.join(acts)}, loss {m['loss']}")
 
 

@@ -17,7 +17,8 @@ import numpy as np
 
 from oracles import Gradient
 from oracles.cases import MANUAL_NAMES, GraphCase, ManualCase, MLPCase, SoftmaxCase, evaluate
-from reference import manual, mlp, softmax
+from backprop_harness.implementations import reference_gradient
+from reference import manual
 from reference.activations import activation, sigmoid
 
 __all__ = ["right", "mistaken", "batch_size"]
@@ -35,25 +36,7 @@ def batch_size(case) -> int:
 
 def right(case) -> Gradient:
     """The reference's loss and gradient for ``case``."""
-    if isinstance(case, GraphCase):
-        values = evaluate(case.leaves, case.nodes, _UNARY)
-        return Gradient(float(values[-1]), _leaf_grads(case, _graph_backward(case, values)), "reference")
-    if isinstance(case, ManualCase):
-        g = manual.gradients(case.x, case.t, case.w)
-        return Gradient(float(manual.loss(case.x, case.t, case.w)), dict(zip(MANUAL_NAMES, map(np.float64, g))),
-                        "reference")
-    if isinstance(case, MLPCase):
-        g = mlp.loss_and_gradients(case.X, case.T, case.Ws, case.bs, activations=case.activations,
-                                   loss=case.loss, layout=case.layout)
-        grads = {f"W{l + 1}": d for l, d in enumerate(g.dWs)}
-        if case.bs is not None:
-            grads.update({f"b{l + 1}": d for l, d in enumerate(g.dbs)})
-        return Gradient(float(g.loss), grads, "reference")
-    if isinstance(case, SoftmaxCase):
-        loss, grads = softmax.loss_and_gradients(case.X, case.Y, case.W1, case.b1, case.W2, case.b2,
-                                                 case.reduction)
-        return Gradient(float(loss), dict(grads), "reference")
-    raise TypeError(f"not a case: {type(case).__name__}")
+    return reference_gradient(case)
 
 
 # -- the networks, with a mistake ---------------------------------------------------------------
@@ -70,7 +53,7 @@ def _derivative(name, z, a, form):
     return from_output(a)
 
 
-def _network(X, T, Ws, bs, acts, loss, derivative="output", output_derivative=True, back="transpose"):
+def _network(X, T, Ws, bs, acts, scale, derivative="output", output_derivative=True, back="transpose"):
     """Loss and gradients of a row-layout network (as reference/mlp.py), one mistake switched on.
 
     ``back``: "transpose" (right: delta_l W_l^T), "not_transposed" (delta_l W_l, square
@@ -82,9 +65,8 @@ def _network(X, T, Ws, bs, acts, loss, derivative="output", output_derivative=Tr
         z = A[-1] @ W + (0.0 if bs is None else bs[l])
         Z.append(z)
         A.append(activation(acts[l])[0](z))
-    n = X.shape[0]
     E = A[-1] - T
-    L, dY = (float(np.sum(E ** 2)), 2 * E) if loss == "sse" else (float(np.sum(E ** 2)) / (2 * n), E / n)
+    L, dY = scale * float(np.sum(E ** 2)), (2 * scale) * E
     depth = len(Ws)
     delta = dY * _derivative(acts[-1], Z[-1], A[-1], derivative) if output_derivative else dY
     dWs, dbs = [None] * depth, [None] * depth
@@ -113,7 +95,7 @@ def _mlp_mistakes(case: MLPCase) -> dict:
     out = {}
     for code, switches in _NETWORK_MISTAKES.items():
         with np.errstate(all="ignore"):
-            result = _network(X, T, Ws, case.bs, case.activations, case.loss, **switches)
+            result = _network(X, T, Ws, case.bs, case.activations, case.loss_scale, **switches)
         if result is None:
             continue
         L, dWs, dbs = result
@@ -144,17 +126,18 @@ def _softmax(Z, axis=1, stable=True):
 def _softmax_network(case: SoftmaxCase, axis=1, stable=True, extra_factor=False, derivative="output"):
     X, Y = case.X, case.Y
     zh = X @ case.W1 + case.b1
-    h = sigmoid(zh)
+    h = activation(case.hidden)[0](zh)
     zpred = h @ case.W2 + case.b2
     P = _softmax(zpred, axis, stable)
-    scale = 1.0 / X.shape[0] if case.reduction == "mean" else 1.0
-    L = -float(np.sum(Y * np.log(P))) * scale
+    scale = case.loss_scale
+    L = -float(np.sum(Y * np.log(P))) * scale + case.l2 * float(np.sum(case.W1 ** 2) + np.sum(case.W2 ** 2))
     dZ = (P - Y) * scale
     if extra_factor:
         dZ = dZ * P * (1 - P)
     dH = dZ @ case.W2.T
-    dzh = dH * _derivative("sigmoid", zh, h, derivative)
-    grads = {"W1": X.T @ dzh, "b1": dzh.sum(axis=0), "W2": h.T @ dZ, "b2": dZ.sum(axis=0)}
+    dzh = dH * _derivative(case.hidden, zh, h, derivative)
+    grads = {"W1": X.T @ dzh + 2 * case.l2 * case.W1, "b1": dzh.sum(axis=0),
+             "W2": h.T @ dZ + 2 * case.l2 * case.W2, "b2": dZ.sum(axis=0)}
     return Gradient(L, grads, "mistaken")
 
 

@@ -2,7 +2,7 @@
 
 ``Implementation(spec)`` runs the code under test in a worker process
 (``backprop_harness.isolation``, ``backprop_harness.worker``) and turns each case
-into the protocol call the posts' API defines (``backprop_harness.protocol``).
+into the protocol call its system defines (``backprop_harness.systems``).
 What comes back is checked here, in the harness process, before anything is
 compared: the shapes of the parameters, float64, finite numbers. Each breach is
 a ``ConformanceFailure`` with one plain message (expected against received).
@@ -21,51 +21,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from backprop_harness import systems
+from backprop_harness.answers import Answer, ConformanceFailure, Evidence, NotApplicable, NotProvided, NotRun
 from backprop_harness.isolation import Worker, WorkerError, WorkerLost
-from backprop_harness.protocol import ConventionError, conventions
+from backprop_harness.systems import ConventionError
 from oracles import Gradient
-from oracles.cases import MANUAL_NAMES, GraphCase, ManualCase, MLPCase, SoftmaxCase
+from oracles.cases import ManualCase
 
 __all__ = ["ADAPTERS", "REFERENCE", "Spec", "resolve", "Implementation", "ConformanceFailure", "Evidence",
-           "NotProvided", "NotRun", "Answer"]
+           "NotProvided", "NotApplicable", "NotRun", "Answer", "PROTOCOL_CALLS", "default_function",
+           "signature_problem"]
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = "reference.protocol"
 # --impl NAME -> (adapter module, the distribution whose version the report names)
 ADAPTERS = {"micrograd": ("backprop_harness.adapters.micrograd", "micrograd")}
-
-
-class ConformanceFailure(AssertionError):
-    """The implementation broke the protocol or disagreed; the message says what was expected.
-
-    ``check`` names the conformance check it breaks where that is not the test's own
-    (a wrong shape met while comparing with the oracles breaks "shapes and dtypes")."""
-
-    def __init__(self, message: str, check: str | None = None, evidence: Evidence | None = None):
-        super().__init__(message)
-        self.check = check
-        self.evidence = evidence
-
-
-@dataclass
-class Evidence:
-    """What a failure is about, for its diagnosis and its reproducer (``conftest.py``)."""
-    fn: str
-    case: object
-    received: dict | None = None       # the gradients by parameter name, as returned (any shape or dtype)
-    loss: float | None = None
-    diagnosis: object = None           # a ``diagnosis.Diagnosis`` where the failing check itself names the cause
-    before: tuple = ()                 # cases called first (a failure that needs an earlier call)
-    first: dict | None = None          # the same call's earlier answer, when the answers differ
-
-
-class NotProvided(pytest.skip.Exception):
-    """The implementation lacks what this test needs (absent, or raising NotImplementedError)."""
-
-
-class NotRun(pytest.skip.Exception):
-    """Not called again after the worker hung or crashed in the same function (each retry
-    would cost the timeout); the first failure carries the verdict."""
 
 
 @dataclass(frozen=True)
@@ -99,14 +69,6 @@ def resolve(spec: str | None, cwd: str | os.PathLike | None = None) -> Spec:
     if looks_like_path:
         return Spec("file", str(path), str(path), error=f"implementation not found: {path} (no such file)")
     return Spec("module", spec, spec, (str(cwd),))
-
-
-@dataclass
-class Answer:
-    """An implementation's answer to a case, as an ``oracles.Gradient`` plus what else it returned."""
-    gradient: Gradient
-    modified: list = field(default_factory=list)     # inputs the call changed
-    extra: dict = field(default_factory=dict)        # forward outputs, intermediate values
 
 
 class Implementation:
@@ -166,16 +128,57 @@ class Implementation:
             return f"implementation under test: {self.spec.label} (NOT LOADED: see the failures)"
         version = f", version {info['version']}" if info.get("version") else ""
         where = f", file {info['file']}" if info.get("file") else ""
-        defined = ", ".join(info["functions"]) or "nothing from the protocol"
+        defined = ", ".join(self.functions) or "nothing from the protocol"
         near = "; ".join(f"{found} is not {fn}" for fn, found in info.get("near_misses", {}).items())
+        notes = "".join(f"\n  note: {note}" for note in self.notes())
         return (f"implementation under test: {self.spec.label}{where}{version}; defines {defined}"
-                + (f" (did you mean the protocol's names? {near})" if near else ""))
+                + (f" (did you mean the protocol's names? {near})" if near else "") + notes)
+
+    @property
+    def functions(self) -> dict:
+        """The protocol names the implementation offers: present, exported (in ``__all__`` when it
+        defines one) and callable as the protocol calls them; name -> signature."""
+        info = self.info
+        if not info.get("loaded"):
+            return {}
+        exported = info.get("all")
+        return {fn: sig for fn, sig in info["functions"].items()
+                if (exported is None or fn in exported) and fn not in self.mismatches}
+
+    @property
+    def mismatches(self) -> dict:
+        """Protocol names present (and exported) whose signature does not fit: name -> why."""
+        info = self.info
+        if not info.get("loaded"):
+            return {}
+        exported = info.get("all")
+        out = {}
+        for fn, found in (info.get("found") or {}).items():
+            if exported is not None and fn not in exported:
+                continue
+            why = signature_problem(fn, found)
+            if why:
+                origin = found.get("module") or ""
+                origin = f" (defined in {origin})" if origin and origin != info.get("name") else ""
+                out[fn] = (f"{fn}{info['functions'].get(fn, '')}{origin} does not fit the protocol's "
+                           f"{PROTOCOL_CALLS[fn]}: {why}. It is left out; to silence this, leave it out of "
+                           f"__all__ or import it under another name")
+        return out
+
+    def notes(self) -> list:
+        """One line each: names left out for their signature, a file that shadows a package."""
+        info = self.info
+        out = list(self.mismatches.values())
+        if info.get("shadows"):
+            out.append(f"{self.spec.label} has the name of an installed module, {info['shadows']!r}: it was "
+                       f"loaded under another name, so `import {info['shadows']}` inside it gets the installed one")
+        return out
 
     def conventions(self) -> dict:
-        """The implementation's declared conventions (``protocol.conventions``); a bad
+        """The implementation's declared conventions (``systems.conventions``); a bad
         declaration is a failure of every test that depends on it."""
         try:
-            return conventions(self.info.get("conventions"))
+            return systems.conventions(self.info.get("conventions"))
         except ConventionError as exc:
             raise ConformanceFailure(f"CONVENTIONS is not valid: {exc}") from None
 
@@ -186,7 +189,13 @@ class Implementation:
         error = self.load_error()
         if error:
             raise ConformanceFailure(error)
-        if fn not in self.info["functions"]:
+        if fn not in self.functions:
+            mismatch = self.mismatches.get(fn)
+            if mismatch:
+                system = systems.for_function(fn)
+                if not any(f in self.functions for f in system.functions):
+                    raise ConformanceFailure(f"signature mismatch: {mismatch}", check="shapes and dtypes")
+                raise NotProvided(f"not provided (signature mismatch): {mismatch}")
             near = self.info.get("near_misses", {}).get(fn)
             raise NotProvided(f"not provided: {fn}" + (f" (the module has {near}: a typo?)" if near else ""))
         if fn in self._not_provided:
@@ -195,7 +204,7 @@ class Implementation:
             raise NotRun(f"not run: {fn} was not called again after: {self._lost[fn]}")
 
     def provides(self, fn: str) -> bool:
-        return self.info.get("loaded", False) and fn in self.info["functions"]
+        return fn in self.functions
 
     def value_ops(self) -> dict:
         """{"ops": [...], "missing": {op: reason}}: what the Value class can do (asked once)."""
@@ -228,7 +237,7 @@ class Implementation:
             self._not_provided[fn] = f"it raises NotImplementedError: {reply['message']}".rstrip(": ")
             raise NotProvided(f"not provided: {fn} (raises NotImplementedError)")
         if status in ("raised", "not_implemented"):
-            where = reply["traceback"] or (f"(raised by the call itself: {fn}{self.info['functions'].get(fn, '')} "
+            where = reply.get("traceback") or (f"(raised by the call itself: {fn}{self.info['functions'].get(fn, '')} "
                                           f"is called as {PROTOCOL_CALLS.get(fn, fn)})")
             raise ConformanceFailure(f"{fn} raised {reply['exception']}: {reply['message']}\n{where}")
         if status == "bad_return":
@@ -259,7 +268,25 @@ class Implementation:
             raise ValueError("forward gives no gradient; answer() takes 'gradients'")
         if isinstance(case, ManualCase):
             return self._manual(case)
-        return answer_from(case, fn, self.call(fn, request_for(case, fn)))
+        return self.answer_from(case, fn, self.call(fn, self.request(case, fn)))
+
+    def request(self, case, fn: str) -> dict:
+        """The worker request that asks ``fn`` about ``case`` under the declared conventions."""
+        system = systems.for_case(case)
+        return system.request(case, fn, self.conventions()[system.name])
+
+    def answer_from(self, case, fn: str, reply: dict) -> Answer:
+        """The reply as an ``Answer``, checked; a breach carries the raw reply as its evidence."""
+        __tracebackhide__ = True
+        system = systems.for_case(case)
+        conv = self.conventions()[system.name]
+        try:
+            return system.answer(case, fn, None, reply, conv)
+        except ConformanceFailure as exc:
+            if exc.evidence is None:
+                result = reply.get("result")
+                exc.evidence = Evidence(fn, case, *system.raw(case, fn, result if result is not None else {}, conv))
+            raise
 
     def fresh_answer(self, case, fn: str | None = None) -> Answer:
         """``answer`` from a new worker process that has answered nothing before: what the
@@ -308,7 +335,7 @@ class Implementation:
 
     def _manual(self, case: ManualCase) -> Answer:
         """``gradients`` gives the 8 partials; the loss comes from ``forward``, when it can be called."""
-        answer = answer_from(case, "gradients", self.call("gradients", request_for(case, "gradients")))
+        answer = self.answer_from(case, "gradients", self.call("gradients", self.request(case, "gradients")))
         try:
             f = self.forward_answer(case)
         except (NotProvided, NotRun):
@@ -321,171 +348,53 @@ class Implementation:
     def forward_answer(self, case: ManualCase) -> Answer:
         """003's ``forward(x, w)``: the outputs (``extra["y"]``) and the loss they give."""
         __tracebackhide__ = True
-        f = self.call("forward", request_for(case, "forward"))
-        y = np.array([float(v) for v in _checked(f["result"]["y"], [(), ()], "forward(x, w)", ["y1", "y2"])])
-        return Answer(Gradient(float(np.sum((y - case.t) ** 2)), {}, "impl"), list(f["modified"]), {"y": y})
+        return self.answer_from(case, "forward", self.call("forward", self.request(case, "forward")))
 
     def losses(self, case, param_sets: list, fn: str | None = None) -> np.ndarray:
         """The implementation's loss at each set of parameters (for the consistency check)."""
         __tracebackhide__ = True
-        fn = fn or default_function(case)
-        if isinstance(case, ManualCase):
-            fn = "forward"
+        fn = systems.for_case(case).loss_function(fn or default_function(case))
         cases = [case.with_params(p) for p in param_sets]
-        replies = self.call_many(fn, [request_for(c, fn) for c in cases])
-        return np.array([_loss_from(c, fn, r) for c, r in zip(cases, replies)])
+        replies = self.call_many(fn, [self.request(c, fn) for c in cases])
+        return np.array([float(self.answer_from(c, fn, r).gradient.loss) for c, r in zip(cases, replies)])
 
 
-# how the worker calls each function (for the message when the call itself fails)
-PROTOCOL_CALLS = {"forward": "forward(x, w)", "gradients": "gradients(x, t, w)",
-                  "mlp_gradients": "mlp_gradients(X, T, Ws, bs)",
-                  "NeuralNetwork": "NeuralNetwork(input_dim, hidden_dim, output_dim), then forward(X), backward(T)",
-                  "softmax_gradients": "softmax_gradients(X, Y, W1, b1, W2, b2)", "Value": "Value(x)"}
+# how the harness calls each function (for the message when the call itself fails)
+PROTOCOL_CALLS = {fn: call for system in systems.SYSTEMS.values() for fn, call in system.calls.items()}
+
+# how many positional arguments the harness passes to each protocol name (a class: its constructor)
+_ARITY = {"Value": (1,), "forward": (2,), "gradients": (3,), "mlp_gradients": (3, 4), "NeuralNetwork": (3,),
+          "softmax_gradients": (6,)}
 
 
 def default_function(case) -> str:
-    return {GraphCase: "Value", ManualCase: "gradients", MLPCase: "mlp_gradients",
-            SoftmaxCase: "softmax_gradients"}[type(case)]
+    return systems.for_case(case).functions[0]
 
 
-# -- requests ------------------------------------------------------------------------------------
+def signature_problem(fn: str, found: dict) -> str | None:
+    """Why the object named ``fn`` cannot be called as the protocol calls it, or None.
 
-def _biases(case: MLPCase) -> tuple:
-    """The case's biases as the protocol passes them: zeros for a network without any
-    (``mlp_gradients`` always takes ``bs``), (d, 1) columns in the column layout."""
-    bs = case.bs if case.bs is not None else tuple(np.zeros(d) for d in case.dims[1:])
-    return tuple(b.reshape(-1, 1) if case.layout == "column" else b for b in bs)
-
-
-def request_for(case, fn: str) -> dict:
-    """The arguments of protocol function ``fn`` for ``case``."""
-    if isinstance(case, GraphCase):
-        return {"leaves": case.leaves, "nodes": [[n.op, n.a, n.b] for n in case.nodes]}
-    if isinstance(case, ManualCase):
-        return {"x": case.x, "t": case.t, "w": case.w} if fn == "gradients" else {"x": case.x, "w": case.w}
-    if isinstance(case, MLPCase):
-        if fn == "NeuralNetwork":
-            _check_class_case(case)
-            return {"X": case.X, "T": case.T, "W": case.Ws[0], "V": case.Ws[1]}
-        return {"X": case.X, "T": case.T, "Ws": list(case.Ws), "bs": list(_biases(case))}
-    if isinstance(case, SoftmaxCase):
-        return {"X": case.X, "Y": case.Y, "W1": case.W1, "b1": case.b1, "W2": case.W2, "b2": case.b2}
-    raise ValueError(f"not a case: {type(case).__name__}")
-
-
-def _check_class_case(case: MLPCase):
-    if (len(case.Ws) != 2 or case.bs is not None or case.layout != "row" or case.loss != "sse"
-            or case.activations != ("sigmoid", "sigmoid")):
-        raise ValueError("NeuralNetwork is 003's network: two sigmoid layers, no biases, row layout, sse")
-
-
-# -- replies -> Gradients, checked ------------------------------------------------------------------
-
-def _checked(values, shapes, what: str, names: list) -> list:
-    """Each value as float64 of the expected shape; else a ConformanceFailure saying which and why."""
-    __tracebackhide__ = True
-    out = []
-    for value, shape, name in zip(values, shapes, names):
-        a = np.asarray(value)
-        if a.shape != tuple(shape):
-            raise ConformanceFailure(f"{what}: {name} has shape {a.shape}; expected {tuple(shape)}",
-                                     check="shapes and dtypes")
-        if a.dtype.kind == "f" and a.dtype != np.float64:      # the worker sends only numbers
-            raise ConformanceFailure(
-                f"{what}: {name} is {a.dtype}; expected float64 (the inputs were float64, and {a.dtype} "
-                f"keeps {np.finfo(a.dtype).precision} digits where the oracles agree to 15)", check="shapes and dtypes")
-        a = a.astype(np.float64)
-        bad = ~np.isfinite(a)
-        if bad.any():
-            where = tuple(int(i) for i in np.argwhere(bad)[0])
-            first = a[where] if where else a
-            more = int(bad.sum()) - 1
-            raise ConformanceFailure(f"{what}: {name}{list(where) if where else ''} is {first}"
-                                     f"{f' (and {more} more entries)' if more else ''}; expected finite numbers")
-        out.append(a)
-    return out
-
-
-def answer_from(case, fn: str, reply: dict) -> Answer:
-    """The reply as an ``Answer``, checked; a breach carries the raw reply as its evidence."""
-    __tracebackhide__ = True
-    try:
-        return _answer_from(case, fn, reply)
-    except ConformanceFailure as exc:
-        if exc.evidence is None:
-            exc.evidence = Evidence(fn, case, *_raw(case, fn, reply.get("result") or {}))
-        raise
-
-
-def _raw(case, fn: str, r: dict) -> tuple:
-    """(gradients by parameter name, loss) as the implementation returned them, unchecked;
-    empty where the reply does not even have that structure."""
-    try:
-        if isinstance(case, GraphCase):
-            return {f"x{i}": r["grads"][i] for i in range(case.leaves.size)}, r["data"][-1]
-        if isinstance(case, ManualCase):
-            return dict(zip(MANUAL_NAMES, r["grads"])), None
-        if isinstance(case, MLPCase) and fn == "NeuralNetwork":
-            return {"W1": r["grad_W"], "W2": r["grad_V"]}, float(np.sum((np.asarray(r["Y"]) - case.T) ** 2))
-        if isinstance(case, MLPCase):
-            params, L = case.params(), len(case.Ws)
-            raw = {f"W{l + 1}": r["dWs"][l] for l in range(L)}
-            if case.bs is not None:                # a column bias comes back (d, 1), as it was passed
-                raw.update({f"b{l + 1}": np.asarray(r["dbs"][l]) for l in range(L)})
-                if case.layout == "column":
-                    raw.update({k: v.reshape(params[k].shape) for k, v in raw.items()
-                                if k.startswith("b") and v.shape == params[k].shape + (1,)})
-            return raw, r["loss"]
-        if isinstance(case, SoftmaxCase):
-            return {k: r["grads"][k] for k in ("W1", "b1", "W2", "b2")}, r["loss"]
-    except (KeyError, IndexError, TypeError, ValueError):
-        pass
-    return {}, None
-
-
-def _answer_from(case, fn: str, reply: dict) -> Answer:
-    __tracebackhide__ = True
-    r = reply["result"]
-    params = case.params()
-    if isinstance(case, GraphCase):
-        n = case.leaves.size
-        grads = _checked(r["grads"][:n], [()] * n, "Value", [f"x{i}.grad" for i in range(n)])
-        data = _checked(r["data"][-1:], [()], "Value", ["output.data"])[0]
-        g = Gradient(float(data), {f"x{i}": d for i, d in enumerate(grads)}, "impl")
-        return Answer(g, list(reply["modified"]), {"data": r["data"], "grads": r["grads"]})
-    if isinstance(case, ManualCase):
-        grads = _checked(r["grads"], [()] * 8, "gradients(x, t, w)", [f"dL/d{n}" for n in MANUAL_NAMES])
-        return Answer(Gradient(None, dict(zip(MANUAL_NAMES, grads)), "impl"), list(reply["modified"]))
-    if isinstance(case, MLPCase) and fn == "NeuralNetwork":
-        W, V = case.Ws
-        Y, gW, gV = _checked([r["Y"], r["grad_W"], r["grad_V"]], [case.T.shape, W.shape, V.shape],
-                             "NeuralNetwork", ["net.forward(X)", "grad_W", "grad_V"])
-        g = Gradient(float(np.sum((Y - case.T) ** 2)), {"W1": gW, "W2": gV}, "impl")
-        return Answer(g, list(reply["modified"]), {"Y": Y})
-    if isinstance(case, MLPCase):
-        L = len(case.Ws)
-        names = [f"W{l + 1}" for l in range(L)] + [f"b{l + 1}" for l in range(L)]
-        shapes = [W.shape for W in case.Ws] + [b.shape for b in _biases(case)]
-        loss, = _checked([r["loss"]], [()], "mlp_gradients", ["loss"])
-        arrays = _checked(list(r["dWs"]) + list(r["dbs"]), shapes, "mlp_gradients",
-                          [f"dWs[{l}] (dL/dW{l + 1})" for l in range(L)] + [f"dbs[{l}] (dL/db{l + 1})" for l in range(L)])
-        grads = {name: a.reshape(params[name].shape) if name in params else a for name, a in zip(names, arrays)}
-        if case.bs is None:                       # biases passed as zeros; their gradients are not asked
-            grads = {k: v for k, v in grads.items() if k in params}
-        return Answer(Gradient(float(loss), grads, "impl"), list(reply["modified"]))
-    if isinstance(case, SoftmaxCase):
-        names = ("W1", "b1", "W2", "b2")
-        loss, = _checked([r["loss"]], [()], "softmax_gradients", ["loss"])
-        arrays = _checked([r["grads"][k] for k in names], [params[k].shape for k in names], "softmax_gradients",
-                          [f"grads[{k!r}] (dL/d{k})" for k in names])
-        return Answer(Gradient(float(loss), dict(zip(names, arrays)), "impl"), list(reply["modified"]))
-    raise ValueError(f"not a case: {type(case).__name__}")
-
-
-def _loss_from(case, fn: str, reply: dict) -> float:
-    __tracebackhide__ = True
-    if fn == "forward":
-        y = _checked(reply["result"]["y"], [(), ()], "forward(x, w)", ["y1", "y2"])
-        return float(np.sum((np.array([float(v) for v in y]) - case.t) ** 2))
-    return float(answer_from(case, fn, reply).gradient.loss)
-
+    ``found`` is what the worker saw (``parameters``: [[name, kind, has a default]] or None
+    where Python cannot say; ``class``; ``methods``); the decision is made here."""
+    params = found.get("parameters")
+    if fn == "NeuralNetwork":
+        if not found.get("class"):
+            return "it is not a class"
+        missing = sorted({"forward", "backward"} - set(found.get("methods") or ()))
+        if missing:
+            return f"it has no {' or '.join(missing)} method"
+    if params is None:
+        return None
+    positional = [p for p in params if p[1] in ("POSITIONAL_ONLY", "POSITIONAL_OR_KEYWORD")]
+    required = [p for p in positional if not p[2]]
+    keyword_required = [p[0] for p in params if p[1] == "KEYWORD_ONLY" and not p[2]]
+    varargs = any(p[1] == "VAR_POSITIONAL" for p in params)
+    if keyword_required:
+        return f"it requires the keyword argument(s) {', '.join(keyword_required)}"
+    fits = [n for n in _ARITY[fn] if len(required) <= n and (varargs or n <= len(positional))]
+    if not fits:
+        n = " or ".join(map(str, _ARITY[fn]))
+        return (f"it takes {len(required)}{'+' if varargs else ''} required positional argument(s)"
+                f"{f' of at most {len(positional)}' if len(positional) > len(required) else ''}; "
+                f"the protocol passes {n}")
+    return None

@@ -13,7 +13,6 @@ import numpy as np
 
 from backprop_harness.compare import exact_rule
 
-from backprop_harness.plugin import _biases
 from oracles.cases import MANUAL_NAMES, GraphCase, ManualCase, MLPCase, SoftmaxCase
 
 __all__ = ["snippet"]
@@ -82,7 +81,9 @@ def _call(case, fn) -> tuple[list, dict]:
         L = len(case.Ws)
         lines = [f"X = {_array(case.X)}", f"T = {_array(case.T)}",
                  "Ws = [" + ", ".join(_array(W) for W in case.Ws) + "]",
-                 "bs = [" + ", ".join(_array(b) for b in _biases(case)) + "]",
+                 "bs = [" + ", ".join(_array(b if case.layout == "row" else np.reshape(b, (-1, 1)))
+                                     for b in (case.bs if case.bs is not None else [np.zeros(d) for d in case.dims[1:]]))
+                 + "]",
                  "loss, dWs, dbs = impl.mlp_gradients(X, T, Ws, bs)"]
         received = {"loss": "loss", **{f"dL/dW{l + 1}": f"dWs[{l}]" for l in range(L)}}
         if case.bs is not None:

@@ -11,14 +11,17 @@ Requests (dicts) and the result of each:
 
     {"fn": "discover"}                                   which Value operations exist
     {"fn": "Value", "leaves", "nodes"}                   data and grad of every value of the program
-    {"fn": "forward", "x", "w"}                          {"y"}
-    {"fn": "gradients", "x", "t", "w"}                   {"grads"} (8 numbers, 003's order)
-    {"fn": "mlp_gradients", "X", "T", "Ws", "bs"}        {"loss", "dWs", "dbs"}
-    {"fn": "NeuralNetwork", "X", "T", "W", "V"}          {"Y", "grad_W", "grad_V"}
-    {"fn": "softmax_gradients", "X", "Y", "W1", ...}     {"loss", "grads"}
+    {"fn": NAME, "args": [...]}                          NAME(*args), as data (``plain``), and
+                                                         "inputs": the arguments after the call
+    {"fn": CLASS, "construct", "set", "calls"}           CLASS(*construct), attributes set, then each
+                                                         [method, args] called: their results, and
+                                                         "inputs": the attributes and arguments after
     {"batch": [request, ...]}                            {"replies": [reply, ...]}
 
-Each reply: {"status": "ok", "result", "modified"} (the inputs the call changed),
+Which requests a system makes, and what its answers must look like, is the
+harness's business (``backprop_harness.systems``).
+
+Each reply: {"status": "ok", "result"[, "inputs"]},
 {"status": "not_implemented" | "raised", "exception", "message", "traceback"}
 (the implementation's own traceback, the worker's frames removed), or
 {"status": "bad_return", "message"} (what came back and what was expected).
@@ -35,8 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from backprop_harness.protocol import FUNCTION_SYSTEM, REFLECTED, VALUE_METHODS
-from oracles.cases import MANUAL_NAMES, UNARY
+from backprop_harness.protocol import PROTOCOL_NAMES, REFLECTED, VALUE_METHODS, VALUE_UNARY as UNARY
 
 __all__ = ["factory", "Handler"]
 
@@ -92,37 +94,6 @@ def _number(x, what: str) -> np.ndarray:
     return a.reshape(())
 
 
-def _sequence(x, n, what: str, expected: str) -> list:
-    if isinstance(x, (str, bytes, dict)) or not hasattr(x, "__len__") or not hasattr(x, "__getitem__"):
-        raise BadReturn(f"{what} is {_describe(x)}; expected {expected}")
-    if n is not None and len(x) != n:
-        raise BadReturn(f"{what} is {_describe(x)}; expected {expected}")
-    return [x[i] for i in range(len(x))]
-
-
-def _snapshot(inputs: dict) -> dict:
-    """Copies of every array reachable from the inputs, by a readable path (Ws[1])."""
-    flat = {}
-    for name, value in inputs.items():
-        if isinstance(value, list):
-            flat.update({f"{name}[{i}]": (v, np.array(v, copy=True)) for i, v in enumerate(value)})
-            flat[name] = (value, list(value))
-        else:
-            flat[name] = (value, np.array(value, copy=True))
-    return flat
-
-
-def _modified(snapshot: dict) -> list:
-    changed = []
-    for path, (current, before) in snapshot.items():
-        if isinstance(before, list):
-            if len(current) != len(before) or any(a is not b for a, b in zip(current, before)):
-                changed.append(path)
-        elif not np.array_equal(current, before, equal_nan=True):
-            changed.append(path)
-    return changed
-
-
 class Handler:
     def __init__(self, module):
         self.module = module
@@ -134,7 +105,12 @@ class Handler:
         if "batch" in request:
             return {"replies": [self.handle(r) for r in request["batch"]]}
         fn = request.get("fn")
-        method = getattr(self, "_call_" + str(fn), None)
+        if "args" in request:
+            method = self._call_function
+        elif "construct" in request:
+            method = self._call_object
+        else:
+            method = getattr(self, "_call_" + str(fn), None)
         if method is None:
             raise ValueError(f"unknown request {fn!r}")
         if fn != "discover" and not callable(getattr(self.module, fn, None)):
@@ -147,16 +123,15 @@ class Handler:
     def _call(self, fn, *args, **kwargs):
         return getattr(self.module, fn)(*args, **kwargs)
 
-    def _guarded(self, run, inputs: dict) -> dict:
-        """Run ``run()`` (which calls the implementation); report what it changed in ``inputs``."""
-        snapshot = _snapshot(inputs)
+    def _guarded(self, run) -> dict:
+        """Run ``run()`` (which calls the implementation): its result, or how it failed."""
         try:
             result = run()
         except BadReturn:
             raise
         except BaseException as exc:          # SystemExit too: it is the implementation's verdict
             return _failure(exc)
-        return {"status": "ok", "result": result, "modified": _modified(snapshot)}
+        return {"status": "ok", "result": result}
 
     # -- scalar graph ----------------------------------------------------------------
 
@@ -217,90 +192,75 @@ class Handler:
                         result["grads"].append(_number(grad, label))
                     except BadReturn:
                         result["grads"].append(None)
-            changed = [f"x{i}.data" for i, v in enumerate(leaves)
-                       if not np.array_equal(np.asarray(_number(v.data, f"x{i}.data")), leaves_in[i])]
-            result["leaf_data_changed"] = changed
             return result
-        reply = self._guarded(run, {})
+        return self._guarded(run)
+
+    # -- the array systems: one call, its return value as plain data ----------------------
+
+    def _call_function(self, request):
+        """``fn(*args)``; the return value and the arguments after the call, as data. What
+        they mean (the right structure, shapes, dtypes, whether an input changed) is
+        decided by the harness."""
+        fn, args = request["fn"], list(request["args"])
+        reply = self._guarded(lambda: plain(self._call(fn, *args)))
         if reply["status"] == "ok":
-            reply["modified"] = reply["result"].pop("leaf_data_changed")
+            reply["inputs"] = plain(args)
         return reply
 
-    # -- 003's 2-2-2 network --------------------------------------------------------------
-
-    def _call_forward(self, r):
-        x, w = _f64(r["x"]), _f64(r["w"])
-
-        def run():
-            y = _sequence(self._call("forward", x, w), 2, "forward(x, w)", "(y1, y2), two numbers")
-            return {"y": [_number(v, f"forward(x, w)[{i}]") for i, v in enumerate(y)]}
-        return self._guarded(run, {"x": x, "w": w})
-
-    def _call_gradients(self, r):
-        x, t, w = _f64(r["x"]), _f64(r["t"]), _f64(r["w"])
+    def _call_object(self, request):
+        """A class of the protocol: construct it, assign attributes, call methods in order;
+        the methods' return values and, after the calls, the arguments and attributes."""
+        cls = getattr(self.module, request["fn"])
+        setting, calls = dict(request["set"]), [(m, list(a)) for m, a in request["calls"]]
 
         def run():
-            g = self._call("gradients", x, t, w)
-            what = "gradients(x, t, w)"
-            if isinstance(g, dict):
-                if set(g) != set(MANUAL_NAMES):
-                    raise BadReturn(f"{what} returned a dict with keys {sorted(g)}; expected exactly "
-                                    f"{list(MANUAL_NAMES)}")
-                g = [g[k] for k in MANUAL_NAMES]
-            items = _sequence(g, 8, what, "the 8 partial derivatives [dL/dw11, dL/dw12, dL/dw21, dL/dw22, "
-                                          "dL/dv11, dL/dv12, dL/dv21, dL/dv22]")
-            return {"grads": [_number(v, f"{what}[{i}] (dL/d{n})") for i, (v, n) in enumerate(zip(items, MANUAL_NAMES))]}
-        return self._guarded(run, {"x": x, "t": t, "w": w})
-
-    # -- vectorized MLP ----------------------------------------------------------------------
-
-    def _call_mlp_gradients(self, r):
-        X, T = _f64(r["X"]), _f64(r["T"])
-        Ws, bs = [_f64(W) for W in r["Ws"]], [_f64(b) for b in r["bs"]]
-        L = len(Ws)
-
-        def run():
-            what = "mlp_gradients(X, T, Ws, bs)"
-            loss, dWs, dbs = _sequence(self._call("mlp_gradients", X, T, Ws, bs), 3, what, "(loss, dWs, dbs)")
-            dWs = _sequence(dWs, L, f"{what}[1] (dWs)", f"a list of {L} arrays, one per layer")
-            dbs = _sequence(dbs, L, f"{what}[2] (dbs)", f"a list of {L} arrays, one per layer")
-            return {"loss": _number(loss, f"{what}[0] (loss)"),
-                    "dWs": [_array(d, f"dWs[{l}]") for l, d in enumerate(dWs)],
-                    "dbs": [_array(d, f"dbs[{l}]") for l, d in enumerate(dbs)]}
-        return self._guarded(run, {"X": X, "T": T, "Ws": Ws, "bs": bs})
-
-    def _call_NeuralNetwork(self, r):
-        X, T, W, V = _f64(r["X"]), _f64(r["T"]), _f64(r["W"]), _f64(r["V"])
-
-        def run():
-            net = self.module.NeuralNetwork(W.shape[0], W.shape[1], V.shape[1])
-            net.W, net.V = W, V
-            Y = _array(net.forward(X), "net.forward(X)")
-            grads = _sequence(net.backward(T), 2, "net.backward(T)", "(grad_W, grad_V)")
-            return {"Y": Y, "grad_W": _array(grads[0], "grad_W"), "grad_V": _array(grads[1], "grad_V")}
-        return self._guarded(run, {"X": X, "T": T, "W": W, "V": V})
-
-    # -- softmax network -------------------------------------------------------------------------
-
-    def _call_softmax_gradients(self, r):
-        args = {k: _f64(r[k]) for k in ("X", "Y", "W1", "b1", "W2", "b2")}
-        names = ("W1", "b1", "W2", "b2")
-
-        def run():
-            what = "softmax_gradients(X, Y, W1, b1, W2, b2)"
-            loss, grads = _sequence(self._call("softmax_gradients", *args.values()), 2, what, "(loss, grads)")
-            if isinstance(grads, dict):
-                if set(grads) != set(names):
-                    raise BadReturn(f"{what}[1] has keys {sorted(grads)}; expected exactly {list(names)}")
-                grads = [grads[k] for k in names]
-            grads = _sequence(grads, 4, f"{what}[1]", 'a dict {"W1": ..., "b1": ..., "W2": ..., "b2": ...}')
-            return {"loss": _number(loss, f"{what}[0] (loss)"),
-                    "grads": {k: _array(g, f"grads[{k!r}]") for k, g in zip(names, grads)}}
-        return self._guarded(run, args)
+            obj = cls(*request["construct"])
+            for name, value in setting.items():
+                setattr(obj, name, value)
+            return [plain(getattr(obj, method)(*args)) for method, args in calls]
+        reply = self._guarded(run)
+        if reply["status"] == "ok":
+            reply["inputs"] = {"set": plain(setting), "calls": [plain(args) for _, args in calls]}
+        return reply
 
 
-def _f64(x) -> np.ndarray:
-    return np.array(x, dtype=np.float64)
+# Containers longer than this are not converted: no protocol answer has that many items,
+# and a reply is bounded before it is sent.
+_MAX_ITEMS = 4096
+
+
+def plain(x, depth: int = 0):
+    """``x`` as data the wire carries: arrays (dtypes kept: float32 stays float32, for the
+    harness to see), lists, dicts with str keys, None; a tensor of any library through
+    ``numpy()`` or ``__array__``. Anything else becomes ``{"__object__": its description}``,
+    which the harness reports as what it is."""
+    if isinstance(x, np.ndarray):
+        return np.array(x) if x.dtype.kind in "biufc" else {"__object__": _describe(x)}
+    if x is None or isinstance(x, (bool, int, float, np.generic)):
+        return np.asarray(x) if not (x is None or isinstance(x, bool)) else x
+    if depth > 8:
+        return {"__object__": "a container nested more than 8 deep"}
+    if isinstance(x, (list, tuple)):
+        if len(x) > _MAX_ITEMS:
+            return {"__object__": _describe(x)}
+        return [plain(v, depth + 1) for v in x]
+    if isinstance(x, dict):
+        if len(x) > _MAX_ITEMS:
+            return {"__object__": _describe(x)}
+        return {str(k): plain(v, depth + 1) for k, v in x.items()}
+    if hasattr(x, "detach") and hasattr(x, "numpy"):          # a torch tensor
+        try:
+            return plain(x.detach().cpu().numpy(), depth + 1)
+        except Exception:
+            pass
+    if hasattr(x, "__array__"):                               # JAX, CuPy-on-host and the like
+        try:
+            a = np.asarray(x)
+        except Exception:
+            a = None
+        if a is not None and a.dtype.kind in "biufc":
+            return np.array(a)
+    return {"__object__": _describe(x)}
 
 
 def _accepts(method, a, c) -> bool:
@@ -337,20 +297,52 @@ def _apply(V, op, values, a, b, forms):
 
 # -- loading ---------------------------------------------------------------------------------------
 
+def _shadowed(stem: str) -> bool:
+    """Whether ``import stem`` finds something other than the plug-in file: an installed
+    package (a plug-in ``micrograd.py`` that wraps micrograd) or one of the harness's own."""
+    try:
+        return importlib.util.find_spec(stem) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def _load(init: dict):
+    """The implementation's module, and the installed module its file name shadows (or None).
+
+    A file named like an installed package is loaded under a private name with its
+    folder at the end of ``sys.path``: inside it, ``import micrograd`` is the library."""
     kind, target = init["kind"], init["target"]
-    for entry in reversed(init.get("sys_path", [])):
-        if entry not in sys.path:
-            sys.path.insert(0, entry)
+    shadows = None
     if kind == "file":
         path = Path(target)
-        name = path.stem if path.stem.isidentifier() and path.stem not in sys.modules else "impl_under_test"
+        if path.stem.isidentifier() and _shadowed(path.stem):
+            shadows = path.stem
+    for entry in reversed(init.get("sys_path", [])):
+        if entry in sys.path:
+            continue
+        if shadows:
+            sys.path.append(entry)
+        else:
+            sys.path.insert(0, entry)
+    if kind == "file":
+        name = path.stem if path.stem.isidentifier() and not shadows and path.stem not in sys.modules \
+            else "impl_under_test"
         spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         spec.loader.exec_module(module)
-        return module
-    return importlib.import_module(target)
+        return module, shadows
+    return importlib.import_module(target), shadows
+
+
+def _parameters(obj) -> list | None:
+    """[[name, kind, has a default], ...] of ``obj``'s call (a class: its constructor), or None
+    where Python cannot say (a builtin)."""
+    try:
+        sig = inspect.signature(obj)
+    except (TypeError, ValueError):
+        return None
+    return [[p.name, p.kind.name, p.default is not inspect.Parameter.empty] for p in sig.parameters.values()]
 
 
 def _version(module, init) -> str | None:
@@ -367,20 +359,25 @@ def _version(module, init) -> str | None:
 def factory(init: dict):
     """Load the implementation; ``info`` says what it provides, or how loading failed."""
     try:
-        module = _load(init)
+        module, shadows = _load(init)
     except BaseException as exc:
         return Handler(None), {"loaded": False, **_failure(exc)}
-    functions = {}
-    for fn in FUNCTION_SYSTEM:
+    functions, found = {}, {}
+    for fn in PROTOCOL_NAMES:
         obj = getattr(module, fn, None)
         if callable(obj):
             try:
                 functions[fn] = str(inspect.signature(obj))
             except (TypeError, ValueError):
                 functions[fn] = "(...)"
+            found[fn] = {"parameters": _parameters(obj), "class": isinstance(obj, type),
+                         "methods": sorted(m for m in ("forward", "backward") if callable(getattr(obj, m, None))),
+                         "module": str(getattr(obj, "__module__", ""))}
+    exported = getattr(module, "__all__", None)
+    exported = [str(n) for n in exported][:_MAX_ITEMS] if isinstance(exported, (list, tuple)) else None
     # the protocol's own names are not typos of each other (mlp_gradients vs gradients)
-    names = [n for n in dir(module) if not n.startswith("_") and n not in FUNCTION_SYSTEM]
-    near = {fn: close[0] for fn in FUNCTION_SYSTEM if fn not in functions
+    names = [n for n in dir(module) if not n.startswith("_") and n not in PROTOCOL_NAMES]
+    near = {fn: close[0] for fn in PROTOCOL_NAMES if fn not in functions
             for close in [difflib.get_close_matches(fn, names, n=1, cutoff=0.8)] if close}
     conventions = getattr(module, "CONVENTIONS", None)
     try:                                        # only plain data crosses the pipe
@@ -390,7 +387,8 @@ def factory(init: dict):
     wrapped = getattr(module, "__wraps__", module)        # an adapter names the library it wraps
     return Handler(module), {"loaded": True, "name": getattr(module, "__name__", init["target"]),
                              "file": getattr(wrapped, "__file__", None), "version": _version(module, init),
-                             "functions": functions, "near_misses": near, "conventions": conventions}
+                             "functions": functions, "found": found, "all": exported, "shadows": shadows,
+                             "near_misses": near, "conventions": conventions}
 
 
 def _plain(x):

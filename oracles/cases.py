@@ -14,10 +14,11 @@ Systems and their parameters:
   parameters ``w11, w12, w21, w22, v11, v12, v21, v22`` (0-d arrays) with
   h1_in = x1 w11 + x2 w21 and y1_in = h1 v11 + h2 v21, loss (y1-t1)^2 + (y2-t2)^2.
 * ``MLPCase``      (mlp): any depth, row or column layout, one activation per
-  layer, "sse" or "half_mean" loss; parameters ``W1..WL`` and ``b1..bL``.
-* ``SoftmaxCase``  (softmax): 000's network, sigmoid hidden layer, softmax
-  output, cross-entropy summed ("sum") or averaged ("mean") over the batch;
-  parameters ``W1, b1, W2, b2``.
+  layer, the squared error with one of ``MLP_LOSSES``' factors; parameters
+  ``W1..WL`` and ``b1..bL``.
+* ``SoftmaxCase``  (softmax): 000's network, a sigmoid (or tanh, relu) hidden
+  layer, softmax output, cross-entropy summed ("sum") or averaged ("mean") over
+  the batch, plus ``l2 * (sum W1^2 + sum W2^2)``; parameters ``W1, b1, W2, b2``.
 
 Cases are immutable; ``with_params`` returns a new case.
 """
@@ -29,7 +30,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 __all__ = ["Node", "GraphCase", "ManualCase", "MLPCase", "SoftmaxCase", "Case",
-           "UNARY", "BINARY", "OPS", "evaluate", "MANUAL_NAMES", "per_case"]
+           "UNARY", "BINARY", "OPS", "evaluate", "MANUAL_NAMES", "MLP_LOSSES", "HIDDEN", "REDUCTIONS", "per_case"]
 
 # --- the scalar graph: a straight-line program --------------------------------
 
@@ -148,11 +149,24 @@ class ManualCase:
     summation_length = 16
 
 
+# The squared error E = sum over instances and outputs of (y - t)^2, times a factor that
+# depends on the batch size n and the number of outputs k. Every oracle computes
+# ``case.loss_scale * E``; the names are the conventions real code uses:
+MLP_LOSSES = {
+    "sse": lambda n, k: 1.0,                      # 003: summed
+    "half_sse": lambda n, k: 0.5,                 # 1/2 sum (Nielsen's quadratic cost, numpy-ml)
+    "mean": lambda n, k: 1.0 / n,                 # mean over the batch of ||y - t||^2
+    "half_mean": lambda n, k: 0.5 / n,            # 001: 1/(2n) sum
+    "mean_all": lambda n, k: 1.0 / (n * k),       # mean over all n k entries (torch MSELoss, Keras mse)
+    "half_mean_all": lambda n, k: 0.5 / (n * k),
+}
+
+
 @dataclass(frozen=True)
 class MLPCase:
     """Row layout: X (n, d0), W_l (d_{l-1}, d_l); column layout: X (d0, n), W_l (d_l, d_{l-1}).
     b_l is (d_l,) in both; ``bs`` is None for a network without biases.
-    ``activations`` has one name per layer."""
+    ``activations`` has one name per layer; ``loss`` one of ``MLP_LOSSES``."""
     X: np.ndarray
     T: np.ndarray
     Ws: tuple
@@ -175,8 +189,8 @@ class MLPCase:
         object.__setattr__(self, "activations", acts or ("sigmoid",) * len(Ws))
         if len(self.activations) != len(Ws):
             raise ValueError(f"{len(self.activations)} activations for {len(Ws)} layers")
-        if self.loss not in ("sse", "half_mean") or self.layout not in ("row", "column"):
-            raise ValueError(f"loss must be 'sse' or 'half_mean' and layout 'row' or 'column', "
+        if self.loss not in MLP_LOSSES or self.layout not in ("row", "column"):
+            raise ValueError(f"loss must be one of {list(MLP_LOSSES)} and layout 'row' or 'column', "
                              f"got {self.loss!r}, {self.layout!r}")
 
     def params(self) -> dict:
@@ -197,6 +211,11 @@ class MLPCase:
         return self.X.T, self.T.T, tuple(W.T for W in self.Ws)
 
     @property
+    def loss_scale(self) -> float:
+        """The factor of the summed squared error that ``loss`` names."""
+        return MLP_LOSSES[self.loss](self.batch, self.dims[-1])
+
+    @property
     def dims(self) -> tuple:
         X, _, Ws = self.row_layout()
         return (X.shape[1],) + tuple(W.shape[1] for W in Ws)
@@ -212,9 +231,16 @@ class MLPCase:
         return self.batch + 2 * sum(self.dims) + 4 * len(self.Ws)
 
 
+HIDDEN = ("sigmoid", "tanh", "relu")
+REDUCTIONS = ("sum", "mean")
+
+
 @dataclass(frozen=True)
 class SoftmaxCase:
-    """X (n, d), Y (n, k) one-hot, W1 (d, h), b1 (h,), W2 (h, k), b2 (k,)."""
+    """X (n, d), Y (n, k) one-hot, W1 (d, h), b1 (h,), W2 (h, k), b2 (k,).
+
+    loss = CE / (1 if reduction == "sum" else n) + l2 * (sum W1^2 + sum W2^2), with CE the
+    cross-entropy summed over the batch and ``hidden`` the hidden layer's activation."""
     X: np.ndarray
     Y: np.ndarray
     W1: np.ndarray
@@ -222,13 +248,25 @@ class SoftmaxCase:
     W2: np.ndarray
     b2: np.ndarray
     reduction: str = "sum"
+    hidden: str = "sigmoid"
+    l2: float = 0.0
     system = "softmax"
 
     def __post_init__(self):
         for name in ("X", "Y", "W1", "b1", "W2", "b2"):
             object.__setattr__(self, name, _frozen(np.array(getattr(self, name), dtype=float)))
-        if self.reduction not in ("sum", "mean"):
+        if self.reduction not in REDUCTIONS:
             raise ValueError(f"reduction must be 'sum' or 'mean', got {self.reduction!r}")
+        if self.hidden not in HIDDEN:
+            raise ValueError(f"hidden must be one of {HIDDEN}, got {self.hidden!r}")
+        if not (np.isfinite(self.l2) and self.l2 >= 0):
+            raise ValueError(f"l2 must be a finite number >= 0, got {self.l2!r}")
+        object.__setattr__(self, "l2", float(self.l2))
+
+    @property
+    def loss_scale(self) -> float:
+        """The factor of the summed cross-entropy that ``reduction`` names."""
+        return 1.0 if self.reduction == "sum" else 1.0 / self.X.shape[0]
 
     def params(self) -> dict:
         return {"W1": self.W1, "b1": self.b1, "W2": self.W2, "b2": self.b2}

@@ -20,9 +20,9 @@ serves every case in it:
   output layer; x * 1 + 0 is exact, so they carry the output through unchanged
   and its cotangent back unchanged;
 * choices are traced data, not static arguments: the activation of each layer
-  is an integer code (``lax.switch``), the loss ("sse", "half_mean", softmax's
-  "sum", "mean") a divisor (1, 2n, 1, n), and a graph's program is arrays of op
-  codes, operand indices and constants interpreted by one ``lax.scan``.
+  is an integer code (``lax.switch``), the loss's factor (``case.loss_scale``)
+  and softmax's L2 coefficient are numbers, and a graph's program is arrays of
+  op codes, operand indices and constants interpreted by one ``lax.scan``.
 
 So a bucket is one compilation per mode (the key is in
 ``Gradient.details["bucket"]``): every MLP of depth <= 4 and sizes <= 8, whatever
@@ -182,16 +182,16 @@ _ACTIVATION_FNS = (jax.nn.sigmoid, jnp.tanh, _relu, _identity)
 
 
 def _mlp_loss(params, data):
-    """Row layout, A_0 = X, A_l = f_l(A_{l-1} W_l + b_l); L = sum of masked (A_L - T)^2 / divisor.
+    """Row layout, A_0 = X, A_l = f_l(A_{l-1} W_l + b_l); L = scale * sum of masked (A_L - T)^2.
 
-    ``codes[l]`` picks f_l from ``ACTIVATIONS``; the divisor is 1 ("sse") or 2n ("half_mean")."""
+    ``codes[l]`` picks f_l from ``ACTIVATIONS``; ``scale`` is the case's ``loss_scale``."""
     Ws, bs = params
-    X, T, mask, codes, divisor = data
+    X, T, mask, codes, scale = data
     A = X
     for l, (W, b) in enumerate(zip(Ws, bs)):
         A = lax.switch(codes[l], _ACTIVATION_FNS, A @ W + b)
     E = jnp.where(mask, A - T, 0.0)
-    return jnp.sum(E * E) / divisor
+    return scale * jnp.sum(E * E)
 
 
 def _mlp_shapes(case: MLPCase):
@@ -229,9 +229,8 @@ def _mlp_data(case: MLPCase):
             raise ValueError(f"unknown activation {name!r}; expected one of {ACTIVATIONS}")
     codes = [ACTIVATIONS.index(a) for a in case.activations] + [ACTIVATIONS.index("identity")] * (len(D) - 1 - L)
     mask = _mask(n, nb)[:, None] & _mask(T.shape[1], D[-1])[None, :]
-    divisor = 1.0 if case.loss == "sse" else 2.0 * n
     return (_pad(X, (nb, D[0])), _pad(T, (nb, D[-1])), mask, np.array(codes, dtype=np.int32),
-            np.float64(divisor))
+            np.float64(case.loss_scale))
 
 
 def _mlp_unpad(case: MLPCase, grads) -> dict:
@@ -249,16 +248,17 @@ def _mlp_unpad(case: MLPCase, grads) -> dict:
 # --- softmax --------------------------------------------------------------------
 
 def _softmax_loss(params, data):
-    """h = s(X W1 + b1), z = h W2 + b2, L = -sum Y log softmax(z) / divisor (1 for "sum", n for
-    "mean"), with padded classes at z = -inf and padded entries selected out."""
+    """h = f(X W1 + b1) (``code`` picks f from ``HIDDEN``), z = h W2 + b2,
+    L = -scale sum Y log softmax(z) + l2 (sum W1^2 + sum W2^2), with padded classes at
+    z = -inf and padded entries selected out (padded weights are 0: no L2 term)."""
     W1, b1, W2, b2 = params
-    X, Y, rows, classes, divisor = data
-    h = jax.nn.sigmoid(X @ W1 + b1)
+    X, Y, rows, classes, scale, code, l2 = data
+    h = lax.switch(code, _ACTIVATION_FNS, X @ W1 + b1)
     logits = jnp.where(classes, h @ W2 + b2, -jnp.inf)
     logp = jax.nn.log_softmax(logits, axis=1)
     # select, not multiply: Y * logp is 0 * -inf = NaN on padded classes
     terms = jnp.where(rows[:, None] & classes[None, :], Y * logp, 0.0)
-    return -jnp.sum(terms) / divisor
+    return -scale * jnp.sum(terms) + l2 * (jnp.sum(W1 * W1) + jnp.sum(W2 * W2))
 
 
 def _softmax_shapes(case: SoftmaxCase):
@@ -275,8 +275,8 @@ def _softmax_params(case: SoftmaxCase, values: dict, tangent: bool):
 def _softmax_data(case: SoftmaxCase):
     nb, db, _, kb = _softmax_shapes(case)
     n, k = case.Y.shape
-    divisor = 1.0 if case.reduction == "sum" else float(n)
-    return (_pad(case.X, (nb, db)), _pad(case.Y, (nb, kb)), _mask(n, nb), _mask(k, kb), np.float64(divisor))
+    return (_pad(case.X, (nb, db)), _pad(case.Y, (nb, kb)), _mask(n, nb), _mask(k, kb),
+            np.float64(case.loss_scale), np.int32(ACTIVATIONS.index(case.hidden)), np.float64(case.l2))
 
 
 def _softmax_unpad(case: SoftmaxCase, grads) -> dict:

@@ -265,21 +265,25 @@ def _generic(case, params, supports):
 
 class _Layered:
     """A case as layers in the row layout, A_l = act_l(A_{l-1} @ W_l + b_l), and a loss head:
-    MLPs ("sse", times 1 or 1/(2n)) and the softmax network (identity output, cross-entropy).
+    MLPs (the squared error times ``loss_scale``) and the softmax network (identity output,
+    cross-entropy; without an L2 term, which does not pass through the layers).
     ``where`` maps a parameter name to (layer, "W" or "b", stored transposed)."""
 
     def __init__(self, case):
         if isinstance(case, MLPCase):
             X, T, Ws = case.row_layout()
             bs, acts = case.bs, case.activations
-            self.head, self.scale = "sse", 1.0 if case.loss == "sse" else 1.0 / (2 * X.shape[0])
+            self.head, self.scale = "sse", case.loss_scale
             self.where = {f"W{l + 1}": (l, "W", case.layout == "column") for l in range(len(Ws))}
             if bs is not None:
                 self.where.update({f"b{l + 1}": (l, "b", False) for l in range(len(Ws))})
         else:
+            if case.l2:
+                raise ValueError("oracles.large checks softmax networks without an L2 term (l2 = 0); "
+                                 f"this case has l2 = {case.l2}")
             X, T, Ws, bs = case.X, case.Y, (case.W1, case.W2), (case.b1, case.b2)
-            acts = ("sigmoid", "identity")
-            self.head, self.scale = "xent", 1.0 if case.reduction == "sum" else 1.0 / X.shape[0]
+            acts = (case.hidden, "identity")
+            self.head, self.scale = "xent", case.loss_scale
             self.where = {"W1": (0, "W", False), "b1": (0, "b", False), "W2": (1, "W", False), "b2": (1, "b", False)}
         self.T, self.Ws, self.acts = T, Ws, acts
         self.Z, self.inputs = [], []            # the real forward pass; per layer its input, transposed,

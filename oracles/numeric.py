@@ -85,13 +85,14 @@ def loss(case, params: dict):
             if case.bs is not None:
                 Z = Z + params[f"b{l + 1}"][:, None, :]
             A = ACTIVATIONS[act](Z)
-        total = np.sum((A - T) ** 2, axis=(-2, -1))
-        return total if case.loss == "sse" else total / (2 * X.shape[0])
+        return case.loss_scale * np.sum((A - T) ** 2, axis=(-2, -1))
     if isinstance(case, SoftmaxCase):
-        h = sigmoid(case.X @ params["W1"] + params["b1"][:, None, :])
+        h = ACTIVATIONS[case.hidden](case.X @ params["W1"] + params["b1"][:, None, :])
         logp = log_softmax(h @ params["W2"] + params["b2"][:, None, :])
-        total = -np.sum(case.Y * logp, axis=(-2, -1))
-        return total if case.reduction == "sum" else total / case.X.shape[0]
+        data = -case.loss_scale * np.sum(case.Y * logp, axis=(-2, -1))
+        if not case.l2:
+            return data
+        return data + case.l2 * (np.sum(params["W1"] ** 2, axis=(-2, -1)) + np.sum(params["W2"] ** 2, axis=(-2, -1)))
     raise ValueError(f"not a case: {type(case).__name__}; expected one of GraphCase, ManualCase, MLPCase, SoftmaxCase")
 
 

@@ -81,8 +81,7 @@ def _mlp(X, T, Ws, bs, acts, scale_loss):
 
 def _mlp_case(case: MLPCase):
     X, T, Ws = case.row_layout()
-    scale_loss = 1.0 if case.loss == "sse" else 1.0 / (2 * X.shape[0])
-    L_mag, dWs, dbs = _mlp(X, T, Ws, case.bs, case.activations, scale_loss)
+    L_mag, dWs, dbs = _mlp(X, T, Ws, case.bs, case.activations, case.loss_scale)
     mags = {f"W{l + 1}": (d if case.layout == "row" else d.T) for l, d in enumerate(dWs)}
     if case.bs is not None:
         mags.update({f"b{l + 1}": d for l, d in enumerate(dbs)})
@@ -100,9 +99,9 @@ def _softmax_case(case: SoftmaxCase):
     aX, aW1, aW2 = np.abs(X), np.abs(W1), np.abs(W2)
     zh = X @ W1 + b1
     M_zh = aX @ aW1 + np.abs(b1)
-    h = ACTIVATIONS["sigmoid"](zh)
-    fp = h * (1 - h)
-    M_h = fp * M_zh + h
+    h = ACTIVATIONS[case.hidden](zh)
+    fp = _derivative(case.hidden, h)
+    M_h = np.abs(fp) * M_zh + np.abs(h)
     z = h @ W2 + b2
     M_z = M_h @ aW2 + np.abs(b2) + np.abs(z)
     p = np.exp(z - z.max(axis=1, keepdims=True))
@@ -113,14 +112,18 @@ def _softmax_case(case: SoftmaxCase):
     # log p_i = (z_i - max z) - log sum exp: each term's magnitude
     lse = np.log(np.sum(np.exp(z - z.max(axis=1, keepdims=True)), axis=1, keepdims=True))
     M_logp = M_z + np.abs(z.max(axis=1, keepdims=True)) + np.abs(lse) + (pM.sum(axis=1, keepdims=True))
-    n = X.shape[0] if case.reduction == "mean" else 1
-    L_mag = float(np.sum(Y * M_logp)) / n
-    g = (p - Y) / n
-    M_g = (M_p + np.abs(Y)) / n
+    s = case.loss_scale
+    L_mag = float(np.sum(Y * M_logp)) * s
+    g = (p - Y) * s
+    M_g = (M_p + np.abs(Y)) * s
     M_gh = M_g @ aW2.T + np.abs(g) @ aW2.T
-    M_gzh = M_gh * _derivative_magnitude("sigmoid", h, M_zh)
-    return L_mag, {"W1": aX.T @ M_gzh, "b1": M_gzh.sum(axis=0),
-                   "W2": M_h.T @ np.abs(g) + h.T @ M_g, "b2": M_g.sum(axis=0)}
+    M_gzh = M_gh * _derivative_magnitude(case.hidden, h, M_zh)
+    # the L2 term adds 2 l2 W to each weight's gradient (two roundings of its own) and
+    # l2 sum W^2 to the loss: their magnitudes are the terms themselves
+    reg = 2 * case.l2
+    L_mag += case.l2 * float(np.sum(W1 * W1) + np.sum(W2 * W2))
+    return L_mag, {"W1": aX.T @ M_gzh + reg * aW1, "b1": M_gzh.sum(axis=0),
+                   "W2": np.abs(M_h).T @ np.abs(g) + np.abs(h).T @ M_g + reg * aW2, "b2": M_g.sum(axis=0)}
 
 
 # Per unary op: (local derivative, its magnitude) from the value x, the result r,

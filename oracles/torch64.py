@@ -53,13 +53,12 @@ def loss(case, params: dict) -> torch.Tensor:
             if case.bs is not None:
                 Z = Z + params[f"b{l + 1}"]
             A = ACTIVATIONS[act](Z)
-        total = torch.sum((A - _t(T)) ** 2)
-        return total if case.loss == "sse" else total / (2 * X.shape[0])
+        return case.loss_scale * torch.sum((A - _t(T)) ** 2)
     if isinstance(case, SoftmaxCase):
-        h = torch.sigmoid(_t(case.X) @ params["W1"] + params["b1"])
+        h = ACTIVATIONS[case.hidden](_t(case.X) @ params["W1"] + params["b1"])
         logp = torch.log_softmax(h @ params["W2"] + params["b2"], dim=1)
-        total = -torch.sum(_t(case.Y) * logp)
-        return total if case.reduction == "sum" else total / case.X.shape[0]
+        data = -case.loss_scale * torch.sum(_t(case.Y) * logp)
+        return data + case.l2 * (torch.sum(params["W1"] ** 2) + torch.sum(params["W2"] ** 2))
     raise ValueError(f"not a case: {type(case).__name__}; expected one of GraphCase, ManualCase, MLPCase, SoftmaxCase")
 
 

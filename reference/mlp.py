@@ -12,6 +12,10 @@ Losses (``loss=``), with Y = A_L the output and T the targets (same shape):
 * ``"sse"`` (003): L = sum over instances and outputs of (Y - T)^2;
   dL/dY = 2 (Y - T).
 * ``"half_mean"`` (001): L = 1/(2n) sum_i ||y_i - t_i||^2; dL/dY = (Y - T)/n.
+* the other factors real code uses, for n instances of k outputs: ``"half_sse"``
+  (1/2, Nielsen's quadratic cost), ``"mean"`` (1/n), ``"mean_all"`` (1/(nk),
+  PyTorch's ``MSELoss``) and ``"half_mean_all"`` (1/(2nk)); dL/dY = 2 c (Y - T)
+  for the factor c.
 
 Backward pass by the delta recursion (001's derivation, with its errata
 corrected, see fixtures/001_*.toml), in the row layout:
@@ -32,11 +36,15 @@ import numpy as np
 
 from reference.activations import activation
 
-__all__ = ["LAYOUTS", "LOSSES", "Cache", "Gradients", "forward", "backward",
+__all__ = ["LAYOUTS", "LOSSES", "LOSS_FACTORS", "Cache", "Gradients", "forward", "backward",
            "loss_and_gradients", "gd_step", "NeuralNetwork"]
 
 LAYOUTS = ("row", "column")
-LOSSES = ("sse", "half_mean")
+# loss name -> its factor c of the summed squared error, from n instances of k outputs
+LOSS_FACTORS = {"sse": lambda n, k: 1.0, "half_sse": lambda n, k: 0.5, "mean": lambda n, k: 1.0 / n,
+                "half_mean": lambda n, k: 1.0 / (2 * n), "mean_all": lambda n, k: 1.0 / (n * k),
+                "half_mean_all": lambda n, k: 1.0 / (2 * n * k)}
+LOSSES = tuple(LOSS_FACTORS)
 
 
 @dataclass(frozen=True)
@@ -151,9 +159,13 @@ def backward(cache: Cache, T, loss="sse") -> Gradients:
     per_instance = np.sum(E ** 2, axis=1 - inst_axis)
     if loss == "sse":
         L, dY = per_instance.sum(), 2 * E
-    else:
+    elif loss == "half_mean":                    # 001's own lines: 1/(2n), dL/dY = E/n
         per_instance = per_instance / (2 * n)
         L, dY = per_instance.sum(), E / n
+    else:
+        c = LOSS_FACTORS[loss](n, Y.shape[1 - inst_axis])
+        per_instance = c * per_instance
+        L, dY = per_instance.sum(), (2 * c) * E
 
     depth = len(cache.Ws)
     dWs, dbs, deltas = [None] * depth, [None] * depth, [None] * depth

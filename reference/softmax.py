@@ -1,5 +1,10 @@
 """000's network: sigmoid hidden layer, softmax output, cross-entropy with one-hot targets.
 
+Also with the choices real code makes (``hidden``, ``reduction``, ``l2``): a tanh or
+relu hidden layer (f'(z) from the output: 1 - h^2, 1 where h > 0), and an L2 term
+l2 (sum W1^2 + sum W2^2) added after the reduction, which adds 2 l2 W to each
+weight's gradient.
+
 Row layout, as in 000's code::
 
     zh = X W1 + b1        h = s(zh)                 (n, hidden)
@@ -24,12 +29,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reference.activations import sigmoid
+from reference.activations import activation
 
-__all__ = ["REDUCTIONS", "softmax", "log_softmax", "cross_entropy", "SoftmaxPass",
+__all__ = ["REDUCTIONS", "HIDDEN", "softmax", "log_softmax", "cross_entropy", "SoftmaxPass",
            "forward_backward", "loss_and_gradients"]
 
 REDUCTIONS = ("sum", "mean")
+HIDDEN = ("sigmoid", "tanh", "relu")
 
 
 def softmax(Z, axis=-1):
@@ -108,16 +114,21 @@ def _shapes(X, W1, b1, W2, b2):
     return X, W1, b1, W2, b2
 
 
-def forward_backward(X, Y, W1, b1, W2, b2, reduction="sum") -> SoftmaxPass:
+def forward_backward(X, Y, W1, b1, W2, b2, reduction="sum", hidden="sigmoid", l2=0.0) -> SoftmaxPass:
     """000's forward pass, loss and backward pass; gradients have the parameters' shapes."""
     _check_reduction(reduction)
+    if hidden not in HIDDEN:
+        raise ValueError(f"hidden must be one of {list(HIDDEN)}, got {hidden!r}")
     X, W1, b1, W2, b2 = _shapes(X, W1, b1, W2, b2)
+    f, fprime = activation(hidden)
     zh = X @ W1 + b1
-    h = sigmoid(zh)
+    h = f(zh)
     zpred = h @ W2 + b2
     pred = softmax(zpred)
     Y = _check_one_hot(Y, pred.shape)
     loss = _cross_entropy(log_softmax(zpred), Y, reduction)
+    if l2:
+        loss = loss + l2 * (np.sum(W1 * W1) + np.sum(W2 * W2))
 
     grad_zpred = pred - Y
     if reduction == "mean":
@@ -125,14 +136,16 @@ def forward_backward(X, Y, W1, b1, W2, b2, reduction="sum") -> SoftmaxPass:
     grad_h = grad_zpred @ W2.T
     grad_W2 = h.T @ grad_zpred
     grad_b2 = grad_zpred.sum(axis=0).reshape(b2.shape)
-    grad_zh = grad_h * (h * (1 - h))
+    grad_zh = grad_h * fprime(h)
     grad_W1 = X.T @ grad_zh
+    if l2:
+        grad_W1, grad_W2 = grad_W1 + (2 * l2) * W1, grad_W2 + (2 * l2) * W2
     grad_b1 = grad_zh.sum(axis=0).reshape(b1.shape)
     return SoftmaxPass(zh, h, zpred, pred, loss, grad_zpred, grad_h, grad_zh,
                        grad_W1, grad_b1, grad_W2, grad_b2)
 
 
-def loss_and_gradients(X, Y, W1, b1, W2, b2, reduction="sum"):
+def loss_and_gradients(X, Y, W1, b1, W2, b2, reduction="sum", hidden="sigmoid", l2=0.0):
     """(loss, {"W1", "b1", "W2", "b2"}): the plug-in protocol's ``softmax_gradients``."""
-    p = forward_backward(X, Y, W1, b1, W2, b2, reduction)
+    p = forward_backward(X, Y, W1, b1, W2, b2, reduction, hidden, l2)
     return p.loss, p.gradients

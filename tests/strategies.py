@@ -21,7 +21,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from oracles.cases import BINARY, UNARY, GraphCase, ManualCase, MLPCase, Node, SoftmaxCase
+from oracles.cases import BINARY, HIDDEN, MLP_LOSSES, REDUCTIONS, UNARY, GraphCase, ManualCase, MLPCase, Node, SoftmaxCase
 from oracles.numeric import ACTIVATIONS
 
 __all__ = ["REGIMES", "arrays", "directions", "one_hot", "layer_sizes", "networks", "graph_cases", "manual_cases",
@@ -113,6 +113,25 @@ def _saturating(Z, signs, spread):
     return np.where(signs > 0, SATURATION + spread - lo, -SATURATION - spread - hi)
 
 
+def _placed(a, W, lo):
+    """W with each column j changed so that |a @ W[:, j]| >= lo[j] (one instance ``a``): the
+    column scaled up where a @ W[:, j] is non-zero, else its entry against the largest |a_i|
+    set. A zero input (no entry to move) leaves z = 0, whose derivative nothing uses: every
+    gradient through that unit is multiplied by its zero inputs."""
+    W = np.array(W, dtype=float)
+    i = int(np.argmax(np.abs(a)))
+    lo = 1.01 * np.asarray(lo, dtype=float)
+    for j in range(W.shape[1]):
+        z = float(a @ W[:, j])
+        if abs(z) >= lo[j]:
+            continue
+        if abs(z) > 1e-3:
+            W[:, j] *= lo[j] / abs(z)
+        elif a[i] != 0:
+            W[i, j] += (lo[j] - z) / a[i]
+    return W
+
+
 # --- the four systems ---------------------------------------------------------------
 
 @st.composite
@@ -124,10 +143,12 @@ def mlp_cases(draw, regime="conditioned", activations=None, loss=None, layout=No
     (sigmoid/tanh in the saturated regime); a string fixes all layers, and
     ``output_activation`` then the last (a plug-in's declared conventions). ``loss``,
     ``layout`` and ``biases`` are drawn when None. Guarantees: targets in [0, 1];
-    every relu pre-activation at least ``RELU_MARGIN`` from 0 (a network with relu
-    always has biases, which are moved to the nearest value that clears the
-    kink); in the saturated regime every pre-activation beyond ±10 (biases are
-    set, per unit, from a drawn sign and spread in [0, 30]).
+    every relu pre-activation at least ``RELU_MARGIN`` from 0 (the biases moved to
+    the nearest value that clears the kink); in the saturated regime every
+    pre-activation beyond ±10 (biases set, per unit, from a drawn sign and spread
+    in [0, 30]). ``biases=False`` with relu or saturation: one instance, each
+    unit's weights placing its pre-activation instead.
+    ``loss`` is one of ``MLP_LOSSES``.
     Shrinks towards one sigmoid layer of width 1, batch 1, zero weights, sse, row layout.
     """
     if regime not in REGIMES:
@@ -142,12 +163,16 @@ def mlp_cases(draw, regime="conditioned", activations=None, loss=None, layout=No
         acts = (activations,) * depth if isinstance(activations, str) else tuple(activations)
     if output_activation:
         acts = acts[:-1] + (output_activation,)
-    loss = draw(st.sampled_from(["sse", "half_mean"]), label="loss") if loss is None else loss
+    loss = draw(st.sampled_from(list(MLP_LOSSES)), label="loss") if loss is None else loss
     layout = draw(st.sampled_from(["row", "column"]), label="layout") if layout is None else layout
     needs_bias = regime == "saturated" or "relu" in acts
-    with_bias = needs_bias or (draw(st.booleans(), label="biases") if biases is None else biases)
-    if biases is False and needs_bias:
-        raise ValueError(f"the {regime} regime with activations {acts} needs biases")
+    with_bias = needs_bias if biases is None and needs_bias else (
+        draw(st.booleans(), label="biases") if biases is None else biases)
+    # Without biases, only a single instance can have every pre-activation placed (by its
+    # unit's weights): such networks are asked one instance at a time.
+    placed_by_weights = needs_bias and not with_bias
+    if placed_by_weights:
+        n = 1
     X = draw(arrays((n, dims[0]), -3.0, 3.0), label="X")
     T = draw(arrays((n, dims[-1]), 0.0, 1.0), label="T")
     Ws = [draw(arrays((dims[l], dims[l + 1])), label=f"W{l + 1}") for l in range(depth)]
@@ -159,7 +184,11 @@ def mlp_cases(draw, regime="conditioned", activations=None, loss=None, layout=No
     A = X
     for l in range(depth):
         Z = A @ Ws[l]
-        if regime == "saturated":
+        if placed_by_weights and (regime == "saturated" or acts[l] == "relu"):
+            lo = SATURATION + spreads[l] if regime == "saturated" else np.full(dims[l + 1], RELU_MARGIN)
+            Ws[l] = _placed(A[0], Ws[l], lo)
+            Z = A @ Ws[l]
+        elif regime == "saturated":
             bs[l] = _saturating(Z, np.where(signs[l] >= 0, 1.0, -1.0), spreads[l])
         elif acts[l] == "relu":
             bs[l] = clear_of_zero(Z, bs[l], RELU_MARGIN)
@@ -205,7 +234,7 @@ def manual_cases(draw, regime="conditioned"):
 
 
 @st.composite
-def softmax_cases(draw, regime="conditioned", reduction=None, max_width=8, max_batch=8):
+def softmax_cases(draw, regime="conditioned", reduction=None, max_width=8, max_batch=8, hidden=None, l2=None):
     """A ``SoftmaxCase``: X (n, d) in [-3, 3], one-hot Y (n, k), W1 (d, h), b1, W2 (h, k), b2;
     n in 1..8, d, h in 1..8, k in 2..8 classes.
 
@@ -213,15 +242,22 @@ def softmax_cases(draw, regime="conditioned", reduction=None, max_width=8, max_b
     ±10 (b1 set per unit as in ``mlp_cases``); extreme_logits: b2 = ±1000 per
     class (drawn signs, at least one class of each sign when k >= 2), so logits
     are 1000 ± 2h apart and the targets are sometimes a -1000 class.
-    ``reduction`` ("sum" or "mean") is drawn when None.
-    Shrinks towards n = d = h = 1, k = 2, zero weights, class 0, "sum".
+    ``reduction`` ("sum" or "mean"), ``hidden`` (sigmoid, tanh, relu; sigmoid or tanh
+    in the saturated regime) and the L2 coefficient ``l2`` (0 or in [0.01, 1]) are
+    drawn when None. A relu hidden layer has every pre-activation at least
+    ``RELU_MARGIN`` from its kink, in every regime.
+    Shrinks towards n = d = h = 1, k = 2, zero weights, class 0, "sum", sigmoid, l2 = 0.
     """
     if regime not in SOFTMAX_REGIMES:
         raise ValueError(f"regime must be one of {SOFTMAX_REGIMES}, got {regime!r}")
     n = draw(st.integers(1, max_batch), label="batch")
     d, h = draw(st.integers(1, max_width), label="d"), draw(st.integers(1, max_width), label="hidden")
     k = draw(st.integers(2, max_width), label="classes")
-    reduction = draw(st.sampled_from(["sum", "mean"]), label="reduction") if reduction is None else reduction
+    reduction = draw(st.sampled_from(list(REDUCTIONS)), label="reduction") if reduction is None else reduction
+    if hidden is None:
+        hidden = draw(st.sampled_from(HIDDEN if regime != "saturated" else ("sigmoid", "tanh")), label="hidden")
+    if l2 is None:
+        l2 = draw(st.one_of(st.just(0.0), st.floats(0.01, 1.0)), label="l2")
     X = draw(arrays((n, d), -3.0, 3.0), label="X")
     W1, b1 = draw(arrays((d, h)), label="W1"), draw(arrays((h,)), label="b1")
     W2, b2 = draw(arrays((h, k)), label="W2"), draw(arrays((k,)), label="b2")
@@ -233,7 +269,9 @@ def softmax_cases(draw, regime="conditioned", reduction=None, max_width=8, max_b
         signs = np.where(draw(arrays((k,), -1.0, 1.0), label="signs") >= 0, 1.0, -1.0)
         signs[0], signs[-1] = 1.0, -1.0
         b2 = 1000.0 * signs + b2
-    return SoftmaxCase(X, Y, W1, b1, W2, b2, reduction)
+    if hidden == "relu":
+        b1 = clear_of_zero(X @ W1, b1, RELU_MARGIN)
+    return SoftmaxCase(X, Y, W1, b1, W2, b2, reduction, hidden, l2)
 
 
 # --- the scalar graph ----------------------------------------------------------------

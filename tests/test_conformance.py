@@ -25,8 +25,13 @@ import oracles
 from backprop_harness import worked_examples
 from backprop_harness.compare import compare, gradient_report
 from backprop_harness.diagnosis import fixed
-from backprop_harness.plugin import Answer, ConformanceFailure, Evidence, NotProvided
-from backprop_harness.protocol import FUNCTION_SYSTEM, mlp_activations
+from backprop_harness import systems
+from backprop_harness.diagnosis import Diagnosis
+from backprop_harness.plugin import Answer, ConformanceFailure, Evidence, NotApplicable, NotProvided
+from backprop_harness.protocol import FUNCTION_SYSTEM
+from backprop_harness.recognition import recognise
+from backprop_harness.systems.mlp import activations as mlp_activations
+from backprop_harness.systems.softmax import l2_coefficient
 from fixtures import describe
 from oracles.cases import MLPCase
 from oracles.finite_differences import directional, ravel_all
@@ -61,9 +66,11 @@ def strategy(impl, fn: str, regime: str = "conditioned"):
     if fn == "mlp_gradients":
         conv = impl.conventions()["mlp"]
         return mlp_cases(regime, activations=conv["activation"], output_activation=conv["output_activation"],
-                         loss=conv["loss"], layout=conv["layout"], biases=True)
+                         loss=conv["loss"], layout=conv["layout"], biases=conv["bias"] != "none",
+                         max_batch=1 if conv["batch"] == "one" else 8)
     if fn == "softmax_gradients":
-        return softmax_cases(regime, reduction=impl.conventions()["softmax"]["reduction"])
+        conv = impl.conventions()["softmax"]
+        return softmax_cases(regime, reduction=conv["reduction"], hidden=conv["hidden"], l2=l2_coefficient(conv))
     raise ValueError(f"no strategy for {fn!r}")
 
 
@@ -109,6 +116,10 @@ def test_worked_example(impl, question):
     erratum, the corrected value), from the post's own inputs."""
     fn = question.fn
     impl.require(fn)
+    system = systems.for_case(question.case)
+    why = system.not_applicable(question.case, impl.conventions()[system.name])
+    if why:
+        raise NotApplicable(f"not applicable: {why}")
     if question.ops:
         missing = sorted(set(question.ops) - set(impl.value_ops()["ops"]))
         if missing:
@@ -134,13 +145,9 @@ def test_worked_example(impl, question):
 
 
 def _mlp_worked_answer(impl, case):
-    """003's numbers are for sigmoid layers and summed squared error, in the row layout;
-    an implementation declaring the column layout gets the same network transposed."""
+    """003's numbers are in the row layout; an implementation declaring the column layout
+    gets the same network transposed."""
     conv = impl.conventions()["mlp"]
-    acts = mlp_activations(conv, len(case.Ws))
-    if conv["loss"] != case.loss or acts != case.activations:
-        raise NotProvided(f"not applicable: the post's numbers are for {case.activations} layers and the "
-                          f"{case.loss} loss; CONVENTIONS declares {acts} and {conv['loss']}")
     if conv["layout"] == "row":
         return impl.answer(case, "mlp_gradients")
     column = MLPCase(case.X.T, case.T.T, tuple(W.T for W in case.Ws), case.bs, case.activations, case.loss, "column")
@@ -157,8 +164,28 @@ def _agree_with_oracles(impl, fn, case, check, names):
     answer = impl.answer(case, fn)
     for oracle in names:
         expected = oracles.gradient(case, oracle)
-        _fail(gradient_report(case, answer.gradient, expected, check_loss=answer.gradient.loss is not None), fn,
-              check, _evidence(fn, case, answer))
+        report = gradient_report(case, answer.gradient, expected, check_loss=answer.gradient.loss is not None)
+        if report:
+            evidence = _evidence(fn, case, answer)
+            system = systems.for_case(case)
+            seen = _recognised(impl, fn, case, answer) if system.choices else None
+            if seen is not None:
+                code = "convention_mismatch" if seen.declare is not None else "inconsistent_convention"
+                evidence.diagnosis = Diagnosis([code])
+                report = f"{seen.message()}\n{report}"
+            _fail(report, fn, check, evidence)
+
+
+def _recognised(impl, fn, case, answer):
+    """The convention the answer is of, confirmed on the system's probe case (None if none)."""
+    system = systems.for_case(case)
+    conv = impl.conventions()[system.name]
+    probe_case = system.probe(case, conv)
+    try:
+        probe = (probe_case, impl.answer(probe_case, fn).gradient) if probe_case is not None else None
+    except (ConformanceFailure, NotProvided):
+        return None
+    return recognise(case, answer.gradient, conv, probe)
 
 
 @pytest.mark.parametrize("fn, regime", _params(("oracles", "shapes and dtypes"), [(fn, "conditioned") for fn in FUNCTIONS]))
