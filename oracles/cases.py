@@ -149,16 +149,17 @@ class ManualCase:
     summation_length = 16
 
 
-# The squared error E = sum over instances and outputs of (y - t)^2, times a factor that
-# depends on the batch size n and the number of outputs k. Every oracle computes
-# ``case.loss_scale * E``; the names are the conventions real code uses:
+# The squared error E = sum over instances and outputs of (y - t)^2, divided by an integer
+# that depends on the batch size n and the number of outputs k (an integer, so that an
+# oracle in long double divides exactly). Every oracle computes ``E / case.loss_divisor``;
+# the names are the conventions real code uses:
 MLP_LOSSES = {
-    "sse": lambda n, k: 1.0,                      # 003: summed
-    "half_sse": lambda n, k: 0.5,                 # 1/2 sum (Nielsen's quadratic cost, numpy-ml)
-    "mean": lambda n, k: 1.0 / n,                 # mean over the batch of ||y - t||^2
-    "half_mean": lambda n, k: 0.5 / n,            # 001: 1/(2n) sum
-    "mean_all": lambda n, k: 1.0 / (n * k),       # mean over all n k entries (torch MSELoss, Keras mse)
-    "half_mean_all": lambda n, k: 0.5 / (n * k),
+    "sse": lambda n, k: 1,                        # 003: summed
+    "half_sse": lambda n, k: 2,                   # 1/2 sum (Nielsen's quadratic cost, numpy-ml)
+    "mean": lambda n, k: n,                       # mean over the batch of ||y - t||^2
+    "half_mean": lambda n, k: 2 * n,              # 001: 1/(2n) sum
+    "mean_all": lambda n, k: n * k,               # mean over all n k entries (torch MSELoss, Keras mse)
+    "half_mean_all": lambda n, k: 2 * n * k,
 }
 
 
@@ -211,9 +212,13 @@ class MLPCase:
         return self.X.T, self.T.T, tuple(W.T for W in self.Ws)
 
     @property
-    def loss_scale(self) -> float:
-        """The factor of the summed squared error that ``loss`` names."""
+    def loss_divisor(self) -> int:
+        """The divisor of the summed squared error that ``loss`` names."""
         return MLP_LOSSES[self.loss](self.batch, self.dims[-1])
+
+    @property
+    def loss_scale(self) -> float:
+        return 1.0 / self.loss_divisor
 
     @property
     def dims(self) -> tuple:
@@ -264,9 +269,13 @@ class SoftmaxCase:
         object.__setattr__(self, "l2", float(self.l2))
 
     @property
+    def loss_divisor(self) -> int:
+        """The divisor of the summed cross-entropy that ``reduction`` names."""
+        return 1 if self.reduction == "sum" else self.X.shape[0]
+
+    @property
     def loss_scale(self) -> float:
-        """The factor of the summed cross-entropy that ``reduction`` names."""
-        return 1.0 if self.reduction == "sum" else 1.0 / self.X.shape[0]
+        return 1.0 / self.loss_divisor
 
     def params(self) -> dict:
         return {"W1": self.W1, "b1": self.b1, "W2": self.W2, "b2": self.b2}

@@ -85,11 +85,11 @@ def loss(case, params: dict):
             if case.bs is not None:
                 Z = Z + params[f"b{l + 1}"][:, None, :]
             A = ACTIVATIONS[act](Z)
-        return case.loss_scale * np.sum((A - T) ** 2, axis=(-2, -1))
+        return np.sum((A - T) ** 2, axis=(-2, -1)) / case.loss_divisor
     if isinstance(case, SoftmaxCase):
         h = ACTIVATIONS[case.hidden](case.X @ params["W1"] + params["b1"][:, None, :])
         logp = log_softmax(h @ params["W2"] + params["b2"][:, None, :])
-        data = -case.loss_scale * np.sum(case.Y * logp, axis=(-2, -1))
+        data = -np.sum(case.Y * logp, axis=(-2, -1)) / case.loss_divisor
         if not case.l2:
             return data
         return data + case.l2 * (np.sum(params["W1"] ** 2, axis=(-2, -1)) + np.sum(params["W2"] ** 2, axis=(-2, -1)))

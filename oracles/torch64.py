@@ -53,11 +53,11 @@ def loss(case, params: dict) -> torch.Tensor:
             if case.bs is not None:
                 Z = Z + params[f"b{l + 1}"]
             A = ACTIVATIONS[act](Z)
-        return case.loss_scale * torch.sum((A - _t(T)) ** 2)
+        return torch.sum((A - _t(T)) ** 2) / case.loss_divisor
     if isinstance(case, SoftmaxCase):
         h = ACTIVATIONS[case.hidden](_t(case.X) @ params["W1"] + params["b1"])
         logp = torch.log_softmax(h @ params["W2"] + params["b2"], dim=1)
-        data = -case.loss_scale * torch.sum(_t(case.Y) * logp)
+        data = -torch.sum(_t(case.Y) * logp) / case.loss_divisor
         return data + case.l2 * (torch.sum(params["W1"] ** 2) + torch.sum(params["W2"] ** 2))
     raise ValueError(f"not a case: {type(case).__name__}; expected one of GraphCase, ManualCase, MLPCase, SoftmaxCase")
 

@@ -44,6 +44,12 @@ class NeuralNetwork:
     def __init__(self, input_dim, hidden_dim, output_dim):
         os._exit(3)
 
+    def forward(self, X):
+        return X
+
+    def backward(self, T):
+        return T, T
+
 
 def softmax_gradients(X, Y, W1, b1, W2, b2):
     ctypes.string_at(0)
