@@ -428,9 +428,9 @@ def _cell(counts) -> str:
         return f"FAIL {failed}/{passed + failed}"
     if passed:
         return f"{passed}/{passed}" + ("*" if counts.get("not provided") else "")
-    if counts.get("not provided"):
-        return "n/p"
-    return "n/a" if counts.get("not applicable") else "skip"
+    if counts.get("not applicable"):          # the function is there; its questions are not
+        return "n/a"
+    return "n/p" if counts.get("not provided") else "skip"
 
 
 def pytest_terminal_summary(terminalreporter, config):
