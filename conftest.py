@@ -299,7 +299,7 @@ def _explain(impl, evidence) -> tuple[str, dict]:
     to its message, and the same for the reports (``failure_detail``). Runs once per
     failing test, on the example Hypothesis shrank to. A fault of the diagnosis is
     reported in its place; it never hides the failure."""
-    from backprop_harness import diagnosis, mistakes, reproducer
+    from backprop_harness import diagnosis, mistakes, reproducer, systems
     from backprop_harness.isolation import WorkerLost
 
     def probe(case):
@@ -325,8 +325,9 @@ def _explain(impl, evidence) -> tuple[str, dict]:
         text = f"\ndiagnosis: not available (the harness's diagnosis failed: {type(exc).__name__}: {exc})"
     try:
         right = mistakes.right(evidence.case)
-        snippet = reproducer.snippet(impl.spec, evidence.fn, evidence.case, right,
-                                     "reproducer: the smallest failing case Hypothesis found", evidence.before)
+        system = systems.for_case(evidence.case)
+        snippet = reproducer.snippet(impl.spec, evidence.fn, evidence.case, right, f"reproducer: {evidence.origin}",
+                                     evidence.before, impl.conventions()[system.name])
         text += f"\n----- reproducer: copy from here -----\n{snippet}\n----- to here -----"
         detail["reproducer"] = snippet
         detail["gradients"] = failure_detail(evidence, right, reproducer.tolerances(evidence.case, right)[0])

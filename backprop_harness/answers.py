@@ -42,6 +42,7 @@ class Evidence:
     diagnosis: object = None           # a ``diagnosis.Diagnosis`` where the failing check itself names the cause
     before: tuple = ()                 # cases called first (a failure that needs an earlier call)
     first: dict | None = None          # the same call's earlier answer, when the answers differ
+    origin: str = "the smallest failing case Hypothesis found"     # where the case came from
 
 
 class NotProvided(pytest.skip.Exception):

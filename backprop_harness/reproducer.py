@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from backprop_harness import systems
 from backprop_harness.compare import exact_rule
-
-from oracles.cases import MANUAL_NAMES, GraphCase, ManualCase, MLPCase, SoftmaxCase
 
 __all__ = ["snippet"]
 
@@ -24,7 +23,14 @@ def _num(x) -> str:
 
 
 def _array(a) -> str:
-    a = np.asarray(a, dtype=float)
+    """``a`` as a Python expression: float64 numbers that round-trip, integers (class labels) as
+    an integer array, a list (of layers) as a list."""
+    if isinstance(a, (list, tuple)):
+        return "[" + ", ".join(_array(v) for v in a) + "]"
+    a = np.asarray(a)
+    if a.dtype.kind in "iu":
+        return f"np.array({a.tolist()!r})"
+    a = a.astype(float)
     if a.ndim == 0:
         return _num(a)
 
@@ -44,68 +50,6 @@ def _import(spec) -> list:
     return lines + [f"impl = importlib.import_module({spec.target!r})"]
 
 
-_INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**"}
-
-
-def _call(case, fn) -> tuple[list, dict]:
-    """Lines that call ``fn`` on ``case``, and the received values by name (as expressions)."""
-    if isinstance(case, GraphCase):
-        lines = [f"x{i} = impl.Value({_num(v)})" for i, v in enumerate(case.leaves)]
-        n = case.leaves.size
-        for i, node in enumerate(case.nodes):
-            def operand(x):
-                return f"x{x}" if isinstance(x, int) and x < n else f"v{x}" if isinstance(x, int) else _num(x)
-            a = operand(node.a)
-            if node.op in _INFIX:
-                expr = f"{a} {_INFIX[node.op]} {operand(node.b)}"
-            else:
-                expr = f"-{a}" if node.op == "neg" else f"{a}.{node.op}()"
-            lines.append(f"v{n + i} = {expr}")
-        out = f"v{n + len(case.nodes) - 1}" if case.nodes else "x0"
-        lines.append(f"{out}.backward()")
-        return lines, {"output": f"{out}.data", **{f"dL/dx{i}": f"x{i}.grad" for i in range(n)}}
-    if isinstance(case, ManualCase):
-        lines = [f"x = {_array(case.x)}", f"t = {_array(case.t)}", f"w = {_array(case.w)}  # {', '.join(MANUAL_NAMES)}",
-                 "y = impl.forward(x, w)", "g = list(impl.gradients(x, t, w))"]
-        received = {"loss": "float(np.sum((np.asarray(y, dtype=float) - t) ** 2))"}
-        received.update({f"dL/d{k}": f"g[{i}]" for i, k in enumerate(MANUAL_NAMES)})
-        return lines, received
-    if isinstance(case, MLPCase) and fn == "NeuralNetwork":
-        W, V = case.Ws
-        lines = [f"X = {_array(case.X)}", f"T = {_array(case.T)}",
-                 f"net = impl.NeuralNetwork({W.shape[0]}, {W.shape[1]}, {V.shape[1]})",
-                 f"net.W = {_array(W)}", f"net.V = {_array(V)}",
-                 "Y = net.forward(X)", "grad_W, grad_V = net.backward(T)"]
-        return lines, {"loss": "float(np.sum((np.asarray(Y) - T) ** 2))", "dL/dW": "grad_W", "dL/dV": "grad_V"}
-    if isinstance(case, MLPCase):
-        L = len(case.Ws)
-        lines = [f"X = {_array(case.X)}", f"T = {_array(case.T)}",
-                 "Ws = [" + ", ".join(_array(W) for W in case.Ws) + "]",
-                 "bs = [" + ", ".join(_array(b if case.layout == "row" else np.reshape(b, (-1, 1)))
-                                     for b in (case.bs if case.bs is not None else [np.zeros(d) for d in case.dims[1:]]))
-                 + "]",
-                 "loss, dWs, dbs = impl.mlp_gradients(X, T, Ws, bs)"]
-        received = {"loss": "loss", **{f"dL/dW{l + 1}": f"dWs[{l}]" for l in range(L)}}
-        if case.bs is not None:
-            received.update({f"dL/db{l + 1}": f"dbs[{l}]" for l in range(L)})
-        return lines, received
-    if isinstance(case, SoftmaxCase):
-        lines = [f"X = {_array(case.X)}", f"Y = {_array(case.Y)}"]
-        lines += [f"{k} = {_array(getattr(case, k))}" for k in ("W1", "b1", "W2", "b2")]
-        lines.append("loss, grads = impl.softmax_gradients(X, Y, W1, b1, W2, b2)")
-        return lines, {"loss": "loss", **{f"dL/d{k}": f"grads[{k!r}]" for k in ("W1", "b1", "W2", "b2")}}
-    raise TypeError(f"not a case: {type(case).__name__}")
-
-
-def _expected(case, fn, gradient) -> dict:
-    names = {"W1": "W", "W2": "V"} if fn == "NeuralNetwork" else {}
-    out = {}
-    if gradient.loss is not None:
-        out["output" if isinstance(case, GraphCase) else "loss"] = _num(gradient.loss)
-    out.update({f"dL/d{names.get(k, k)}": _array(v) for k, v in gradient.grads.items()})
-    return out
-
-
 def tolerances(case, expected) -> tuple:
     """(atol of the gradient, atol of the loss or output): the policy's exact rule for the
     case, on the gradient's scale and on the loss's, as ``compare.gradient_report`` applies it."""
@@ -113,27 +57,40 @@ def tolerances(case, expected) -> tuple:
     return tol.atol(scale), tol.atol(loss_scale)
 
 
-def snippet(spec, fn: str, case, expected, title: str = "", before: list = ()) -> str:
-    """The snippet for one call of ``fn`` on ``case``; ``expected`` is the reference's
-    ``Gradient`` for it, compared under the tolerances the harness applies (``tolerances``).
-    ``before``: cases to call first (a failure that needs an earlier call, as a cache
-    kept from one)."""
+def snippet(spec, fn: str, case, expected, title: str = "", before: list = (), conv: dict | None = None) -> str:
+    """The snippet for one call of ``fn`` on ``case``, made as the harness made it under the
+    system's conventions ``conv`` (the defaults when None); ``expected`` is the right
+    ``Gradient``, compared under the tolerances the harness applies (``tolerances``), with
+    the shape and float64 dtype of every value checked too. The snippet exits with status 1
+    when anything prints WRONG. ``before``: cases to call first (a failure that needs an
+    earlier call, as a cache kept from one)."""
+    system = systems.for_case(case)
+    conv = conv if conv is not None else system.validate({})
     grad_atol, loss_atol = tolerances(case, expected)
-    lines = [f"# {title}" if title else "# reproducer", "import numpy as np"] + _import(spec)
+    lines = [f"# {title}" if title else "# reproducer", "import sys", "import numpy as np"] + _import(spec)
     for i, other in enumerate(before):
-        calls, _ = _call(other, fn)
+        calls, _ = system.reproducer_call(other, fn, conv, _array)
         lines += [f"# call {i + 1}: an earlier call, as the harness made it"] + calls
-    call, received = _call(case, fn)
+    call, received = system.reproducer_call(case, fn, conv, _array)
     lines += ["# the failing call"] + call
-    wanted = _expected(case, fn, expected)
+    wanted = {k: _array(v) for k, v in system.expected(case, fn, expected, conv).items()}
     lines.append("expected = {" + ", ".join(f"{k!r}: {v}" for k, v in wanted.items()) + "}")
     lines.append("received = {" + ", ".join(f"{k!r}: {received[k]}" for k in wanted if k in received) + "}")
     lines += ["# the harness's tolerances for this case (its policy's exact rule)",
               "atol = {" + ", ".join(f"{k!r}: {loss_atol if k in ('loss', 'output') else grad_atol!r}"
                                      for k in wanted) + "}",
+              "wrong = 0",
               "for name, want in expected.items():",
-              "    got = np.asarray(received[name], dtype=float)",
-              "    err = np.max(np.abs(got - want)) if got.shape == np.shape(want) else np.inf",
-              "    print(f\"{name}: {'ok' if err <= atol[name] else 'WRONG'} (max abs err {err:.3g})\\n\"",
-              "          f\"  expected {np.asarray(want).tolist()}\\n  received {got.tolist()}\")"]
+              "    got = np.asarray(received[name])",
+              "    if got.shape != np.shape(want):",
+              "        verdict = f'WRONG (shape {got.shape}, expected {np.shape(want)})'",
+              "    elif got.dtype != np.float64:",
+              "        verdict = f'WRONG (dtype {got.dtype}, expected float64)'",
+              "    else:",
+              "        err = np.max(np.abs(got - want), initial=0.0)",
+              "        verdict = f'ok (max abs err {err:.3g})' if err <= atol[name] else f'WRONG (max abs err {err:.3g})'",
+              "    wrong += verdict.startswith('WRONG')",
+              "    print(f\"{name}: {verdict}\\n  expected {np.asarray(want).tolist()}\\n  received {got.tolist()}\")",
+              "if wrong:",
+              "    sys.exit(f'{wrong} of {len(expected)} values WRONG')"]
     return "\n".join(lines)

@@ -140,7 +140,8 @@ def test_worked_example(impl, question):
         raise ConformanceFailure(f"{fn}: worked example {question.record.id} ({question.record.source}, "
                                  f"{question.output}): IMPL does not reproduce {what}: "
                                  f"{describe(bad, computed='IMPL')}", check="worked examples",
-                                 evidence=_evidence(fn, *answer.extra.get("asked", (question.case, answer)))
+                                 evidence=_evidence(fn, *answer.extra.get("asked", (question.case, answer)),
+                                                    origin=f"the post's worked example {question.record.id}")
                                  if answer.gradient.grads else None)
 
 

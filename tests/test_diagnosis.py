@@ -29,6 +29,8 @@ from oracles.cases import GraphCase, MLPCase, Node, SoftmaxCase
 from reference import mlp
 from tests.strategies import cases
 
+ROOT = Path(__file__).resolve().parent.parent
+
 REGIMES = [(s, r) for s in SYSTEMS for r in (("conditioned", "saturated", "extreme_logits") if s == "softmax"
                                              else ("conditioned",) if s == "scalar_graph" else ("conditioned", "saturated"))]
 
@@ -161,9 +163,9 @@ def mlp_gradients(X, T, Ws, bs):          # ... but the last bias gradient is av
 '''
 
 
-def _run(code: str, cwd) -> str:
+def _run(code: str, cwd, status: int = 0) -> str:
     proc = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == status, proc.stderr
     return proc.stdout
 
 
@@ -191,10 +193,46 @@ def test_a_reproducer_runs_and_marks_the_wrong_gradient(tmp_path):
     path = tmp_path / "theirs.py"
     path.write_text(BUGGY_MLP)
     case = _mlp_case()
-    out = _run(_snippet(resolve(str(path)), "mlp_gradients", case, before=[_mlp_case(seed=1)]), tmp_path)
+    out = _run(_snippet(resolve(str(path)), "mlp_gradients", case, before=[_mlp_case(seed=1)]), tmp_path, status=1)
     verdicts = dict(line.split(": ", 1)[0:2] for line in out.splitlines() if not line.startswith(" "))
     assert verdicts.pop("dL/db2").startswith("WRONG"), out
     assert all(v.startswith("ok") for v in verdicts.values()), out
+
+
+FLOAT32_MLP = """
+import numpy as np
+from reference.protocol import mlp_gradients as _right
+
+def mlp_gradients(X, T, Ws, bs):
+    loss, dWs, dbs = _right(X, T, Ws, bs)
+    return loss, [np.float32(d) for d in dWs], dbs
+"""
+
+
+def test_a_reproducer_marks_a_float32_answer_and_exits_non_zero(tmp_path):
+    path = tmp_path / "single.py"
+    path.write_text(FLOAT32_MLP)
+    snippet = _snippet(resolve(str(path)), "mlp_gradients", _mlp_case())
+    out = _run(f"import sys; sys.path.insert(0, {str(ROOT)!r})\n" + snippet, tmp_path, status=1)
+    assert "dL/dW1: WRONG (dtype float32, expected float64)" in out, out
+
+
+def test_reproducers_follow_the_declared_conventions(tmp_path):
+    """A plug-in of integer labels, column layout and (1, k) biases gets a snippet that calls
+    it that way, and prints ok for a right answer."""
+    from backprop_harness import systems
+    source = (ROOT / "tests" / "plugins" / "conventional.py").read_text()
+    declared = {"layout": "column", "labels": "index", "bias": "row", "reduction": "mean", "hidden": "tanh"}
+    path = tmp_path / "conv.py"
+    path.write_text(f"CONVENTIONS = {{'softmax': {declared!r}}}\n" + source)
+    conv = systems.SYSTEMS["softmax"].validate(declared)
+    case = SoftmaxCase(np.array([[0.5, -1.0], [1.0, 2.0]]), np.eye(3)[[2, 0]], np.array([[0.5, 1.0], [1.0, -1.0]]),
+                       np.array([0.25, 0.0]), np.array([[1.0, -1.0, 0.5], [0.5, 0.5, 0.25]]), np.array([0.0, 0.1, -0.1]),
+                       "mean", "tanh")
+    snippet = reproducer.snippet(resolve(str(path)), "softmax_gradients", case, mistakes.right(case), conv=conv)
+    assert "np.array([2, 0])" in snippet                        # the labels, as integers
+    out = _run(snippet, tmp_path)
+    assert out.count(": ok") == 5 and "WRONG" not in out, out
 
 
 @pytest.mark.parametrize("system", SYSTEMS)

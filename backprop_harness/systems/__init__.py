@@ -96,6 +96,27 @@ class System:
     def loss(self, case, fn: str, request: dict, reply: dict, conv: dict) -> float:
         return float(self.answer(case, fn, request, reply, conv).gradient.loss)
 
+    # -- the reproducer ---------------------------------------------------------------------------
+
+    def reproducer_call(self, case, fn: str, conv: dict, literal) -> tuple:
+        """(lines that call ``fn`` on ``case`` as the harness did, {label: expression of what was
+        received}); ``literal(array)`` writes an array as Python. This default serves the
+        systems whose requests are a plain call."""
+        request = self.request(case, fn, conv)
+        lines = ["args = [" + ", ".join(literal(a) for a in request["args"]) + "]",
+                 f"result = impl.{fn}(*args)"]
+        return lines, self.received(case, fn, conv)
+
+    def received(self, case, fn: str, conv: dict) -> dict:
+        raise NotImplementedError
+
+    def expected(self, case, fn: str, gradient, conv: dict) -> dict:
+        """{label: value} of ``gradient`` (the right answer to ``case``) in the shapes the
+        implementation returns under ``conv``, labelled as ``reproducer_call``'s received."""
+        out = {} if gradient.loss is None else {"loss": gradient.loss}
+        out.update({f"dL/d{k}": v for k, v in gradient.grads.items()})
+        return out
+
     # -- conventions as questions ----------------------------------------------------------------
 
     def under(self, case, conv: dict):

@@ -62,6 +62,15 @@ class Manual222(System):
         except ConformanceFailure:
             return {}, None
 
+    def reproducer_call(self, case, fn, conv, literal):
+        lines = [f"x = {literal(case.x)}", f"t = {literal(case.t)}",
+                 f"w = {literal(case.w)}  # {', '.join(MANUAL_NAMES)}",
+                 "y = impl.forward(x, w)", "g = impl.gradients(x, t, w)",
+                 f"g = [g[k] for k in {list(MANUAL_NAMES)!r}] if isinstance(g, dict) else list(g)"]
+        received = {"loss": "float(np.sum((np.asarray(y, dtype=float) - t) ** 2))"}
+        received.update({f"dL/d{k}": f"g[{i}]" for i, k in enumerate(MANUAL_NAMES)})
+        return lines, received
+
     def loss_function(self, fn):
         return "forward"
 

@@ -149,6 +149,32 @@ class MLP(System):
         except (ConformanceFailure, KeyError, IndexError, TypeError, ValueError):
             return {}, None
 
+    # -- the reproducer ---------------------------------------------------------------------------
+
+    def reproducer_call(self, case, fn, conv, literal):
+        if fn != "NeuralNetwork":
+            return super().reproducer_call(case, fn, conv, literal)
+        W, V = case.Ws
+        lines = [f"X = {literal(case.X)}", f"T = {literal(case.T)}",
+                 f"net = impl.NeuralNetwork({W.shape[0]}, {W.shape[1]}, {V.shape[1]})",
+                 f"net.W = {literal(W)}", f"net.V = {literal(V)}",
+                 "Y = net.forward(X)", "grad_W, grad_V = net.backward(T)"]
+        return lines, {"loss": "float(np.sum((np.asarray(Y) - T) ** 2))", "dL/dW": "grad_W", "dL/dV": "grad_V"}
+
+    def received(self, case, fn, conv):
+        out = {"loss": "result[0]", **{f"dL/dW{l + 1}": f"result[1][{l}]" for l in range(len(case.Ws))}}
+        if case.bs is not None and conv["bias"] != "none":
+            out.update({f"dL/db{l + 1}": f"result[2][{l}]" for l in range(len(case.Ws))})
+        return out
+
+    def expected(self, case, fn, gradient, conv):
+        if fn == "NeuralNetwork":
+            return {"loss": gradient.loss, "dL/dW": gradient.grads["W1"], "dL/dV": gradient.grads["W2"]}
+        out = {"loss": gradient.loss}
+        for k, v in gradient.grads.items():
+            out[f"dL/d{k}"] = np.reshape(v, self.bias_shape(np.size(v), conv)) if k.startswith("b") else v
+        return out
+
     # -- conventions as questions -----------------------------------------------------------------
 
     def under(self, case, conv):

@@ -12,6 +12,8 @@ from oracles.cases import GraphCase
 
 __all__ = ["SYSTEM"]
 
+_INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**"}
+
 
 class ScalarGraph(System):
     name = "scalar_graph"
@@ -33,6 +35,26 @@ class ScalarGraph(System):
         modified = [f"x{i}.data" for i, v in enumerate(leaves_after) if not np.array_equal(v, case.leaves[i])]
         return Answer(Gradient(float(out), {f"x{i}": d for i, d in enumerate(g)}, "impl"), modified,
                       {"data": data, "grads": grads})
+
+    def reproducer_call(self, case, fn, conv, literal):
+        n = case.leaves.size
+        lines = [f"x{i} = impl.Value({literal(v)})" for i, v in enumerate(case.leaves)]
+
+        def operand(x):
+            return f"x{x}" if isinstance(x, int) and x < n else f"v{x}" if isinstance(x, int) else literal(x)
+        for i, node in enumerate(case.nodes):
+            a = operand(node.a)
+            if node.op in _INFIX:
+                expr = f"{a} {_INFIX[node.op]} {operand(node.b)}"
+            else:
+                expr = f"-{a}" if node.op == "neg" else f"{a}.{node.op}()"
+            lines.append(f"v{n + i} = {expr}")
+        out = f"v{n + len(case.nodes) - 1}" if case.nodes else "x0"
+        lines.append(f"{out}.backward()")
+        return lines, {"output": f"{out}.data", **{f"dL/dx{i}": f"x{i}.grad" for i in range(n)}}
+
+    def expected(self, case, fn, gradient, conv):
+        return {"output": gradient.loss, **{f"dL/d{k}": v for k, v in gradient.grads.items()}}
 
     def raw(self, case, fn, r, conv):
         try:

@@ -110,6 +110,23 @@ class Softmax(System):
             out[k] = a
         return out, loss
 
+    def reproducer_call(self, case, fn, conv, literal):
+        lines, received = super().reproducer_call(case, fn, conv, literal)
+        lines.append("grads = result[1] if isinstance(result[1], dict) else dict(zip(%r, result[1]))" % (NAMES,))
+        return lines, received
+
+    def received(self, case, fn, conv):
+        return {"loss": "result[0]", **{f"dL/d{k}": f"grads[{k!r}]" for k in NAMES}}
+
+    def expected(self, case, fn, gradient, conv):
+        sent = self._sent(case, conv)
+        column = conv["layout"] == "column"
+        out = {"loss": gradient.loss}
+        for k in NAMES:
+            v = np.asarray(gradient.grads[k])
+            out[f"dL/d{k}"] = (v.T if column and k.startswith("W") else v).reshape(sent[k].shape)
+        return out
+
     def under(self, case, conv):
         return replace(case, reduction=conv["reduction"], hidden=conv["hidden"], l2=l2_coefficient(conv))
 
