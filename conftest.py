@@ -316,7 +316,11 @@ def _explain(impl, evidence) -> tuple[str, dict]:
         elif evidence.first is not None:
             found = diagnosis.diagnose_repeat(evidence.case, evidence.first, evidence.received)
         elif evidence.received:
-            found = diagnosis.diagnose(evidence.case, evidence.received, evidence.loss, probe)
+            try:
+                conv = impl.conventions()[systems.for_case(evidence.case).name]
+            except AssertionError:                  # CONVENTIONS itself is the failure
+                conv = None
+            found = diagnosis.diagnose(evidence.case, evidence.received, evidence.loss, probe, conv)
         else:
             found = diagnosis.fixed("unknown")
         text = f"\ndiagnosis: {found.words()}"

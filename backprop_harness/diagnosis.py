@@ -17,6 +17,7 @@ import numpy as np
 from backprop_harness import mistakes
 from backprop_harness.compare import exact_rule
 from backprop_harness.mistakes import batch_size
+from oracles import Gradient
 from oracles.cases import MANUAL_NAMES, GraphCase, ManualCase, MLPCase, SoftmaxCase, per_case
 from oracles.tolerance import tolerance
 
@@ -51,8 +52,8 @@ CODES = {
     "scaled_half": "the gradient is half the right one (the factor 2 of the squared error is missing)",
     "scaled_batch": "the gradient is the batch size times the right one",
     "scaled_inverse_batch": "the gradient is the right one divided by the batch size (averaged where the loss sums)",
-    "convention_mismatch": "a correct answer under another convention than the one declared (the line "
-                           "to add to CONVENTIONS is in the message)",
+    "convention_mismatch": "the loss and the gradient are exactly right under another convention than "
+                           "the one declared",
     "inconsistent_convention": "the gradient is of one convention and the loss of another",
     "float32": "computed in float32: right to about 7 digits, not to float64's 16",
     "inputs_modified": "the implementation modifies the arrays it is given",
@@ -191,9 +192,48 @@ def _bias_not_summed(case, expected: dict, received: dict, matcher) -> list:
     return found
 
 
-def diagnose(case, received: dict, loss=None, probe=None) -> Diagnosis:
+def convention(case, received: dict, loss, probe, conv: dict) -> Diagnosis | None:
+    """``convention_mismatch`` (with the line to add) or ``inconsistent_convention`` when the
+    answer is exactly that of another convention of the case's system, on the case and on the
+    system's probe case (``recognition.recognise``); None otherwise."""
+    from backprop_harness import systems
+    from backprop_harness.recognition import recognise
+    system = systems.for_case(case)
+    params = case.params()
+    if not system.choices or set(received) != set(params):
+        return None
+    try:
+        grads = {k: np.asarray(v, dtype=float).reshape(np.shape(params[k])) for k, v in received.items()}
+    except (TypeError, ValueError):
+        return None
+    if not all(np.isfinite(g).all() for g in grads.values()):
+        return None
+    answer = Gradient(None if loss is None else float(loss), grads, "impl")
+    other = system.probe(case, conv)
+    probed = probe(other) if other is not None and probe is not None else None
+    second = None
+    if probed is not None:
+        try:
+            second = (other, Gradient(None if probed[1] is None else float(probed[1]),
+                                      {k: np.asarray(v, dtype=float).reshape(np.shape(p))
+                                       for k, v in probed[0].items() for p in [other.params()[k]]}, "impl"))
+        except (KeyError, TypeError, ValueError):
+            second = None
+    seen = recognise(case, answer, conv, second)
+    if seen is None:
+        return None
+    if seen.declare is not None:
+        return Diagnosis(["convention_mismatch"], note=seen.message())
+    return Diagnosis(["inconsistent_convention"], note=seen.message())
+
+
+def diagnose(case, received: dict, loss=None, probe=None, conv: dict | None = None) -> Diagnosis:
     """Name the known mistakes whose answer on ``case`` is ``received`` (a dict of gradients
     by parameter name, as returned: any shape); ``loss`` the loss it reported.
+
+    First, with the system's declared conventions ``conv``: an answer that is exactly that
+    of another convention is named as such (``convention``), not as a mistake: a correct
+    1/2 sum judged under the sum is not "the factor 2 is missing".
 
     ``probe(case) -> (received, loss) or None`` asks the implementation about another case
     (``probe_case``: a larger batch, other weights; a graph at other leaf values): the
@@ -202,6 +242,10 @@ def diagnose(case, received: dict, loss=None, probe=None) -> Diagnosis:
     the failing case by accident, pow's missing -1 looking like x1/2 at x = 0.5, is not
     named at all).
     """
+    if conv is not None:
+        named = convention(case, received, loss, probe, conv)
+        if named is not None:
+            return named
     found = _match(case, received, loss)
     if found and probe is not None:
         other = probe_case(case)

@@ -37,16 +37,15 @@ class Recognition:
 
     def message(self) -> str:
         if self.declare is not None:
-            return ("the loss and the gradient are exactly those of another convention than the one declared: "
-                    "if that is what you meant, add this line to your file (no code to change):\n"
+            return ("If that convention is what you meant, add this line to your file (no code to change):\n"
                     f"    {self.line}")
         g = systems.conventions_line({self.system: systems.non_defaults(self.system, self.gradient_of)})
         if self.loss_of is None:
-            return (f"the gradient is exactly that of another convention ({g}), but the loss is of none: "
+            return (f"The gradient is exactly that of another convention ({g}), but the loss is of none: "
                     "the loss and the gradient disagree with each other")
         lo = systems.conventions_line({self.system: systems.non_defaults(self.system, self.loss_of)})
-        return (f"inconsistent: the gradient is exactly that of {g}, the loss that of {lo}; no declaration "
-                "makes both right: the loss and its gradient must be of one function")
+        return (f"The gradient is exactly that of {g}, the loss that of {lo}; no declaration makes both "
+                "right: the loss and its gradient must be of one function")
 
 
 def _agrees(case, gradient, expected, with_loss: bool) -> bool:

@@ -26,10 +26,8 @@ from backprop_harness import worked_examples
 from backprop_harness.compare import compare, gradient_report
 from backprop_harness.diagnosis import fixed
 from backprop_harness import systems
-from backprop_harness.diagnosis import Diagnosis
 from backprop_harness.plugin import Answer, ConformanceFailure, Evidence, NotApplicable, NotProvided
 from backprop_harness.protocol import FUNCTION_SYSTEM
-from backprop_harness.recognition import recognise
 from backprop_harness.systems.mlp import activations as mlp_activations
 from backprop_harness.systems.softmax import l2_coefficient
 from fixtures import describe
@@ -165,28 +163,8 @@ def _agree_with_oracles(impl, fn, case, check, names):
     answer = impl.answer(case, fn)
     for oracle in names:
         expected = oracles.gradient(case, oracle)
-        report = gradient_report(case, answer.gradient, expected, check_loss=answer.gradient.loss is not None)
-        if report:
-            evidence = _evidence(fn, case, answer)
-            system = systems.for_case(case)
-            seen = _recognised(impl, fn, case, answer) if system.choices else None
-            if seen is not None:
-                code = "convention_mismatch" if seen.declare is not None else "inconsistent_convention"
-                evidence.diagnosis = Diagnosis([code])
-                report = f"{seen.message()}\n{report}"
-            _fail(report, fn, check, evidence)
-
-
-def _recognised(impl, fn, case, answer):
-    """The convention the answer is of, confirmed on the system's probe case (None if none)."""
-    system = systems.for_case(case)
-    conv = impl.conventions()[system.name]
-    probe_case = system.probe(case, conv)
-    try:
-        probe = (probe_case, impl.answer(probe_case, fn).gradient) if probe_case is not None else None
-    except (ConformanceFailure, NotProvided):
-        return None
-    return recognise(case, answer.gradient, conv, probe)
+        _fail(gradient_report(case, answer.gradient, expected, check_loss=answer.gradient.loss is not None), fn,
+              check, _evidence(fn, case, answer))
 
 
 @pytest.mark.parametrize("fn, regime", _params(("oracles", "shapes and dtypes"), [(fn, "conditioned") for fn in FUNCTIONS]))

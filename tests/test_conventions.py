@@ -217,7 +217,7 @@ def test_an_inconsistent_implementation_fails_whatever_it_declares(tmp_path, loa
         probe = systems.SYSTEMS[system].probe(case, conv)
         seen = recognise(case, answer.gradient, conv, (probe, impl.answer(probe, fn).gradient))
         assert seen is None or seen.declare is None
-    assert seen is not None and "inconsistent" in seen.message()
+    assert seen is not None and seen.declare is None and "no declaration makes both right" in seen.message()
 
 
 def test_a_wrong_answer_is_not_recognised_as_a_convention(tmp_path, load):
@@ -277,3 +277,22 @@ def test_a_plugin_named_like_the_package_it_wraps_works_and_says_so(tmp_path, lo
     assert impl.load_error() is None, impl.load_error()
     assert "Value" in impl.functions
     assert "installed module" in impl.header()
+
+
+def test_the_diagnosis_names_the_convention_not_a_mistake(tmp_path, load):
+    """A correct ½·Σ loss judged under the default Σ: the diagnosis is the convention, with the
+    line to add, never "the factor 2 of the squared error is missing" (scaled_half), which
+    would have its author "fix" correct code."""
+    from backprop_harness.diagnosis import diagnose
+    impl = load(plugin(tmp_path, "half", None, wrong={"mlp": {"loss": "half_sse"}}))
+    conv = impl.conventions()["mlp"]
+    case = _case("mlp", conv)
+    answer = impl.answer(case).gradient
+
+    def probe(other):
+        g = impl.answer(other).gradient
+        return g.grads, g.loss
+    found = diagnose(case, answer.grads, answer.loss, probe, conv)
+    assert found.codes == ["convention_mismatch"]
+    assert 'CONVENTIONS = {"mlp": {"loss": "half_sse"}}' in found.words()
+    assert diagnose(case, answer.grads, answer.loss, probe).codes == ["scaled_half"]     # without conventions
