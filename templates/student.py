@@ -6,10 +6,14 @@ failures. Everything is float64 numpy; return float64 (float32 is reported).
 Do not modify the arrays you are given (copy them first if you must).
 
 Conventions are the posts' own; to use other ones for the networks, declare them
-here (see backprop_harness/protocol.py for every choice), e.g. for 001's
-derivation post:
+here (docs/conventions.md lists every choice: the loss's factor, bias shapes, one
+instance at a time, the softmax network's hidden activation, integer labels, an L2
+term, the column layout), e.g. for 001's derivation post:
 
     CONVENTIONS = {"mlp": {"layout": "column", "loss": "half_mean"}}
+
+If your answer is right under another convention than the one declared, the report
+says so and prints the line to put here.
 """
 import numpy as np  # noqa: F401  (you will need it)
 
