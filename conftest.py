@@ -276,9 +276,14 @@ def pytest_runtest_makereport(item, call):
         props.append(("value_ops", json.dumps(impl.value_ops_seen)))
     message = _plain_message(call.excinfo) if report.failed else None
     if message is not None and item.get_closest_marker("check"):
-        evidence = getattr(_conformance_exception(call.excinfo)[0], "evidence", None)
+        exc = _conformance_exception(call.excinfo)[0]
+        evidence = getattr(exc, "evidence", None)
         detail = {}
-        if evidence is not None and impl is not None:
+        named = _not_an_answer(exc)
+        if named is not None:
+            message += f"\ndiagnosis: {named.words()}"
+            detail = {"diagnosis": named.to_json(), "reproducer": None, "gradients": None}
+        elif evidence is not None and impl is not None:
             explained, detail = _explain(impl, evidence)
             message += explained
         detail["message"] = message.split("\ndiagnosis: ")[0]
@@ -292,6 +297,18 @@ def pytest_runtest_makereport(item, call):
         broke = getattr(_conformance_exception(call.excinfo)[0], "check", None)
         if broke:
             props.append(("broke", broke))
+
+
+def _not_an_answer(exc):
+    """The diagnosis of a failure that is not a wrong answer (a crash, a load error, a timeout,
+    a non-finite or malformed answer), or None."""
+    from backprop_harness import diagnosis
+    if exc is None:
+        return None
+    try:
+        return diagnosis.of_failure(exc)
+    except Exception:                          # noqa: BLE001 - never hides the failure
+        return None
 
 
 def _explain(impl, evidence) -> tuple[str, dict]:
@@ -320,11 +337,12 @@ def _explain(impl, evidence) -> tuple[str, dict]:
                 conv = impl.conventions()[systems.for_case(evidence.case).name]
             except AssertionError:                  # CONVENTIONS itself is the failure
                 conv = None
-            found = diagnosis.diagnose(evidence.case, evidence.received, evidence.loss, probe, conv)
+            ops = (impl.value_ops_seen or {}).get("ops") if evidence.fn == "Value" else None
+            found = diagnosis.diagnose(evidence.case, evidence.received, evidence.loss, probe, conv, ops)
         else:
             found = diagnosis.fixed("unknown")
         text = f"\ndiagnosis: {found.words()}"
-        detail["diagnosis"] = {"codes": found.codes, "words": found.words()}
+        detail["diagnosis"] = found.to_json()
     except Exception as exc:                  # noqa: BLE001 - reported, never raised over the failure
         text = f"\ndiagnosis: not available (the harness's diagnosis failed: {type(exc).__name__}: {exc})"
     try:

@@ -14,14 +14,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from backprop_harness import mistakes
+from backprop_harness import localise, mistakes
+from backprop_harness.localise import Where
 from backprop_harness.compare import exact_rule
 from backprop_harness.mistakes import batch_size
 from oracles import Gradient
 from oracles.cases import MANUAL_NAMES, GraphCase, ManualCase, MLPCase, SoftmaxCase, per_case
 from oracles.tolerance import tolerance
 
-__all__ = ["CODES", "MATCH_RTOL", "Diagnosis", "diagnose", "diagnose_repeat", "fixed", "probe_case"]
+__all__ = ["CODES", "MATCH_RTOL", "Diagnosis", "diagnose", "diagnose_repeat", "fixed", "probe_case", "of_failure"]
 
 # code -> the mistake, in words (the failure message's "diagnosis:" line)
 CODES = {
@@ -55,10 +56,25 @@ CODES = {
     "convention_mismatch": "the loss and the gradient are exactly right under another convention than "
                            "the one declared",
     "inconsistent_convention": "the gradient is of one convention and the loss of another",
+    "wrong_local_derivative": "the local derivative of one operation is wrong (which, for which operand, and "
+                              "how: below, from probe graphs of that operation alone)",
+    "wrong_accumulation_or_order": "every operation is right alone, but not where a value is used more than once "
+                                   "or in a longer graph",
+    "wrong_backward_step": "the backward pass goes wrong at one layer (which, and the pattern of each wrong "
+                           "tensor: below)",
+    "loss_only": "the gradient is right; the reported loss is not",
     "float32": "computed in float32: right to about 7 digits, not to float64's 16",
     "inputs_modified": "the implementation modifies the arrays it is given",
     "stale_state": "state kept from an earlier call (a cached forward pass) changes a later answer",
     "unknown": "no known mistake matches this answer",
+    # what is not a wrong answer, named as what it is
+    "load_error": "the implementation did not load (its own traceback is in the message)",
+    "bad_conventions": "CONVENTIONS is not valid",
+    "signature_mismatch": "a protocol function cannot be called as the protocol calls it",
+    "crash": "the implementation raised, or its process died, during the call (its own frames are in the message)",
+    "timeout": "the implementation did not answer within the time limit",
+    "non_finite": "the answer holds NaN or infinity",
+    "wrong_structure": "the answer is not of the protocol's structure, shape or type",
 }
 
 
@@ -84,6 +100,11 @@ class Diagnosis:
     codes: list
     tensors: list = field(default_factory=list)       # the gradients the named mistake changes
     note: str = ""
+    where: Where | None = None                         # where the answer is wrong (``localise``)
+
+    def to_json(self) -> dict:
+        return {"codes": self.codes, "words": self.words(),
+                "where": None if self.where is None else self.where.to_json()}
 
     @property
     def known(self) -> bool:
@@ -96,7 +117,9 @@ class Diagnosis:
         else:
             text = ("several mistakes give this answer on this case: "
                     + "; ".join(f"{c}: {CODES[c]}" for c in self.codes) + where)
-        return text + (f". {self.note}" if self.note else "")
+        text += f". {self.note}" if self.note else ""
+        located = self.where.words() if self.where is not None else ""
+        return text + (f"\nwhere: {located}" if located else "")
 
 
 def fixed(code: str, note: str = "") -> Diagnosis:
@@ -202,6 +225,9 @@ def convention(case, received: dict, loss, probe, conv: dict) -> Diagnosis | Non
     params = case.params()
     if not system.choices or set(received) != set(params):
         return None
+    shaped = _bias_shape_convention(case, received, conv)
+    if shaped is not None:
+        return shaped
     try:
         grads = {k: np.asarray(v, dtype=float).reshape(np.shape(params[k])) for k, v in received.items()}
     except (TypeError, ValueError):
@@ -227,13 +253,50 @@ def convention(case, received: dict, loss, probe, conv: dict) -> Diagnosis | Non
     return Diagnosis(["inconsistent_convention"], note=seen.message())
 
 
-def diagnose(case, received: dict, loss=None, probe=None, conv: dict | None = None) -> Diagnosis:
+def _bias_shape_convention(case, received: dict, conv: dict) -> Diagnosis | None:
+    """Every value right, the biases' gradients as (1, d) rows or (d, 1) columns where the
+    declaration says otherwise: the bias convention, with its line."""
+    from backprop_harness import systems
+    right, expected, matcher, _ = _prepared(case)
+    shapes = set()
+    for k, e in right.grads.items():
+        try:
+            r = np.asarray(received[k], dtype=float)
+        except (TypeError, ValueError):
+            return None
+        if r.shape == e.shape:
+            if not _close(r, e, matcher.atol(e)):
+                return None
+            continue
+        if not (k.startswith("b") and r.ndim == 2 and r.size == e.size and _close(r.reshape(e.shape), e, matcher.atol(e))):
+            return None
+        shapes.add("row" if r.shape[0] == 1 else "column")
+    if len(shapes) != 1:
+        return None
+    bias = shapes.pop()
+    if conv.get("bias") == bias:
+        return None
+    declared = {**systems.non_defaults(systems.for_case(case).name, conv), "bias": bias}
+    line = systems.conventions_line({systems.for_case(case).name: declared})
+    return Diagnosis(["convention_mismatch"], where=None,
+                     note=f"The bias gradients have the right values as {'(1, d) rows' if bias == 'row' else '(d, 1) columns'}; "
+                          f"if that is your code's convention, add this line to your file (its biases are then passed "
+                          f"in that shape too):\n    {line}")
+
+
+def diagnose(case, received: dict, loss=None, probe=None, conv: dict | None = None, ops=None) -> Diagnosis:
     """Name the known mistakes whose answer on ``case`` is ``received`` (a dict of gradients
     by parameter name, as returned: any shape); ``loss`` the loss it reported.
 
     First, with the system's declared conventions ``conv``: an answer that is exactly that
     of another convention is named as such (``convention``), not as a mistake: a correct
     1/2 sum judged under the sum is not "the factor 2 is missing".
+
+    Then where it is wrong (``localise``): for a network, which tensors, their patterns and
+    the layer (confirmed on the probe case); for a scalar engine (``ops``: the operations it
+    has), probe graphs of one operation each, which name the operation whose local
+    derivative is wrong ahead of any whole-graph code (an exponent of 2 with its factor
+    dropped is not "half the gradient": the probe with exponent 3 gives a third).
 
     ``probe(case) -> (received, loss) or None`` asks the implementation about another case
     (``probe_case``: a larger batch, other weights; a graph at other leaf values): the
@@ -246,22 +309,113 @@ def diagnose(case, received: dict, loss=None, probe=None, conv: dict | None = No
         named = convention(case, received, loss, probe, conv)
         if named is not None:
             return named
+    right, expected, matcher, _ = _prepared(case)
+    where = _where(case, received, right, matcher)
     found = _match(case, received, loss)
-    if found and probe is not None:
-        other = probe_case(case)
-        answer = probe(other) if other is not None else None
-        if answer is not None:
-            kept = _match(other, *answer, distinct=False, among=set(found))
-            if not kept:
-                return Diagnosis(["unknown"], note=f"On the failing case the answer is what "
-                                                   f"{' or '.join(sorted(found, key=_ORDER.index))} gives, but not "
-                                                   f"on a second case: a coincidence of that case, not the mistake")
-            found = {c: t for c, t in found.items() if c in kept}
-    if not found:
-        return Diagnosis(["unknown"])
-    codes = sorted(found, key=_ORDER.index)
-    tensors = sorted({t for c in codes for t in found[c]})
-    return Diagnosis(codes, tensors)
+    other = None
+    if probe is not None:
+        other = probe_case(case, conv=conv)
+    second = probe(other) if other is not None and probe is not None else None
+    note = ""
+    if found and second is not None:
+        kept = _match(other, *second, distinct=False, among=set(found))
+        if not kept:
+            note = (f"On the failing case the answer is what {' or '.join(sorted(found, key=_ORDER.index))} "
+                    f"gives, but not on a second case: a coincidence of that case, not the mistake")
+        found = {c: t for c, t in found.items() if c in kept}
+    if isinstance(case, GraphCase) and probe is not None and ops:
+        located = _graph_operations(ops, probe)
+        if located is not None:
+            specific = [c for c in sorted(found, key=_ORDER.index) if c in _OPERATION_CODES]
+            code = "wrong_local_derivative" if located.op != "backward" else "wrong_accumulation_or_order"
+            if located.op == "backward":
+                specific = [c for c in sorted(found, key=_ORDER.index) if c in _STRUCTURE_CODES]
+            return Diagnosis(specific + [code], sorted({t for c in specific for t in found[c]}), where=located)
+    if found:
+        codes = sorted(found, key=_ORDER.index)
+        return Diagnosis(codes, sorted({t for c in codes for t in found[c]}), where=where)
+    if where is not None and where.wrong and not isinstance(case, GraphCase):
+        confirmed = second is None or _same_layer(other, second, where)
+        if confirmed and where.layer is not None:
+            return Diagnosis(["wrong_backward_step"], where=where, note=note)
+    if where is not None and not where.wrong and loss is not None and np.isfinite(loss) \
+            and not _loss_agrees(case, right, loss):
+        off = loss / right.loss if right.loss else float("inf")
+        return Diagnosis(["loss_only"], note=f"The loss is {loss!r}, the right one {right.loss!r} "
+                                             f"(ratio {off:.6g})", where=where)
+    return Diagnosis(["unknown"], note=note, where=where if where is not None and where.wrong else None)
+
+
+# The catalog's codes that a probe of one operation confirms (they name how a local
+# derivative is wrong) and those that a probe of accumulation or order confirms.
+_OPERATION_CODES = ("derivative_at_preactivation", "double_sigmoid")
+_STRUCTURE_CODES = ("branch_overwritten", "no_topological_order")
+
+
+def _probe_atol(expected) -> float:
+    """Matching tolerance on a probe graph of one operation: its derivatives are one or two
+    roundings from exact, far inside MATCH_RTOL of their size."""
+    return MATCH_RTOL * max(1.0, float(np.max(np.abs(expected), initial=0.0)))
+
+
+def _graph_operations(ops, probe) -> Where | None:
+    """Ask one-operation graphs, then (all right) graphs of accumulation and order."""
+    # operations engines usually build from others (a - b as a + (-b), -a as a * -1, a / b as
+    # a * b ** -1) last: where one of those is wrong only through another, the other is named
+    order = [op for op in ("add", "mul", "pow", "exp", "log", "sigmoid", "tanh", "relu", "neg", "sub", "div")
+             if op in ops]
+    return (localise.operations(order, probe, mistakes.right, _probe_atol)
+            or localise.structure(order, probe, mistakes.right, _probe_atol))
+
+
+def _where(case, received, right, matcher) -> Where | None:
+    """Which tensors are wrong, their patterns and (networks) the layer; None if unreadable."""
+    if isinstance(case, GraphCase):
+        return None
+    try:
+        wrong, ok, patterns = localise.tensors(case, received, right.grads, lambda e: matcher.atol(e))
+    except (TypeError, ValueError):
+        return None
+    return Where(wrong=wrong, right=ok, patterns=patterns, layer=localise.layer(case, wrong))
+
+
+def _same_layer(other, second, where: Where) -> bool:
+    """The probe case's answer is wrong first at the same layer."""
+    right, _, matcher, _ = _prepared(other)
+    there = _where(other, second[0], right, matcher)
+    return there is not None and there.layer == where.layer
+
+
+def _loss_agrees(case, right, loss) -> bool:
+    tol, _, L_scale = exact_rule(case, right)
+    return abs(loss - right.loss) <= tol.atol(L_scale)
+
+
+def of_failure(exc) -> Diagnosis | None:
+    """A failure that is not a wrong answer, named as what it is (None for a wrong answer).
+
+    ``exc`` is the failure the check raised: the worker lost (a crash, a timeout), or a
+    ``ConformanceFailure`` whose message is the protocol's own (a load error, a signature
+    that does not fit, CONVENTIONS, a non-finite or malformed answer)."""
+    from backprop_harness.isolation import WorkerLost
+    if isinstance(exc, WorkerLost):
+        return fixed("timeout" if exc.kind == "timeout" else "crash")
+    text = str(exc)
+    first = text.split("\n", 1)[0]
+    if first.startswith("importing ") or first.startswith("implementation not found") \
+            or first.startswith("loading the implementation failed") or "without __init__.py" in first:
+        return fixed("load_error")
+    if first.startswith("CONVENTIONS is not valid"):
+        return fixed("bad_conventions")
+    if first.startswith("signature mismatch"):
+        return fixed("signature_mismatch")
+    if " raised " in first.split(":", 1)[0] or first.split(":", 1)[0].endswith(" raised"):
+        return fixed("crash")
+    if "expected finite numbers" in first:
+        return fixed("non_finite")
+    if getattr(exc, "check", None) == "shapes and dtypes" and "float32" not in first and "float16" not in first:
+        return fixed("wrong_structure")
+    return None
 
 
 def diagnose_repeat(case, first: dict, again: dict) -> Diagnosis:
@@ -348,11 +502,16 @@ def _renormalised(case, right_loss, loss) -> bool:
     return abs(loss - right_loss) > tol and any(abs(loss - f * right_loss) <= tol for f in factors)
 
 
-def probe_case(case, seed: int = 20261122):
-    """A second case of the same system for disambiguation: three instances, other weights
-    (drawn from a fixed seed), the same shapes and conventions otherwise; a graph's leaves
-    moved by up to a quarter (of 1 or of the leaf), where every operation stays defined
-    and every value below 1e6; None when eight tries find no such point."""
+def probe_case(case, seed: int = 20261122, conv: dict | None = None):
+    """A second case of the same system, chosen to separate a mistake from its look-alikes.
+
+    Networks: the system's probe (``System.probe``: three instances, or one under
+    ``batch = "one"``; three outputs or classes; hidden layers 4 and 5 wide, so no layer
+    is square; positive inputs, far from a relu's kink), under the same conventions.
+    003's network: other inputs, targets and weights. A graph: its leaves moved by up to
+    a quarter (of 1 or of the leaf), where every operation stays defined and every value
+    is below 1e6; None when eight tries find no such point."""
+    from backprop_harness import systems
     rng = np.random.default_rng(seed)
     if isinstance(case, GraphCase):
         for _ in range(8):
@@ -369,18 +528,5 @@ def probe_case(case, seed: int = 20261122):
         return None
     if isinstance(case, ManualCase):
         return ManualCase(rng.uniform(-2, 2, 2), rng.uniform(0, 1, 2), rng.uniform(-2, 2, 8))
-    if isinstance(case, MLPCase):
-        X, T, Ws = case.row_layout()
-        n = 3
-        X, T = rng.uniform(-2, 2, (n, X.shape[1])), rng.uniform(0, 1, (n, T.shape[1]))
-        Ws = [rng.uniform(-1, 1, W.shape) for W in Ws]
-        bs = None if case.bs is None else [rng.uniform(-1, 1, b.shape) for b in case.bs]
-        if case.layout == "column":
-            X, T, Ws = X.T, T.T, [W.T for W in Ws]
-        return MLPCase(X, T, Ws, bs, case.activations, case.loss, case.layout)
-    if isinstance(case, SoftmaxCase):
-        n, k = 3, case.Y.shape[1]
-        return SoftmaxCase(rng.uniform(-2, 2, (n, case.X.shape[1])), np.eye(k)[rng.integers(0, k, n)],
-                           *(rng.uniform(-1, 1, np.shape(p)) for p in (case.W1, case.b1, case.W2, case.b2)),
-                           reduction=case.reduction)
-    return None
+    system = systems.for_case(case)
+    return system.probe(case, conv if conv is not None else system.validate({}))

@@ -94,7 +94,8 @@ def test_transposed_bias_and_float32_are_named_by_shape_and_precision():
     as32 = {f"W{i + 1}": d for i, d in enumerate(low.dWs)} | {f"b{i + 1}": d for i, d in enumerate(low.dbs)}
     assert diagnose(case, as32).codes == ["float32"]
     assert diagnose(case, g, right.loss / 3).codes == ["loss_gradient_normalisation"]
-    assert diagnose(case, g, right.loss * 1.1).codes == ["unknown"]
+    wrong_loss = diagnose(case, g, right.loss * 1.1)
+    assert wrong_loss.codes == ["loss_only"] and "ratio 1.1" in wrong_loss.words()
 
 
 def test_a_probe_separates_mistakes_that_coincide_on_the_shrunk_case():

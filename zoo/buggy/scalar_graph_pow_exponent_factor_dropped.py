@@ -1,0 +1,170 @@
+"""Buggy: the power rule without the exponent's factor: d x^c / dx written as x^(c-1).
+
+The student lowered the exponent but forgot to bring it down in front:
+``self.grad += self.data ** (k - 1) * out.grad`` instead of
+``k * self.data ** (k - 1) * out.grad``. The gradient through a power is off by the
+factor 1/c: for x**2 it is half the right one (on a graph that is only a square, such
+as 003's one-weight loss (x w - t)**2, it looks exactly like the classic missing factor
+2), for x**-1 its sign is flipped, for x**0.5 it is twice too large, for x**1 right.
+Division is its own operation here, so only powers are wrong.
+"""
+import math
+
+ZOO = {'system': 'scalar_graph',
+       'mistake': "pow's derivative x**(c-1) without the factor c",
+       'fails': ['oracles'],
+       'diagnosis': None,
+       'truth': {'wrong': [],
+                 'layer': None,
+                 'op': 'pow',
+                 'operand': None,
+                 'pattern': "factor 1/c (the exponent's factor dropped)",
+                 'looks_like': 'factor 2 missing (on a graph whose only nonlinearity is a square, x**2)'}}
+
+
+class Value:
+    """stores a single scalar value and its gradient"""
+
+    def __init__(self, data, _children=(), _op=''):
+        self.data = float(data)
+        self.grad = 0.0
+        self._backward = lambda: None
+        self._prev = set(_children)
+        self._op = _op
+
+    def __add__(self, other):
+        other = other if isinstance(other, Value) else Value(other)
+        out = Value(self.data + other.data, (self, other), '+')
+
+        def _backward():
+            self.grad += out.grad
+            other.grad += out.grad
+        out._backward = _backward
+        return out
+
+    def __sub__(self, other):
+        other = other if isinstance(other, Value) else Value(other)
+        out = Value(self.data - other.data, (self, other), '-')
+
+        def _backward():
+            self.grad += out.grad
+            other.grad -= out.grad
+        out._backward = _backward
+        return out
+
+    def __mul__(self, other):
+        other = other if isinstance(other, Value) else Value(other)
+        out = Value(self.data * other.data, (self, other), '*')
+
+        def _backward():
+            self.grad += other.data * out.grad
+            other.grad += self.data * out.grad
+        out._backward = _backward
+        return out
+
+    def __truediv__(self, other):
+        other = other if isinstance(other, Value) else Value(other)
+        out = Value(self.data / other.data, (self, other), '/')
+
+        def _backward():
+            self.grad += out.grad / other.data
+            other.grad -= self.data / other.data ** 2 * out.grad
+        out._backward = _backward
+        return out
+
+    def __pow__(self, k):
+        assert isinstance(k, (int, float)), "only supporting int/float powers for now"
+        out = Value(self.data ** k, (self,), f'**{k}')
+
+        def _backward():
+            self.grad += self.data ** (k - 1) * out.grad
+        out._backward = _backward
+        return out
+
+    def __neg__(self):
+        out = Value(-self.data, (self,), 'neg')
+
+        def _backward():
+            self.grad -= out.grad
+        out._backward = _backward
+        return out
+
+    def exp(self):
+        out = Value(math.exp(self.data), (self,), 'exp')
+
+        def _backward():
+            self.grad += out.data * out.grad
+        out._backward = _backward
+        return out
+
+    def log(self):
+        out = Value(math.log(self.data), (self,), 'log')
+
+        def _backward():
+            self.grad += (1 / self.data) * out.grad
+        out._backward = _backward
+        return out
+
+    def sigmoid(self):
+        x = self.data
+        if x >= 0:
+            s = 1 / (1 + math.exp(-x))
+        else:
+            e = math.exp(x)
+            s = e / (1 + e)
+        out = Value(s, (self,), 'sigmoid')
+
+        def _backward():
+            self.grad += out.data * (1 - out.data) * out.grad
+        out._backward = _backward
+        return out
+
+    def tanh(self):
+        t = math.tanh(self.data)
+        out = Value(t, (self,), 'tanh')
+
+        def _backward():
+            self.grad += (1 - t ** 2) * out.grad
+        out._backward = _backward
+        return out
+
+    def relu(self):
+        out = Value(0.0 if self.data < 0 else self.data, (self,), 'ReLU')
+
+        def _backward():
+            self.grad += (out.data > 0) * out.grad
+        out._backward = _backward
+        return out
+
+    def backward(self):
+        # topological order all of the children in the graph
+        topo = []
+        visited = set()
+
+        def build_topo(v):
+            if v not in visited:
+                visited.add(v)
+                for child in v._prev:
+                    build_topo(child)
+                topo.append(v)
+        build_topo(self)
+
+        # go one variable at a time and apply the chain rule to get its gradient
+        self.grad = 1.0
+        for v in reversed(topo):
+            v._backward()
+
+    def __radd__(self, other):  # other + self
+        return Value(other) + self
+
+    def __rsub__(self, other):  # other - self
+        return Value(other) - self
+
+    def __rmul__(self, other):  # other * self
+        return Value(other) * self
+
+    def __rtruediv__(self, other):  # other / self
+        return Value(other) / self
+
+    def __repr__(self):
+        return f"Value(data={self.data}, grad={self.grad})"

@@ -1,0 +1,134 @@
+"""Buggy: the reflected subtraction c - x gives x the local gradient +1 (pairs copied from __sub__).
+
+The student wrote ``__rsub__`` (called for ``2.5 - x``) by copying ``__sub__`` and
+swapping the data, ``other.data - self.data``, but kept the (input, local gradient)
+pairs in __sub__'s order, ``[(self, 1.0), (other, -1.0)]``. In c - x, x (``self``) is
+the subtrahend: its local gradient is -1, and the +1 belongs to the constant. The value
+is right and ``x - y`` with two Values is right; only a constant minus a Value gives the
+Value's gradient the wrong sign. On a graph that is only ``c - x`` this looks like the
+whole gradient's sign flipped.
+"""
+import math
+
+ZOO = {'system': 'scalar_graph',
+       'mistake': "__rsub__ (c - x) passes +1 to x: its operands' local gradients swapped",
+       'fails': ['oracles'],
+       'diagnosis': None,
+       'truth': {'wrong': [],
+                 'layer': None,
+                 'op': 'sub',
+                 'operand': 'b',
+                 'pattern': 'sign flipped, only for a constant on the left (reflected operator, '
+                            "operands' local gradients swapped)",
+                 'looks_like': 'sign flipped (on c - x, a constant minus the one leaf)'}}
+
+
+def _sigmoid(x):
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+class Value:
+    """A scalar with its gradient. Every node keeps its inputs together with the
+    local gradient d(node)/d(input), worked out in the forward pass (002: "every
+    node ... can compute ... the local gradient of the node without even being
+    aware of the rest of the graph")."""
+
+    def __init__(self, data, parents=(), op=""):
+        self.data = float(data)
+        self.grad = 0.0
+        self.parents = tuple(parents)   # (input Value, local gradient) pairs
+        self.op = op
+
+    def __repr__(self):
+        return f"Value({self.data}, grad={self.grad})"
+
+    @staticmethod
+    def wrap(x):
+        return x if isinstance(x, Value) else Value(x)
+
+    # binary operations
+    def __add__(self, other):
+        other = Value.wrap(other)
+        return Value(self.data + other.data, [(self, 1.0), (other, 1.0)], "+")
+
+    def __sub__(self, other):
+        other = Value.wrap(other)
+        return Value(self.data - other.data, [(self, 1.0), (other, -1.0)], "-")
+
+    def __mul__(self, other):
+        other = Value.wrap(other)
+        return Value(self.data * other.data, [(self, other.data), (other, self.data)], "*")
+
+    def __truediv__(self, other):
+        other = Value.wrap(other)
+        a, b = self.data, other.data
+        return Value(a / b, [(self, 1.0 / b), (other, -a / (b * b))], "/")
+
+    def __pow__(self, n):
+        x = self.data
+        return Value(x ** n, [(self, n * x ** (n - 1))], "**")
+
+    # the same with a plain number on the left: 2.0 + x, 2.0 - x, ...
+    def __radd__(self, other):
+        return Value.wrap(other) + self
+
+    def __rsub__(self, other):
+        other = Value.wrap(other)
+        return Value(other.data - self.data, [(self, 1.0), (other, -1.0)], "-")
+
+    def __rmul__(self, other):
+        return Value.wrap(other) * self
+
+    def __rtruediv__(self, other):
+        return Value.wrap(other) / self
+
+    # unary operations
+    def __neg__(self):
+        return Value(-self.data, [(self, -1.0)], "neg")
+
+    def exp(self):
+        e = math.exp(self.data)
+        return Value(e, [(self, e)], "exp")
+
+    def log(self):
+        x = self.data
+        return Value(math.log(x), [(self, 1.0 / x)], "log")
+
+    def sigmoid(self):
+        s = _sigmoid(self.data)
+        return Value(s, [(self, s * (1 - s))], "sigmoid")
+
+    def tanh(self):
+        t = math.tanh(self.data)
+        return Value(t, [(self, 1 - t * t)], "tanh")
+
+    def relu(self):
+        x = self.data
+        return Value(max(x, 0.0), [(self, 1.0 if x > 0 else 0.0)], "relu")
+
+    def backward(self):
+        # depth-first search with an explicit stack: a node goes into `order`
+        # only after everything it was computed from
+        order, seen = [], set()
+        stack = [(self, False)]
+        while stack:
+            node, done = stack.pop()
+            if done:
+                order.append(node)
+                continue
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            stack.append((node, True))
+            for parent, _ in node.parents:
+                if id(parent) not in seen:
+                    stack.append((parent, False))
+
+        # from the output back to the inputs: upstream gradient times local gradient
+        self.grad = 1.0
+        for node in reversed(order):
+            for parent, local in node.parents:
+                parent.grad += local * node.grad
