@@ -274,6 +274,8 @@ def pytest_runtest_makereport(item, call):
     impl = _state.get("impl")
     if impl is not None and impl.value_ops_seen and item.get_closest_marker("check"):
         props.append(("value_ops", json.dumps(impl.value_ops_seen)))
+    if impl is not None and impl.accuracy and item.get_closest_marker("check"):
+        props.append(("accuracy", json.dumps(impl.accuracy)))
     message = _plain_message(call.excinfo) if report.failed else None
     if message is not None and item.get_closest_marker("check"):
         exc = _conformance_exception(call.excinfo)[0]
@@ -406,6 +408,11 @@ def pytest_runtest_logreport(report):
     props = dict(report.user_properties)
     if "value_ops" in props:
         _notes["value_ops"] = json.loads(props["value_ops"])
+    if "accuracy" in props:
+        kept = _notes.setdefault("accuracy", {})
+        for op, worst in json.loads(props["accuracy"]).items():
+            if op not in kept or worst["relative_error"] > kept[op]["relative_error"]:
+                kept[op] = worst
     systems = [v for k, v in report.user_properties if k == "system"]
     checks = [v for k, v in report.user_properties if k == "check"] or ["harness"]
     status = props.get("status", report.outcome)
@@ -490,6 +497,10 @@ def pytest_terminal_summary(terminalreporter, config):
     if ops and conformance:
         missing = "; ".join(f"{op} ({why})" for op, why in ops["missing"].items()) or "none"
         tr.write_line(f"scalar_graph: Value operations tested: {', '.join(ops['ops'])}; missing: {missing}")
+    for op, worst in sorted(_notes.get("accuracy", {}).items()):
+        tr.write_line(f"scalar_graph: accuracy note (not a failure): {op} loses relative precision; worst "
+                      f"{op}({worst['input']!r}) = {worst['received']!r}, exact {worst['exact']!r}, relative error "
+                      f"{worst['relative_error']:.2g} (within the rounding of the terms that compute it)")
     from backprop_harness.diagnosis import CODES
     for system in SYSTEMS:
         if system in _first_failure:
@@ -595,6 +606,8 @@ def _conformance(config, changes: list, exitstatus: int) -> dict:
     ops = _notes.get("value_ops")
     if ops:
         doc["systems"]["scalar_graph"]["operations"] = {"tested": ops["ops"], "missing": ops["missing"]}
+    if _notes.get("accuracy"):
+        doc["systems"]["scalar_graph"]["accuracy"] = _notes["accuracy"]
     return doc
 
 

@@ -25,7 +25,7 @@ from oracles.cases import BINARY, HIDDEN, MLP_LOSSES, REDUCTIONS, UNARY, GraphCa
 from oracles.numeric import ACTIVATIONS
 
 __all__ = ["REGIMES", "arrays", "directions", "one_hot", "layer_sizes", "networks", "graph_cases", "manual_cases",
-           "mlp_cases", "softmax_cases", "cases", "RELU_MARGIN", "GRAPH_OPS", "FALLBACKS", "clear_of_zero"]
+           "mlp_cases", "softmax_cases", "extreme_graph_cases", "cases", "RELU_MARGIN", "GRAPH_OPS", "FALLBACKS", "clear_of_zero"]
 
 REGIMES = ("conditioned", "saturated")
 SOFTMAX_REGIMES = ("conditioned", "saturated", "extreme_logits")
@@ -466,10 +466,43 @@ def _bounded(node, r, dr):
 
 # --- all systems ----------------------------------------------------------------------
 
+# Where naive scalar code overflows or underflows, per operation: math.exp(-x) overflows for
+# x < -709.78 (the textbook sigmoid 1/(1 + e^-x)), e^(2x) for x > 354.89 (the lecture's
+# tanh (e^2x - 1)/(e^2x + 1)); exp is near the top of the float range (e^700 = 1e304, kept
+# below 709 so that the rounding magnitudes, |e^x| times its input's, stay finite); log
+# just above 0 (above the complex step's 2^-500 by 1e10, so that the oracle stays exact).
+EXTREME_LEAVES = {"sigmoid": (710.0, 800.0), "tanh": (355.0, 800.0), "exp": (680.0, 700.0),
+                  "log": (1e-140, 1e-100)}
+SIGNED = ("sigmoid", "tanh")
+
+
+@st.composite
+def extreme_graph_cases(draw, ops=GRAPH_OPS):
+    """A ``GraphCase`` op(x0) * x1 (or op(x0) where the class has no ``mul``): x0 where naive code
+    overflows or underflows for ``op`` (``EXTREME_LEAVES``: sigmoid and tanh at ±[710, 800]
+    and ±[355, 800], exp in [680, 700], log in [1e-140, 1e-100]), x1 in [0.5, 2]. The right
+    values are finite and the right derivatives exact (a saturated tanh's is 0).
+    Shrinks towards the first such op of ``ops``, the interval's lower end, x1 = 0.5."""
+    choices = [op for op in EXTREME_LEAVES if op in ops]
+    if not choices:
+        raise ValueError(f"no operation with extreme inputs among {list(ops)}; expected one of {list(EXTREME_LEAVES)}")
+    op = draw(st.sampled_from(choices), label="op")
+    lo, hi = EXTREME_LEAVES[op]
+    x0 = draw(st.floats(lo, hi), label="x0")
+    if op in SIGNED and draw(st.booleans(), label="negative"):
+        x0 = -x0
+    if "mul" not in ops:
+        return GraphCase([x0], (Node(op, 0),))
+    x1 = draw(st.floats(0.5, 2.0), label="x1")
+    return GraphCase([x0, x1], (Node(op, 0), Node("mul", 2, 1)))
+
+
 def _graph_regime(regime):
+    if regime == "extreme":
+        return extreme_graph_cases()
     if regime != "conditioned":
-        raise ValueError(f"the scalar graph has one regime, 'conditioned' (its values bounded as graph_cases "
-                         f"states), got {regime!r}")
+        raise ValueError(f"the scalar graph's regimes are 'conditioned' (its values bounded as graph_cases "
+                         f"states) and 'extreme', got {regime!r}")
     return graph_cases()
 
 

@@ -154,3 +154,40 @@ def test_what_is_not_a_wrong_answer_is_named_as_what_it_is(exc, code):
 def test_a_wrong_answer_is_not_a_failure_of_another_kind():
     assert of_failure(ConformanceFailure("mlp_gradients: MLPCase (IMPL vs TORCH64)\ndL/d: ...")) is None
     assert of_failure(ConformanceFailure("dWs[0] (dL/dW1) is float32; expected float64", check="shapes and dtypes")) is None
+
+
+# --- scalar engines as people write them: the textbook formulas -----------------------------------
+
+LECTURE_TANH = ("        t = math.tanh(self.data)\n", "        e = math.exp(2 * self.data)\n        t = (e - 1) / (e + 1)\n")
+NAIVE_SIGMOID = ("""        if x >= 0:
+            s = 1 / (1 + math.exp(-x))
+        else:
+            e = math.exp(x)
+            s = e / (1 + e)""", "        s = 1 / (1 + math.exp(-x))")
+
+
+def test_the_lecture_tanh_is_exact_enough_near_zero(tmp_path, ask):
+    """(e^2x - 1)/(e^2x + 1) loses every relative digit at x = 1e-200 (it gives 0): an absolute
+    error of a few eps, within the rounding of its terms, so the answer passes; its
+    derivative 1 - t^2 is exact. The verdict no longer depends on whether a seed draws it."""
+    import oracles
+    from backprop_harness.compare import gradient_report
+    impl, probe, ops = ask(engine(tmp_path, "lecture", LECTURE_TANH))
+    for x in (1e-200, -3e-9, 0.25):
+        case = GraphCase([x, 0.75], (Node("tanh", 0), Node("mul", 2, 1)))
+        got = impl.answer(case, "Value").gradient
+        assert gradient_report(case, got, oracles.gradient(case, "torch64")) is None
+
+
+@pytest.mark.parametrize("change, op, x", [(LECTURE_TANH, "tanh", 400.0), (NAIVE_SIGMOID, "sigmoid", -800.0)])
+def test_textbook_formulas_overflow_on_extreme_inputs(tmp_path, ask, change, op, x):
+    """math.exp overflows past 709.78: the lecture's tanh at 355, the textbook sigmoid below -709.
+    The extreme-inputs regime asks exactly there, and the failure names the error."""
+    from tests.strategies import EXTREME_LEAVES
+    lo, hi = EXTREME_LEAVES[op]
+    assert lo <= abs(x) <= hi
+    impl, probe, ops = ask(engine(tmp_path, op, change))
+    with pytest.raises(ConformanceFailure, match="OverflowError"):
+        impl.answer(GraphCase([x, 0.75], (Node(op, 0), Node("mul", 2, 1))), "Value")
+    impl_ok, _, _ = ask(engine(tmp_path, "stable"))
+    assert impl_ok.answer(GraphCase([x, 0.75], (Node(op, 0), Node("mul", 2, 1))), "Value").gradient.grads["x0"] == 0.0
