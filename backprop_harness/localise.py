@@ -236,7 +236,7 @@ def operations(ops, ask, right, atol) -> Where | None:
     Returns the first wrong operation (in the order of ``ops``) with the operand(s) whose
     derivative is wrong, the probe lines, the fitting formula and the other wrong operations
     (``also``); None when every operation asked is right (or none could be asked)."""
-    first = None
+    first, asked, all_zero = None, 0, True
     for op in ops:
         rows, wrong_operands, with_constant, lines = [], set(), set(), []
         for label, case, operand in _probes(op):
@@ -260,6 +260,8 @@ def operations(ops, ask, right, atol) -> Where | None:
                     (wrong_operands if case.leaves.size == 2 or op not in BINARY_OPS else with_constant).add(which)
                     lines.append(f"{label}: d/d{'a' if which == 'a' else 'b'} received {got!r}, expected {want!r}")
                 rows.append((case, which, got, want, other))
+                all_zero = all_zero and got == 0.0
+        asked += bool(rows)
         # which operand is decided by the probes of two Values; a constant on one side goes
         # through the reflected operators, which an engine may write separately
         wrong_operands = wrong_operands or with_constant
@@ -270,6 +272,11 @@ def operations(ops, ask, right, atol) -> Where | None:
             bad = [r for r in rows if r[1] in wrong_operands]
             first = Where(op=op, operand=operand if op in ("add", "sub", "mul", "div") else None,
                           evidence=lines, fits=_fit(op, bad))
+    if first is not None and asked > 1 and len(first.also) == asked - 1:
+        # every operation wrong alike: not one operation's derivative, the walk itself
+        return Where(op="backward", evidence=first.evidence,
+                     fits="every gradient is 0: the output's own gradient is never set to 1" if all_zero
+                     else "every operation's derivative is wrong: the backward walk, not one operation")
     return first
 
 

@@ -101,6 +101,66 @@ def _failed_checks(system_report: dict) -> set:
     return {c for c, counts in system_report["checks"].items() if counts.get("failed")}
 
 
+def _claims(system_report: dict) -> list:
+    """(codes, where) of each diagnosed failure of the system, in the report's order."""
+    out = []
+    for f in system_report.get("failures", []):
+        d = f.get("diagnosis") or {}
+        if d.get("codes"):
+            out.append((d["codes"], d.get("where") or {}))
+    return out
+
+
+_LOCATION_CODES = ("wrong_local_derivative", "wrong_accumulation_or_order", "wrong_backward_step")
+
+
+def cause(meta: dict, system_report: dict) -> str:
+    """"right", "unknown" or "wrong": the diagnosis against what the entry declares.
+
+    An entry with a ``diagnosis`` code: right when some failure names it, wrong when a
+    failure names only other causes. An entry with a ``truth`` (where the mistake is, in
+    the words of its author, who did not read the diagnosis): right when a failure places
+    it there (the operation and operand of a scalar engine; the layer and the wrong
+    tensors of a network), wrong when one places it elsewhere, unknown otherwise."""
+    claims = _claims(system_report)
+    known = [(c, w) for c, w in claims if c != ["unknown"]]
+    if meta.get("diagnosis"):
+        if any(meta["diagnosis"] in c for c, _ in claims):
+            return "right"
+        return "wrong" if known else "unknown"
+    truth = meta.get("truth")
+    if not truth:
+        return "wrong" if known else "unknown"
+    verdicts = [_against_truth(truth, codes, where) for codes, where in claims]
+    if "wrong" in verdicts:
+        return "wrong"
+    return "right" if "right" in verdicts else "unknown"
+
+
+def _against_truth(truth: dict, codes: list, where: dict) -> str:
+    if codes == ["unknown"] and not where.get("op") and where.get("layer") is None:
+        return "unknown"
+    if codes in (["convention_mismatch"], ["inconsistent_convention"]):
+        return "right" if truth.get("convention") else "wrong"
+    if truth.get("op"):
+        if not where.get("op"):
+            return "wrong" if set(codes) - {"unknown"} else "unknown"
+        if where["op"] != truth["op"]:
+            return "wrong"
+        if truth.get("operand") and where.get("operand") and where["operand"] != truth["operand"]:
+            return "wrong"
+        return "right"
+    if truth.get("layer") is not None:
+        if where.get("layer") is None:
+            return "unknown" if codes == ["unknown"] else "wrong"
+        if where["layer"] != truth["layer"]:
+            return "wrong"
+        if truth.get("wrong") and set(where.get("wrong", [])) != set(truth["wrong"]):
+            return "wrong"
+        return "right"
+    return "unknown" if codes == ["unknown"] else "wrong"
+
+
 def outcome(path: Path, run: dict) -> dict:
     """What the run says about the entry, against its declaration."""
     meta, doc = ENTRIES[path], run["report"]
@@ -113,7 +173,8 @@ def outcome(path: Path, run: dict) -> dict:
         missing = [c for c in meta["fails"] if c not in failed]
         others = {s: r["status"] for s, r in systems.items() if s != meta["system"] and r["status"] != "not provided"}
         diagnosis = mine.get("diagnosis") or []
-        diagnosed = meta.get("diagnosis") in diagnosis
+        verdict = cause(meta, mine)
+        diagnosed = verdict == "right"
         problems = []
         if mine["status"] != "fail":
             problems.append(f"{meta['system']} is {mine['status']!r}, expected 'fail'")
@@ -121,9 +182,10 @@ def outcome(path: Path, run: dict) -> dict:
             problems.append(f"checks {missing} did not fail (failed: {sorted(failed)})")
         if others:
             problems.append(f"other systems were tested: {others}")
-        if meta.get("diagnosis") and not diagnosed:
-            problems.append(f"diagnosis {diagnosis}, expected {meta['diagnosis']!r}")
-        return {"caught": mine["status"] == "fail", "ok": not problems, "diagnosed": diagnosed,
+        if verdict == "wrong":
+            problems.append(f"a wrong cause: {diagnosis}, {_claims(mine)[:2]}; expected "
+                            f"{meta.get('diagnosis') or meta.get('truth')}")
+        return {"caught": mine["status"] == "fail", "ok": not problems, "diagnosed": diagnosed, "cause": verdict,
                 "exact": diagnosis == [meta.get("diagnosis")], "codes": diagnosis, "failed": sorted(failed),
                 "problem": "; ".join(problems)}
     wrong = {s: systems[s]["status"] for s in meta["systems"] if systems[s]["status"] != "pass"}
@@ -150,6 +212,15 @@ def test_the_zoo_covers_every_system_and_its_floor():
     assert len(BUGGY) >= 30 and len(CORRECT) >= 6, f"{len(BUGGY)} buggy, {len(CORRECT)} correct entries"
 
 
+def test_nine_in_ten_causes_are_right_and_none_wrong(zoo_runs):
+    causes = {p.stem: outcome(p, zoo_runs[p]).get("cause") for p in BUGGY}
+    wrong = sorted(k for k, v in causes.items() if v == "wrong")
+    right = sum(v == "right" for v in causes.values())
+    assert not wrong, f"wrong causes named: {wrong}"
+    assert right >= 0.9 * len(causes), (f"{right}/{len(causes)} right causes; unknown: "
+                                        f"{sorted(k for k, v in causes.items() if v == 'unknown')}")
+
+
 def test_mutation_score_is_100_percent(zoo_runs):
     caught = [p.stem for p in BUGGY if outcome(p, zoo_runs[p])["caught"]]
     missed = [p.stem for p in BUGGY if p.stem not in caught]
@@ -164,9 +235,10 @@ def summary(runs: dict) -> list:
     coded = [p for p in buggy if ENTRIES[p].get("diagnosis")]
     lines = [f"mutation score: {caught}/{len(buggy)} bugs caught ({100 * caught / max(1, len(buggy)):.0f}%); "
              f"correct entries passing: {sum(r['ok'] for r in correct.values())}/{len(correct)}",
-             f"diagnosis: {sum(r['diagnosed'] for r in buggy.values())}/{len(buggy)} buggy entries named with their "
-             f"mistake ({sum(r.get('exact', False) for r in buggy.values())} with that code alone); "
-             f"{len(buggy) - len(coded)} entries have a mistake no code describes"]
+             f"causes: {sum(r.get('cause') == 'right' for r in buggy.values())} right, "
+             f"{sum(r.get('cause') == 'unknown' for r in buggy.values())} unknown, "
+             f"{sum(r.get('cause') == 'wrong' for r in buggy.values())} wrong, of {len(buggy)} buggy entries "
+             f"({len(coded)} declare a catalog code, {len(buggy) - len(coded)} where the mistake is)"]
     for system in SYSTEM_FUNCTIONS:
         mine = [p for p in buggy if ENTRIES[p]["system"] == system]
         ok = [p for p in correct if system in ENTRIES[p]["systems"]]
@@ -175,7 +247,7 @@ def summary(runs: dict) -> list:
     for p, r in buggy.items():
         lines.append(f"  {p.stem:<45} {'caught' if r['caught'] else 'MISSED':<7} {runs[p]['seconds']:5.1f} s  "
                      f"failed {','.join(r.get('failed', []))}  diagnosis {','.join(r.get('codes', []))} "
-                     f"(expected {ENTRIES[p].get('diagnosis')})")
+                     f"cause {r.get('cause')} (expected {ENTRIES[p].get('diagnosis') or ENTRIES[p].get('truth')})")
     for p in correct:
         lines.append(f"  {p.stem:<45} {'pass' if correct[p]['ok'] else 'FAIL':<7} {runs[p]['seconds']:5.1f} s")
     return lines

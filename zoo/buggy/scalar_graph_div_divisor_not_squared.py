@@ -7,7 +7,8 @@ operation's derivative).
 """
 import math
 
-ZOO = {"system": "scalar_graph", "mistake": "divisor derivative -a/b (forgot the square)", "fails": ["oracles"], "diagnosis": None}
+ZOO = {"system": "scalar_graph", "mistake": "divisor derivative -a/b (forgot the square)", "fails": ["oracles"], "diagnosis": None,
+       "truth": {"wrong": [], "layer": None, "op": "div", "operand": "b", "pattern": "-a/b instead of -a/b^2", "looks_like": None}}
 
 
 def _sigmoid(x):

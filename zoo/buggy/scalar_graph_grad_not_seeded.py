@@ -8,7 +8,8 @@ describes it.
 """
 import math
 
-ZOO = {"system": "scalar_graph", "mistake": "output gradient not seeded with 1 (all gradients 0)", "fails": ["oracles", "worked examples"], "diagnosis": None}
+ZOO = {"system": "scalar_graph", "mistake": "output gradient not seeded with 1 (all gradients 0)", "fails": ["oracles", "worked examples"], "diagnosis": None,
+       "truth": {"wrong": [], "layer": None, "op": "backward", "operand": None, "pattern": "every gradient 0", "looks_like": None}}
 
 
 class Value:

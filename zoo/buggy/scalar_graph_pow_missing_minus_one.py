@@ -7,7 +7,8 @@ wrong too. No diagnosis code describes it (a slip in one operation's derivative)
 """
 import math
 
-ZOO = {"system": "scalar_graph", "mistake": "pow derivative n*x**n (forgot the -1)", "fails": ["oracles"], "diagnosis": None}
+ZOO = {"system": "scalar_graph", "mistake": "pow derivative n*x**n (forgot the -1)", "fails": ["oracles"], "diagnosis": None,
+       "truth": {"wrong": [], "layer": None, "op": "pow", "operand": None, "pattern": "n x^n instead of n x^(n-1)", "looks_like": None}}
 
 
 class Value:

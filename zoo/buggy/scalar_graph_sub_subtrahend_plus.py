@@ -8,7 +8,8 @@ sign, this is one operation's).
 """
 import math
 
-ZOO = {"system": "scalar_graph", "mistake": "sub passes +out.grad to the subtrahend", "fails": ["oracles"], "diagnosis": None}
+ZOO = {"system": "scalar_graph", "mistake": "sub passes +out.grad to the subtrahend", "fails": ["oracles"], "diagnosis": None,
+       "truth": {"wrong": [], "layer": None, "op": "sub", "operand": "b", "pattern": "sign flipped for the subtrahend", "looks_like": "sign_flipped"}}
 
 
 def _sigmoid(x):

@@ -9,7 +9,8 @@ hidden layer (missing_output_derivative is about the output layer).
 import numpy as np
 
 ZOO = {"system": "softmax", "mistake": "hidden sigmoid derivative missing",
-       "fails": ["oracles"], "diagnosis": None}
+       "fails": ["oracles"], "diagnosis": None,
+       "truth": {"wrong": ["W1", "b1"], "layer": 1, "op": None, "operand": None, "pattern": "hidden derivative missing", "looks_like": None}}
 
 
 def sigmoid(x):
