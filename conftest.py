@@ -493,6 +493,8 @@ def pytest_terminal_summary(terminalreporter, config):
             counts = _outcomes.get(system, {}).get("harness", {})
             detail = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
             tr.write_line(f"{system:<14}{verdicts[system].upper():<14}({detail})")
+    if _notes.get("nothing"):
+        tr.write_line(f"FAIL: {_notes['nothing']}", red=True)
     ops = _notes.get("value_ops")
     if ops and conformance:
         missing = "; ".join(f"{op} ({why})" for op, why in ops["missing"].items()) or "none"
@@ -525,12 +527,32 @@ def _guard_fixtures() -> list:
     return changes
 
 
+def _provides_nothing(config) -> str | None:
+    """For a run of ``--impl`` whose module loaded but offers no protocol name: what it has
+    instead, and the names it may have meant. Such a run fails (it checked nothing)."""
+    from backprop_harness.protocol import CHECKS
+    if not config.getoption("impl") or not any(c in CHECKS for checks in _outcomes.values() for c in checks):
+        return None
+    impl = _implementation(config)
+    if not impl.info.get("loaded") or impl.functions:
+        return None
+    from backprop_harness.protocol import PROTOCOL_NAMES
+    near = impl.info.get("near_misses", {})
+    hints = [f"{found} for {fn}?" for fn, found in near.items()] + list(impl.mismatches.values())
+    return (f"{impl.spec.label} defines none of the protocol's names ({', '.join(PROTOCOL_NAMES)}), so nothing "
+            f"was checked" + (f"; did you mean: {'; '.join(hints)}" if hints else "; see templates/student.py"))
+
+
 def pytest_sessionfinish(session, exitstatus):
     config = session.config
     if _is_controller(config):
         changes = _guard_fixtures() if "fixtures" in _state else []
         if changes:
             _notes["fixtures"] = changes
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        nothing = _provides_nothing(config)
+        if nothing:
+            _notes["nothing"] = nothing
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         json_path, html_path = config.getoption("conformance_json"), config.getoption("report_html")
         if json_path or html_path:

@@ -378,7 +378,7 @@ def factory(init: dict):
     # the protocol's own names are not typos of each other (mlp_gradients vs gradients)
     names = [n for n in dir(module) if not n.startswith("_") and n not in PROTOCOL_NAMES]
     near = {fn: close[0] for fn in PROTOCOL_NAMES if fn not in functions
-            for close in [difflib.get_close_matches(fn, names, n=1, cutoff=0.8)] if close}
+            for close in [difflib.get_close_matches(fn, names, n=1, cutoff=0.7)] if close}
     conventions = getattr(module, "CONVENTIONS", None)
     try:                                        # only plain data crosses the pipe
         conventions = _plain(conventions)
