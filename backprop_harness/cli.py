@@ -1,4 +1,6 @@
-"""Command line: ``backprop-harness check`` prints a verdict per system for the reference;
+"""Command line: ``backprop-harness test PATH`` checks your implementation (the conformance
+suite, from any folder, whatever pytest configuration surrounds it);
+``backprop-harness check`` prints a verdict per system for the reference;
 ``backprop-harness grade DIR --out OUTDIR`` grades a class (``backprop_harness/grade.py``);
 ``backprop-harness large --impl PATH`` checks an implementation's gradient of a large network
 (``backprop_harness/large_check.py``)."""
@@ -37,9 +39,41 @@ def _check(args) -> int:
     return 1 if failed else 0
 
 
+def _test(args, extra: list) -> int:
+    """``pytest`` of the conformance suite on ``args.impl``, with the harness's own configuration
+    pinned: its ini file and rootdir, no conftest above it, no PYTEST_ADDOPTS, no cache written
+    into the caller's folder. Paths are the caller's (the run stays in the caller's folder)."""
+    import os
+    import subprocess
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    suite = root / "tests" / "test_conformance.py"
+    if not suite.is_file():
+        print(f"backprop-harness test: the conformance suite is not installed here ({suite} is missing); "
+              "run it from a clone of the harness", file=sys.stderr)
+        return 2
+    target = Path(args.impl)
+    impl = str(target.resolve()) if target.exists() or args.impl.endswith(".py") else args.impl
+    cmd = [sys.executable, "-m", "pytest", "-c", str(root / "pyproject.toml"), "--rootdir", str(root),
+           "--confcutdir", str(root), "-p", "no:cacheprovider", str(suite), "--impl", impl]
+    if args.json:
+        cmd += ["--conformance-json", str(Path(args.json).resolve())]
+    if args.html:
+        cmd += ["--report-html", str(Path(args.html).resolve())]
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "BACKPROP_IMPL")}
+    return subprocess.call(cmd + extra, env=env)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="backprop-harness", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+    test = sub.add_parser("test", help="check your implementation: a verdict per system (exit 0 when every system "
+                                       "it provides passes)",
+                          description="Check your implementation against the posts' worked examples and every "
+                                      "oracle. Options after -- go to pytest (e.g. -- -n 0 --hypothesis-seed 3).")
+    test.add_argument("impl", metavar="PATH_OR_MODULE", help="your .py file, package or module name")
+    test.add_argument("--json", metavar="PATH", help="write the report as JSON (docs/conformance-schema.md)")
+    test.add_argument("--html", metavar="PATH", help="write the report as a self-contained HTML page")
     check = sub.add_parser("check", help="run the correctness benchmark and print a verdict per system")
     check.add_argument("--cases", type=int, default=100, help="random cases per system (default 100)")
     check.add_argument("--seed", type=int, default=0, help="seed of the random cases (default 0)")
@@ -49,7 +83,11 @@ def main(argv=None) -> int:
     large_check.add_arguments(sub.add_parser("large", help="check your implementation's gradient of a large "
                                                            "network (256-512-10 by default) in about a second",
                                              description=large_check.DESCRIPTION))
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra = argv[argv.index("--") + 1:] if "--" in argv else []
+    args = parser.parse_args(argv[:argv.index("--")] if "--" in argv else argv)
+    if args.command == "test":
+        return _test(args, extra)
     if args.command == "grade":
         return grade.main(args)
     if args.command == "large":

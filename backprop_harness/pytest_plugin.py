@@ -28,3 +28,12 @@ def pytest_addoption(parser):
     group.addoption("--report-html", default=None, metavar="PATH",
                     help="write a self-contained HTML report: the verdict per system, and for every failing "
                          "gradient a heat map of its error per parameter, the diagnosis and the reproducer")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """``pytest --impl`` where the harness's tests are not collected (run from one's own folder,
+    under one's own pytest configuration): say how to run them instead of "no tests ran"."""
+    if exitstatus == 5 and session.config.getoption("impl"):
+        session.config.get_terminal_writer().line(
+            "backprop-harness: no conformance test was collected here (pytest read this folder's configuration, "
+            "not the harness's). Run: backprop-harness test " + str(session.config.getoption("impl")), red=True)

@@ -1,0 +1,26 @@
+"""``backprop-harness test PATH``: the conformance suite from any folder, whatever pytest
+configuration surrounds it (a student repository's own ``addopts`` included)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_test_command_runs_from_a_folder_with_its_own_pytest_configuration(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[tool.pytest.ini_options]\naddopts = "--cov=mine --strict-config"\n')
+    (tmp_path / "mine.py").write_text((ROOT / "tests" / "plugins" / "conventional.py").read_text())
+    env = {k: v for k, v in os.environ.items() if k not in ("BACKPROP_IMPL", "PYTEST_XDIST_WORKER")}
+    env["PYTEST_ADDOPTS"] = "--no-such-option"
+    cli = [sys.executable, "-c", "import sys; from backprop_harness.cli import main; sys.exit(main())"]
+    proc = subprocess.run(cli + ["test", "mine.py", "--json", "out.json", "--", "-q", "-n", "0",
+                                 "--oracles", "complex_step"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    doc = json.loads((tmp_path / "out.json").read_text())
+    assert doc["systems"]["mlp"]["status"] == "pass" and doc["systems"]["softmax"]["status"] == "pass"
+    assert not (tmp_path / ".pytest_cache").exists()
