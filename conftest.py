@@ -282,7 +282,10 @@ def pytest_runtest_makereport(item, call):
         evidence = getattr(exc, "evidence", None)
         detail = {}
         named = _not_an_answer(exc)
-        if named is not None:
+        if evidence is not None and evidence.received and impl is not None:
+            explained, detail = _explain(impl, evidence, named)
+            message += explained
+        elif named is not None:
             message += f"\ndiagnosis: {named.words()}"
             detail = {"diagnosis": named.to_json(), "reproducer": None, "gradients": None}
         elif evidence is not None and impl is not None:
@@ -313,7 +316,7 @@ def _not_an_answer(exc):
         return None
 
 
-def _explain(impl, evidence) -> tuple[str, dict]:
+def _explain(impl, evidence, otherwise=None) -> tuple[str, dict]:
     """The diagnosis of a failure and its reproducer, as text to append
     to its message, and the same for the reports (``failure_detail``). Runs once per
     failing test, on the example Hypothesis shrank to. A fault of the diagnosis is
@@ -343,6 +346,8 @@ def _explain(impl, evidence) -> tuple[str, dict]:
             found = diagnosis.diagnose(evidence.case, evidence.received, evidence.loss, probe, conv, ops)
         else:
             found = diagnosis.fixed("unknown")
+        if otherwise is not None and not found.known:     # what the failure is, when no mistake explains it
+            found = otherwise
         text = f"\ndiagnosis: {found.words()}"
         detail["diagnosis"] = found.to_json()
     except Exception as exc:                  # noqa: BLE001 - reported, never raised over the failure

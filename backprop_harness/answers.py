@@ -85,8 +85,11 @@ def _shape_error(message: str) -> ConformanceFailure:
 
 
 def sequence(x, n: int | None, what: str, expected: str) -> list:
-    """``x`` as a list of ``n`` items (any length when None), else a failure."""
+    """``x`` as a list of ``n`` items (any length when None), else a failure. An array of at
+    least one dimension is a sequence of its rows (``np.array([g1, ..., g8])``)."""
     __tracebackhide__ = True
+    if isinstance(x, np.ndarray) and x.ndim >= 1 and x.dtype.kind in "biuf":
+        x = list(x)
     if not isinstance(x, list) or (n is not None and len(x) != n):
         raise _shape_error(f"{what} is {describe(x)}; expected {expected}")
     return x

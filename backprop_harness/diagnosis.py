@@ -10,7 +10,7 @@ conformance JSON, docs/conformance-schema.md); the words may improve.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -22,7 +22,8 @@ from oracles import Gradient
 from oracles.cases import MANUAL_NAMES, GraphCase, ManualCase, MLPCase, SoftmaxCase, per_case
 from oracles.tolerance import tolerance
 
-__all__ = ["CODES", "MATCH_RTOL", "Diagnosis", "diagnose", "diagnose_repeat", "fixed", "probe_case", "of_failure"]
+__all__ = ["CODES", "MATCH_RTOL", "Diagnosis", "diagnose", "diagnose_repeat", "fixed", "probe_case", "separating_case",
+           "of_failure"]
 
 # code -> the mistake, in words (the failure message's "diagnosis:" line)
 CODES = {
@@ -305,17 +306,17 @@ def diagnose(case, received: dict, loss=None, probe=None, conv: dict | None = No
     the failing case by accident, pow's missing -1 looking like x1/2 at x = 0.5, is not
     named at all).
     """
+    inconsistent = None
     if conv is not None:
         named = convention(case, received, loss, probe, conv)
-        if named is not None:
+        if named is not None and named.codes != ["inconsistent_convention"]:
             return named
+        inconsistent = named                 # said beside the mistake that gives it, if one does
     right, expected, matcher, _ = _prepared(case)
     where = _where(case, received, right, matcher)
     found = _match(case, received, loss)
-    other = None
-    if probe is not None:
-        other = probe_case(case, conv=conv)
-    second = probe(other) if other is not None and probe is not None else None
+    other = probe_case(case) if probe is not None else None
+    second = probe(other) if other is not None else None
     note = ""
     if found and second is not None:
         kept = _match(other, *second, distinct=False, among=set(found))
@@ -323,6 +324,19 @@ def diagnose(case, received: dict, loss=None, probe=None, conv: dict | None = No
             note = (f"On the failing case the answer is what {' or '.join(sorted(found, key=_ORDER.index))} "
                     f"gives, but not on a second case: a coincidence of that case, not the mistake")
         found = {c: t for c, t in found.items() if c in kept}
+    whole = [c for c in found if c in _WHOLE_ANSWER_CODES]
+    if whole and probe is not None and not isinstance(case, (GraphCase, ManualCase)):
+        # a transformation of the whole answer holds on any shapes: asked on other shapes (three
+        # outputs or classes, no square layer), a local mistake that looks like one does not
+        separating = separating_case(case, conv)
+        third = probe(separating) if separating is not None else None
+        if third is not None:
+            kept = _match(separating, *third, distinct=False, among=set(whole))
+            dropped = [c for c in whole if c not in kept]
+            if dropped:
+                note = (f"On the failing case the answer is what {' or '.join(dropped)} gives, but not on a case "
+                        f"of other shapes: a local mistake that looks like it there")
+            found = {c: t for c, t in found.items() if c not in dropped}
     if isinstance(case, GraphCase) and probe is not None and ops:
         located = _graph_operations(ops, probe)
         if located is not None:
@@ -333,7 +347,12 @@ def diagnose(case, received: dict, loss=None, probe=None, conv: dict | None = No
             return Diagnosis(specific + [code], sorted({t for c in specific for t in found[c]}), where=located)
     if found:
         codes = sorted(found, key=_ORDER.index)
+        if inconsistent is not None:
+            return Diagnosis(codes + inconsistent.codes, sorted({t for c in codes for t in found[c]}),
+                             note=inconsistent.note, where=where)
         return Diagnosis(codes, sorted({t for c in codes for t in found[c]}), where=where)
+    if inconsistent is not None:
+        return inconsistent
     if where is not None and where.wrong and not isinstance(case, GraphCase):
         confirmed = second is None or _same_layer(other, second, where)
         if confirmed and where.layer is not None:
@@ -344,6 +363,12 @@ def diagnose(case, received: dict, loss=None, probe=None, conv: dict | None = No
         return Diagnosis(["loss_only"], note=f"The loss is {loss!r}, the right one {right.loss!r} "
                                              f"(ratio {off:.6g})", where=where)
     return Diagnosis(["unknown"], note=note, where=where if where is not None and where.wrong else None)
+
+
+# The codes that transform the whole answer, whatever the network's shapes: a mistake local
+# to one layer or one output coincides with one of them on small or square cases.
+_WHOLE_ANSWER_CODES = ("sign_flipped", "scaled_2", "scaled_half", "scaled_batch", "scaled_inverse_batch",
+                       "bias_averaged", "bias_not_summed", "loss_gradient_normalisation", "missing_output_derivative")
 
 
 # The catalog's codes that a probe of one operation confirms (they name how a local
@@ -502,16 +527,11 @@ def _renormalised(case, right_loss, loss) -> bool:
     return abs(loss - right_loss) > tol and any(abs(loss - f * right_loss) <= tol for f in factors)
 
 
-def probe_case(case, seed: int = 20261122, conv: dict | None = None):
-    """A second case of the same system, chosen to separate a mistake from its look-alikes.
-
-    Networks: the system's probe (``System.probe``: three instances, or one under
-    ``batch = "one"``; three outputs or classes; hidden layers 4 and 5 wide, so no layer
-    is square; positive inputs, far from a relu's kink), under the same conventions.
-    003's network: other inputs, targets and weights. A graph: its leaves moved by up to
-    a quarter (of 1 or of the leaf), where every operation stays defined and every value
-    is below 1e6; None when eight tries find no such point."""
-    from backprop_harness import systems
+def probe_case(case, seed: int = 20261122):
+    """A second case of the same system and shapes, for disambiguation: other inputs and
+    weights (drawn from a fixed seed) and three instances; a graph's leaves moved by up to a
+    quarter (of 1 or of the leaf), where every operation stays defined and every value is
+    below 1e6; None when eight tries find no such point."""
     rng = np.random.default_rng(seed)
     if isinstance(case, GraphCase):
         for _ in range(8):
@@ -528,5 +548,29 @@ def probe_case(case, seed: int = 20261122, conv: dict | None = None):
         return None
     if isinstance(case, ManualCase):
         return ManualCase(rng.uniform(-2, 2, 2), rng.uniform(0, 1, 2), rng.uniform(-2, 2, 8))
+    if isinstance(case, MLPCase):
+        X, T, Ws = case.row_layout()
+        n = 3
+        X, T = rng.uniform(-2, 2, (n, X.shape[1])), rng.uniform(0, 1, (n, T.shape[1]))
+        Ws = [rng.uniform(-1, 1, W.shape) for W in Ws]
+        bs = None if case.bs is None else [rng.uniform(-1, 1, b.shape) for b in case.bs]
+        if case.layout == "column":
+            X, T, Ws = X.T, T.T, [W.T for W in Ws]
+        return MLPCase(X, T, Ws, bs, case.activations, case.loss, case.layout)
+    if isinstance(case, SoftmaxCase):
+        n, k = 3, case.Y.shape[1]
+        return replace(case, X=rng.uniform(-2, 2, (n, case.X.shape[1])), Y=np.eye(k)[rng.integers(0, k, n)],
+                       **{p: rng.uniform(-1, 1, np.shape(getattr(case, p))) for p in ("W1", "b1", "W2", "b2")})
+    return None
+
+
+def separating_case(case, conv: dict | None = None):
+    """A case of other shapes that separates a local mistake from a transformation of the whole
+    answer (``System.probe``: three instances, or one under ``batch = "one"``; three outputs
+    or classes; no square layer), under the same conventions; None for 003's fixed network
+    and for graphs."""
+    from backprop_harness import systems
+    if isinstance(case, (GraphCase, ManualCase)):
+        return None
     system = systems.for_case(case)
     return system.probe(case, conv if conv is not None else system.validate({}))

@@ -7,8 +7,11 @@ but a node that several operations use appears once per path to it, and its
 (the operations listed after it have not passed theirs yet), and again later, so its
 inputs receive some contributions twice. Leaves have no backward function, so graphs
 where only leaves are shared (002's f = (a + b)(b + c), ``x * x``) are right; a shared
-intermediate value (003's hidden unit h1, used by both outputs) is not. The local
-derivatives of every operation are right.
+intermediate value (003's hidden unit h1, used by both outputs) is not. Which
+contributions are passed on twice depends on the order ``build_topo`` meets the paths,
+and ``_prev`` is a set ordered by the nodes' hashes: the same graph can even give
+different gradients from one run to the next. The local derivatives of every operation
+are right.
 """
 import math
 
