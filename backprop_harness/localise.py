@@ -272,12 +272,48 @@ def operations(ops, ask, right, atol) -> Where | None:
             bad = [r for r in rows if r[1] in wrong_operands]
             first = Where(op=op, operand=operand if op in ("add", "sub", "mul", "div") else None,
                           evidence=lines, fits=_fit(op, bad))
+    if first is None:
+        first = _inner(ops, ask, right, atol)
     if first is not None and asked > 1 and len(first.also) == asked - 1:
         # every operation wrong alike: not one operation's derivative, the walk itself
         return Where(op="backward", evidence=first.evidence,
                      fits="every gradient is 0: the output's own gradient is never set to 1" if all_zero
                      else "every operation's derivative is wrong: the backward walk, not one operation")
     return first
+
+
+UPSTREAM = 2.5
+
+
+def _inner(ops, ask, right, atol) -> Where | None:
+    """Each operation as the inner node, its output multiplied by a constant: an operation right
+    at the output (where the gradient from above is 1) that drops or mishandles the gradient
+    from above shows only here. Needs mul, itself checked at the output first."""
+    if "mul" not in ops:
+        return None
+    for op in ops:
+        lines, rows = [], []
+        for label, case, operand in _probes(op)[:2]:
+            inner = GraphCase(case.leaves, case.nodes + (Node("mul", case.leaves.size, UPSTREAM),))
+            answer = ask(inner)
+            if answer is None:
+                continue
+            expected = right(inner).grads
+            for leaf, which in operand.items():
+                try:
+                    got = float(np.asarray(answer[0][leaf], dtype=float).reshape(()))
+                except (KeyError, TypeError, ValueError):
+                    continue
+                want = float(expected[leaf])
+                rows.append((got, want))
+                if not (math.isfinite(got) and abs(got - want) <= atol(np.array([want]))):
+                    lines.append(f"({label}) * {UPSTREAM}: d/d{which} received {got!r}, expected {want!r}")
+        if lines:
+            dropped = all(abs(g * UPSTREAM - w) <= atol(np.array([w])) for g, w in rows)
+            return Where(op=op, evidence=lines,
+                         fits="the gradient from above is not multiplied in (right only at the output)" if dropped
+                         else "right at the output, wrong below another node")
+    return None
 
 
 def structure(ops, ask, right, atol) -> Where | None:
@@ -291,6 +327,9 @@ def structure(ops, ask, right, atol) -> Where | None:
     if {"mul", "add"} <= set(ops):
         probes.append(("a diamond: (x * 2) * (x + 1)",
                        GraphCase([0.8], (Node("mul", 0, 2.0), Node("add", 0, 1.0), Node("mul", 1, 2)))))
+        probes.append(("an intermediate used twice: y = x * 2, then (y + 1) * (y * 3)",
+                       GraphCase([0.8], (Node("mul", 0, 2.0), Node("add", 1, 1.0), Node("mul", 1, 3.0),
+                                         Node("mul", 2, 3)))))
         probes.append(("a chain: ((x * 2 + 1) * 3) + x",
                        GraphCase([0.8], (Node("mul", 0, 2.0), Node("add", 1, 1.0), Node("mul", 2, 3.0),
                                          Node("add", 3, 0)))))

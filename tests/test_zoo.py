@@ -138,14 +138,23 @@ def cause(meta: dict, system_report: dict) -> str:
     return "right" if "right" in verdicts else "unknown"
 
 
+# what a failure is rather than why (a crash, a non-finite answer): no claim about the cause
+_NEUTRAL = {"unknown", "crash", "timeout", "load_error", "non_finite", "wrong_structure", "signature_mismatch",
+            "bad_conventions", "stale_state", "inputs_modified"}
+_LOSS_CODES = {"loss_only", "loss_gradient_normalisation", "inconsistent_convention"}
+
+
 def _against_truth(truth: dict, codes: list, where: dict) -> str:
-    if codes == ["unknown"] and not where.get("op") and where.get("layer") is None:
+    if set(codes) <= _NEUTRAL and not where.get("op") and where.get("layer") is None:
         return "unknown"
+    if not truth.get("wrong") and truth.get("layer") is None and not truth.get("op"):
+        # the gradients are right: a mistake in the loss alone
+        return "right" if set(codes) & _LOSS_CODES else "wrong"
     if codes in (["convention_mismatch"], ["inconsistent_convention"]):
         return "right" if truth.get("convention") else "wrong"
     if truth.get("op"):
         if not where.get("op"):
-            return "wrong" if set(codes) - {"unknown"} else "unknown"
+            return "wrong" if set(codes) - _NEUTRAL else "unknown"
         if where["op"] != truth["op"]:
             return "wrong"
         if truth.get("operand") and where.get("operand") and where["operand"] != truth["operand"]:
@@ -153,7 +162,7 @@ def _against_truth(truth: dict, codes: list, where: dict) -> str:
         return "right"
     if truth.get("layer") is not None:
         if where.get("layer") is None:
-            return "unknown" if codes == ["unknown"] else "wrong"
+            return "unknown" if set(codes) <= _NEUTRAL else "wrong"
         return "right" if _same_place(truth, where) else "wrong"
     return "unknown" if codes == ["unknown"] else "wrong"
 
