@@ -28,7 +28,7 @@ import numpy as np
 
 from oracles.cases import GraphCase, ManualCase, MLPCase, Node, SoftmaxCase
 
-__all__ = ["Where", "tensors", "layer", "operations", "structure", "PROBE_POINTS"]
+__all__ = ["Where", "tensors", "layer", "operations", "structure", "probes", "inner_probes", "PROBE_POINTS"]
 
 
 @dataclass
@@ -162,7 +162,7 @@ BINARY_OPS = ("add", "sub", "mul", "div")
 PROBE_POINTS = {"unary": UNARY_POINTS, "binary": BINARY_POINTS, "pow": POW_POINTS, "constant": CONSTANT}
 
 
-def _probes(op: str) -> list:
+def probes(op: str) -> list:
     """[(label, case, {leaf: operand})] of one-operation graphs for ``op``."""
     out = []
     if op in UNARY_POINTS:
@@ -239,7 +239,7 @@ def operations(ops, ask, right, atol) -> Where | None:
     first, asked, all_zero = None, 0, True
     for op in ops:
         rows, wrong_operands, with_constant, lines = [], set(), set(), []
-        for label, case, operand in _probes(op):
+        for label, case, operand in probes(op):
             answer = ask(case)
             if answer is None:
                 continue
@@ -285,6 +285,12 @@ def operations(ops, ask, right, atol) -> Where | None:
 UPSTREAM = 2.5
 
 
+def inner_probes(op: str) -> list:
+    """[(label, case, {leaf: operand})]: ``probes(op)``'s first two, each output times ``UPSTREAM``."""
+    return [(f"({label}) * {UPSTREAM}", GraphCase(case.leaves, case.nodes + (Node("mul", case.leaves.size, UPSTREAM),)),
+             operand) for label, case, operand in probes(op)[:2]]
+
+
 def _inner(ops, ask, right, atol) -> Where | None:
     """Each operation as the inner node, its output multiplied by a constant: an operation right
     at the output (where the gradient from above is 1) that drops or mishandles the gradient
@@ -293,7 +299,7 @@ def _inner(ops, ask, right, atol) -> Where | None:
         return None
     for op in ops:
         lines, rows = [], []
-        for label, case, operand in _probes(op)[:2]:
+        for label, case, operand in probes(op)[:2]:
             inner = GraphCase(case.leaves, case.nodes + (Node("mul", case.leaves.size, UPSTREAM),))
             answer = ask(inner)
             if answer is None:

@@ -22,7 +22,7 @@ import pytest
 from hypothesis import Phase, given, note, settings, strategies as st
 
 import oracles
-from backprop_harness import systems, worked_examples
+from backprop_harness import localise, systems, worked_examples
 from backprop_harness.compare import compare, gradient_report
 from backprop_harness.diagnosis import fixed
 from backprop_harness.plugin import Answer, ConformanceFailure, Evidence, NotApplicable, NotProvided
@@ -234,6 +234,26 @@ def test_extreme_inputs_stay_finite_and_agree(impl, conformance_oracles, fn, reg
     if fn == "Value":        # differences step across e^709 or below log's 1e-140: only the exact oracles
         names = tuple(o for o in names if o in oracles.EXACT) or ("complex_step",)
     _agree_with_oracles(impl, fn, _draw_case(impl, fn, data, regime), "extreme inputs", names)
+
+
+@pytest.mark.system("scalar_graph")
+@pytest.mark.check("oracles")
+@pytest.mark.check("shapes and dtypes")
+def test_every_operation_alone_agrees_with_every_oracle(impl, conformance_oracles):
+    """Each operation of the Value class alone, at a few points (a constant on either side of
+    the binary ones, so the reflected operators too), then as the inner node of a product:
+    the same questions under every seed, so that a mistake in one operation (or in one
+    reflected operator) is caught whatever graphs the random examples draw."""
+    impl.require("Value")
+    ops = impl.value_ops()["ops"]
+    for op in ops:
+        for label, case, _ in localise.probes(op) + (localise.inner_probes(op) if "mul" in ops else []):
+            answer = impl.answer(case, "Value")
+            for oracle in conformance_oracles:
+                report = gradient_report(case, answer.gradient, oracles.gradient(case, oracle))
+                if report:
+                    raise ConformanceFailure(f"Value: {label}: {report}", check="oracles",
+                                             evidence=_evidence("Value", case, answer, origin=f"the probe {label}"))
 
 
 # --- properties ------------------------------------------------------------------------------
