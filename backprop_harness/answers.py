@@ -89,7 +89,7 @@ def sequence(x, n: int | None, what: str, expected: str) -> list:
     least one dimension is a sequence of its rows (``np.array([g1, ..., g8])``)."""
     __tracebackhide__ = True
     if isinstance(x, np.ndarray) and x.ndim >= 1 and x.dtype.kind in "biuf":
-        x = list(x)
+        x = [np.asarray(row) for row in x]
     if not isinstance(x, list) or (n is not None and len(x) != n):
         raise _shape_error(f"{what} is {describe(x)}; expected {expected}")
     return x

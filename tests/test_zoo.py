@@ -124,11 +124,12 @@ def cause(meta: dict, system_report: dict) -> str:
     it there (the operation and operand of a scalar engine; the layer and the wrong
     tensors of a network), wrong when one places it elsewhere, unknown otherwise."""
     claims = _claims(system_report)
-    known = [(c, w) for c, w in claims if c != ["unknown"]]
     if meta.get("diagnosis"):
         if any(meta["diagnosis"] in c for c, _ in claims):
             return "right"
-        return "wrong" if known else "unknown"
+        # a catalog code other than the declared one is a wrong cause; a location alone is not
+        named = {code for c, _ in claims for code in c} - _NEUTRAL - set(_LOCATION_CODES)
+        return "wrong" if named else "unknown"
     truth = meta.get("truth")
     if not truth:
         return "wrong" if known else "unknown"

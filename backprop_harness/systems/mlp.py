@@ -144,7 +144,7 @@ class MLP(System):
             _, loss, dWs, dbs = self._parts(case, r, conv)
             raw = {f"W{l + 1}": dWs[l] for l in range(len(case.Ws))}
             if case.bs is not None and dbs:
-                raw.update({f"b{l + 1}": _as_vector(dbs[l]) for l in range(len(case.Ws))})
+                raw.update({f"b{l + 1}": dbs[l] for l in range(len(case.Ws))})
             return raw, loss
         except (ConformanceFailure, KeyError, IndexError, TypeError, ValueError):
             return {}, None
@@ -218,11 +218,6 @@ class MLP(System):
 
     def describe(self, x):
         return describe(x)
-
-
-def _as_vector(b):
-    a = np.asarray(b)
-    return a.reshape(-1) if a.ndim == 2 and 1 in a.shape else a
 
 
 def check_class_case(case: MLPCase):

@@ -105,8 +105,6 @@ class Softmax(System):
             a = np.asarray(a) if isinstance(a, np.ndarray) else a
             if isinstance(a, np.ndarray) and column and k.startswith("W"):
                 a = a.T
-            if isinstance(a, np.ndarray) and k.startswith("b") and a.ndim == 2 and 1 in a.shape:
-                a = a.reshape(-1)
             out[k] = a
         return out, loss
 
