@@ -151,8 +151,9 @@ def _against_truth(truth: dict, codes: list, where: dict) -> str:
     if not truth.get("wrong") and truth.get("layer") is None and not truth.get("op"):
         # the gradients are right: a mistake in the loss alone
         return "right" if set(codes) & _LOSS_CODES else "wrong"
-    if codes in (["convention_mismatch"], ["inconsistent_convention"]):
-        return "right" if truth.get("convention") else "wrong"
+    if set(codes) & {"convention_mismatch", "inconsistent_convention"}:
+        # an entry whose author describes it as a convention left undeclared
+        return "right" if "convention" in str(truth.get("looks_like") or "") else "wrong"
     if truth.get("op"):
         if not where.get("op"):
             return "wrong" if set(codes) - _NEUTRAL else "unknown"
