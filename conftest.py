@@ -339,7 +339,7 @@ def _explain(impl, evidence, otherwise=None) -> tuple[str, dict]:
         if evidence.diagnosis:
             found = evidence.diagnosis
         elif evidence.first is not None:
-            found = diagnosis.diagnose_repeat(evidence.case, evidence.first, evidence.received)
+            found = diagnosis.diagnose_repeat(evidence.case, evidence.first, evidence.received, probe)
         elif evidence.received:
             try:
                 conv = impl.conventions()[systems.for_case(evidence.case).name]

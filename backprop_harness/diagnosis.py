@@ -67,6 +67,8 @@ CODES = {
     "float32": "computed in float32: right to about 7 digits, not to float64's 16",
     "inputs_modified": "the implementation modifies the arrays it is given",
     "stale_state": "state kept from an earlier call (a cached forward pass) changes a later answer",
+    "order_varies": "the same call answers differently from one call to the next, no earlier call needed: an "
+                    "order that varies (a walk over a set of objects)",
     "unknown": "no known mistake matches this answer",
     # what is not a wrong answer, named as what it is
     "load_error": "the implementation did not load (its own traceback is in the message)",
@@ -474,7 +476,7 @@ def of_failure(exc) -> Diagnosis | None:
     return None
 
 
-def diagnose_repeat(case, first: dict, again: dict) -> Diagnosis:
+def diagnose_repeat(case, first: dict, again: dict, probe=None) -> Diagnosis:
     """The same call answered ``first``, then (after a call with other arguments) ``again``.
 
     Right the first time and wrong after: state kept between calls (``stale_state``).
@@ -483,6 +485,13 @@ def diagnose_repeat(case, first: dict, again: dict) -> Diagnosis:
     gradient overwritten at branches); ``unknown`` when none does.
     """
     _, expected, matcher, _ = _prepared(case)
+    if probe is not None:
+        # state is the same wrong answer each time; an order that varies gives now one, now another
+        answers = [probe(case) for _ in range(4)]
+        seen = [a for a in answers if a is not None]
+        distinct = {tuple(float(np.asarray(v, dtype=float).sum()) for v in a[0].values()) for a in seen}
+        if len(distinct) > 1:
+            return fixed("order_varies", note=f"{len(distinct)} different answers in {len(seen)} calls of the same case")
     if matcher.matches(_as_tensors(case, first), expected):
         return fixed("stale_state")
     found = [diagnose(case, answer) for answer in (first, again)]

@@ -28,7 +28,8 @@ import numpy as np
 
 from oracles.cases import GraphCase, ManualCase, MLPCase, Node, SoftmaxCase
 
-__all__ = ["Where", "tensors", "layer", "operations", "structure", "probes", "inner_probes", "PROBE_POINTS"]
+__all__ = ["Where", "tensors", "layer", "operations", "structure", "probes", "inner_probes", "reuse_probes",
+           "dead_branch_probe", "PROBE_POINTS"]
 
 
 @dataclass
@@ -285,6 +286,25 @@ def operations(ops, ask, right, atol) -> Where | None:
 UPSTREAM = 2.5
 
 
+def reuse_probes(op: str) -> list:
+    """[(label, case, {leaf: operand})]: ``op`` of x, added to x itself (x used twice, once through
+    ``op``): an operation whose backward overwrites instead of accumulating shows here, and
+    only where the other use of x happens to be walked first."""
+    out = []
+    for label, case, operand in probes(op)[:2]:
+        n = case.leaves.size
+        out.append((f"({label}) + x0", GraphCase(case.leaves, case.nodes + (Node("add", n, 0),)), operand))
+    return out
+
+
+def dead_branch_probe() -> tuple:
+    """(label, case): out = x0 * 3 beside a node 10 * x0 that the output does not use, and a leaf
+    x1 that nothing uses: d out / d x0 = 3, d out / d x1 = 0 (an engine that walks every node
+    it made, or every leaf, gives 13 and something else)."""
+    return ("x0 * 3 beside an unused 10 * x0, and an unused x1",
+            GraphCase([0.7, -1.2], (Node("mul", 0, 10.0), Node("mul", 0, 3.0))))
+
+
 def inner_probes(op: str) -> list:
     """[(label, case, {leaf: operand})]: ``probes(op)``'s first two, each output times ``UPSTREAM``."""
     return [(f"({label}) * {UPSTREAM}", GraphCase(case.leaves, case.nodes + (Node("mul", case.leaves.size, UPSTREAM),)),
@@ -339,6 +359,8 @@ def structure(ops, ask, right, atol) -> Where | None:
         probes.append(("a chain: ((x * 2 + 1) * 3) + x",
                        GraphCase([0.8], (Node("mul", 0, 2.0), Node("add", 1, 1.0), Node("mul", 2, 3.0),
                                          Node("add", 3, 0)))))
+    if "mul" in ops:
+        probes.append(dead_branch_probe())
     lines = []
     for label, case in probes:
         answer = ask(case)
@@ -352,7 +374,10 @@ def structure(ops, ask, right, atol) -> Where | None:
         if not (math.isfinite(got) and abs(got - want) <= atol(np.array([want]))):
             lines.append(f"{label}: dL/dx received {got!r}, expected {want!r}")
     if lines:
+        dead = any(line.startswith(dead_branch_probe()[0]) for line in lines)
         return Where(op="backward", evidence=lines,
-                     fits="every operation is right alone; a value used more than once or the order of the walk "
-                          "is not")
+                     fits="every operation is right alone; " + (
+                         "nodes the output does not use are walked too (the walk must start from the output)"
+                         if dead and len(lines) == 1 else
+                         "a value used more than once or the order of the walk is not"))
     return None

@@ -341,7 +341,12 @@ def graph_cases(draw, ops=GRAPH_OPS, max_leaves=6, max_nodes=30):
     joins = [op for op in ("add", "mul", "sub") if op in ops]
     while joins and len(unused) > 1:
         op = draw(st.sampled_from(joins), label="join")
-        node, value, grad = _join(op, unused[-2], unused[-1], values, sens)
+        # another join where this one leaves the bounds (a product of two large values): a
+        # value left out would be dead code, where a mistake of the walk hides
+        for other in [op] + [j for j in joins if j != op]:
+            node, value, grad = _join(other, unused[-2], unused[-1], values, sens)
+            if node is not None:
+                break
         if node is None:
             break
         _append(node, value, grad, nodes, values, sens, unused)

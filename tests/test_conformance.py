@@ -31,11 +31,11 @@ from backprop_harness.systems.mlp import activations as mlp_activations
 from backprop_harness.systems.softmax import l2_coefficient
 from fixtures import describe
 from oracles import numeric
-from oracles.cases import MLPCase, evaluate
+from oracles.cases import GraphCase, MLPCase, Node, evaluate
 from oracles.finite_differences import directional, ravel_all
 from oracles.rounding import magnitude
 from oracles.tolerance import tolerance
-from tests.strategies import (EXTREME_LEAVES, FALLBACKS, directions, extreme_graph_cases, graph_cases, manual_cases,
+from tests.strategies import (EXTREME_LEAVES, FALLBACKS, SIGNED, directions, extreme_graph_cases, graph_cases, manual_cases,
                               mlp_cases, softmax_cases)
 
 # The "conformance" profile (conftest.py): the run's profile without the "explain" phase,
@@ -246,14 +246,52 @@ def test_every_operation_alone_agrees_with_every_oracle(impl, conformance_oracle
     reflected operator) is caught whatever graphs the random examples draw."""
     impl.require("Value")
     ops = impl.value_ops()["ops"]
-    for op in ops:
-        for label, case, _ in localise.probes(op) + (localise.inner_probes(op) if "mul" in ops else []):
+    asked = [(label, case) for op in ops for label, case, _ in
+             localise.probes(op) + (localise.inner_probes(op) if "mul" in ops else [])
+             + (localise.reuse_probes(op) if "add" in ops else [])]
+    if "mul" in ops:
+        asked.append(localise.dead_branch_probe())
+    for label, case in asked:
+        for _ in range(3 if "x0" in label and ") + x0" in label else 1):     # an order that varies: thrice
             answer = impl.answer(case, "Value")
             for oracle in conformance_oracles:
                 report = gradient_report(case, answer.gradient, oracles.gradient(case, oracle))
                 if report:
                     raise ConformanceFailure(f"Value: {label}: {report}", check="oracles",
                                              evidence=_evidence("Value", case, answer, origin=f"the probe {label}"))
+
+
+@pytest.mark.system("scalar_graph")
+@pytest.mark.check("extreme inputs")
+@pytest.mark.check("shapes and dtypes")
+def test_every_operation_at_its_extremes(impl):
+    """Each operation with extreme inputs (``EXTREME_LEAVES``) at both ends of its interval and,
+    for sigmoid and tanh, on both sides of 0: every one asked under every seed, and each
+    failing one named (the random examples stop at the first)."""
+    impl.require("Value")
+    ops = impl.value_ops()["ops"]
+    chosen = [op for op in EXTREME_LEAVES if op in ops]
+    if not chosen:
+        raise NotApplicable(f"not applicable: Value has none of {sorted(EXTREME_LEAVES)}")
+    failures = []
+    for op in chosen:
+        lo, hi = EXTREME_LEAVES[op]
+        for x in [lo, hi] + ([-lo, -hi] if op in SIGNED else []):
+            case = GraphCase([x, 0.75], (Node(op, 0), Node("mul", 2, 1))) if "mul" in ops \
+                else GraphCase([x], (Node(op, 0),))
+            try:
+                answer = impl.answer(case, "Value")
+            except ConformanceFailure as exc:
+                failures.append((f"{_expression(case)}: {str(exc).splitlines()[0]}", exc.evidence, case))
+                break
+            report = gradient_report(case, answer.gradient, oracles.gradient(case, "complex_step"))
+            if report:
+                failures.append((f"{_expression(case)}: {report}", _evidence("Value", case, answer), case))
+                break
+    if failures:
+        raise ConformanceFailure("Value: wrong or not finite at extreme inputs, operation by operation:\n"
+                                 + "\n".join(f"  {text}" for text, _, _ in failures), check="extreme inputs",
+                                 evidence=failures[0][1])
 
 
 # --- properties ------------------------------------------------------------------------------

@@ -141,7 +141,7 @@ def cause(meta: dict, system_report: dict) -> str:
 
 # what a failure is rather than why (a crash, a non-finite answer): no claim about the cause
 _NEUTRAL = {"unknown", "crash", "timeout", "load_error", "non_finite", "wrong_structure", "signature_mismatch",
-            "bad_conventions", "stale_state", "inputs_modified"}
+            "bad_conventions", "stale_state", "inputs_modified", "order_varies"}
 _LOSS_CODES = {"loss_only", "loss_gradient_normalisation", "inconsistent_convention"}
 
 
