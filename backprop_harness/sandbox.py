@@ -258,6 +258,16 @@ def plan(requested: str | None, handler: str, init: dict, *, root: Path = ROOT, 
     return Sandbox(strict=chosen == "strict", code=code, root=root, python=python, uid=uid, status=state)
 
 
+def _caches() -> list:
+    """The harness's and the user's caches: Hypothesis' databases, JAX's compilations, HOME's
+    caches. A sandbox hides each under an empty tmpfs where a folder it shows holds one."""
+    found = [ROOT / ".hypothesis", Path.cwd() / ".hypothesis", Path.home() / ".cache"]
+    jax = os.environ.get("BACKPROP_JAX_CACHE")
+    if jax:
+        found.append(Path(jax))
+    return [Path(os.path.abspath(p)) for p in found]
+
+
 # what a strict sandbox must never show (the test of the view checks each)
 _HIDDEN = ("reference", "oracles", "fixtures", "tests", "templates", "zoo", "conftest.py", "benchmarks", "docs")
 
@@ -320,9 +330,6 @@ class Sandbox:
         if not self.strict:
             bind(self.root, self.root)
             shown.append(self.root)
-            for db in (self.root / ".hypothesis", Path.cwd() / ".hypothesis"):
-                if db.is_dir() and _inside(db, self.root):
-                    args += ["--tmpfs", str(db)]        # Hypothesis' database: not for the code under test
         python = Path(self.python)
         installs = [Path(sys.base_prefix), Path(sys.base_exec_prefix), Path(sys.prefix), Path(sys.exec_prefix),
                     python.parent.parent, python.resolve().parent.parent]
@@ -350,6 +357,11 @@ class Sandbox:
                     bind(d / entry, d / entry, "--ro-bind-try")
             else:
                 bind(d, d, "--ro-bind-try")
+        # caches the code under test must not see although a folder shown holds them
+        shown += list(self.code)
+        for secret in _caches():
+            if secret.is_dir() and any(_inside(secret, s) for s in shown):
+                args += ["--tmpfs", str(secret)]
         return args
 
     def command(self, argv: list, info_fd: int | None = None, env: dict | None = None) -> list:
