@@ -275,7 +275,7 @@ class Worker:
             else:
                 command, env, cwd = box.command(argv, info_fd=info_w, env=extra), box.launcher_env(), "/"
                 fds = (requests_r, replies_w, info_w)
-            self._proc = subprocess.Popen(
+            self._proc = (subprocess.Popen if box is None else sandbox.popen)(
                 command, pass_fds=fds, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
         except BaseException:

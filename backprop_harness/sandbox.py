@@ -48,13 +48,14 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["MODES", "WORKER_FILES", "PACKAGE_DIR", "LIMITS", "TMP_BYTES", "MAX_MESSAGE", "Unavailable",
            "Status", "status", "mode", "plan", "Sandbox", "code_dirs", "uid_for", "uids_of", "processes",
-           "kill_processes", "describe", "read_info"]
+           "kill_processes", "describe", "read_info", "popen"]
 
 MODES = ("strict", "auto", "off")
 ROOT = Path(__file__).resolve().parent.parent
@@ -403,6 +404,39 @@ def describe(requested: str | None = None) -> str:
         return f"sandbox: {chosen}, unavailable: {state.reason}"
     limits = ", ".join(f"{name} {value}" for name, (value, _) in LIMITS.items())
     return f"sandbox: {chosen} ({state.reason}; limits: {limits})"
+
+
+# -- starting one -------------------------------------------------------------------------------
+
+_requests: list = []
+
+
+def popen(command: list, **kwargs) -> subprocess.Popen:
+    """``subprocess.Popen(command, **kwargs)``, run on a thread that lives as long as the
+    process. bwrap's --die-with-parent is the kernel's parent-death signal, which fires
+    when the *thread* that started bwrap ends: a worker started on a passing thread (the
+    plug-in path loads its spare workers on one) would die with that thread."""
+    if not _requests:
+        import queue
+        _requests.append(queue.Queue())
+        threading.Thread(target=_launch, args=(_requests[0],), name="sandbox-launcher", daemon=True).start()
+    done, box = threading.Event(), {}
+    _requests[0].put((command, kwargs, box, done))
+    done.wait()
+    if "error" in box:
+        raise box["error"]
+    return box["proc"]
+
+
+def _launch(requests) -> None:
+    while True:
+        command, kwargs, box, done = requests.get()
+        try:
+            box["proc"] = subprocess.Popen(command, **kwargs)
+        except BaseException as exc:      # the caller's to raise
+            box["error"] = exc
+        finally:
+            done.set()
 
 
 # -- processes of a sandbox, as the host sees them ----------------------------------------------
