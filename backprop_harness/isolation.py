@@ -268,16 +268,16 @@ class Worker:
         info_r, info_w = os.pipe() if box else (None, None)
         argv = [self.python, "-m", "backprop_harness.isolation", str(requests_r), str(replies_w), self.handler]
         try:
+            pipes = dict(stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         start_new_session=True)
             if box is None:
                 env = {**os.environ, **extra}
                 env["PYTHONPATH"] = os.pathsep.join(p for p in [_REPO_ROOT, env.get("PYTHONPATH")] if p)
-                command, fds, cwd = argv, (requests_r, replies_w), self._scratch
+                self._proc = subprocess.Popen(argv, pass_fds=(requests_r, replies_w), cwd=self._scratch, env=env,
+                                              **pipes)
             else:
-                command, env, cwd = box.command(argv, info_fd=info_w, env=extra), box.launcher_env(), "/"
-                fds = (requests_r, replies_w, info_w)
-            self._proc = (subprocess.Popen if box is None else sandbox.popen)(
-                command, pass_fds=fds, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+                self._proc = box.start(argv, info_fd=info_w, env=extra, pass_fds=(requests_r, replies_w, info_w), cwd="/",
+                                       **pipes)
         except BaseException:
             for fd in (self._requests, self._replies, info_r):
                 if fd is not None:

@@ -55,7 +55,7 @@ from pathlib import Path
 
 __all__ = ["MODES", "WORKER_FILES", "PACKAGE_DIR", "LIMITS", "TMP_BYTES", "MAX_MESSAGE", "Unavailable",
            "Status", "status", "mode", "plan", "Sandbox", "code_dirs", "uid_for", "uids_of", "processes",
-           "kill_processes", "describe", "read_info", "popen"]
+           "kill_processes", "describe", "read_info"]
 
 MODES = ("strict", "auto", "off")
 ROOT = Path(__file__).resolve().parent.parent
@@ -149,8 +149,8 @@ def _probe() -> Status:
         return Status(False, "bubblewrap is not installed (Debian: apt-get install bubblewrap)")
     privileged = os.geteuid() == 0
     for tool in ("prlimit",) + (("setpriv",) if privileged else ()):
-        if _which(tool, (f"/usr/bin/{tool}", f"/bin/{tool}")) is None:
-            return Status(False, f"{tool} (util-linux) is not installed")
+        if not os.access(f"/usr/bin/{tool}", os.X_OK):      # inside, only /usr is there
+            return Status(False, f"/usr/bin/{tool} (util-linux) is not installed")
     try:
         version = subprocess.run([bwrap, "--version"], capture_output=True, text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError) as exc:
@@ -160,10 +160,12 @@ def _probe() -> Status:
                   else None, status=trial)
     script = "import os, sys; print(os.getuid(), os.getpid(), sys.base_prefix)"
     try:
-        run = subprocess.run(box.command([sys.executable, "-S", "-c", script]), env=box.launcher_env(),
-                             capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+        proc = box.start([sys.executable, "-S", "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         stdin=subprocess.DEVNULL, text=True)
+        stdout, stderr = proc.communicate(timeout=30)
     except (OSError, subprocess.SubprocessError) as exc:
         return Status(False, f"a trial sandbox did not run: {exc}")
+    run = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
     expected = f"{box.uid if privileged else SANDBOX_UID} 2 {sys.base_prefix}"
     if run.returncode != 0 or run.stdout.strip() != expected:
         said = (run.stderr or run.stdout).strip().splitlines()[-1:] or [f"exit status {run.returncode}"]
@@ -365,29 +367,51 @@ class Sandbox:
                 args += ["--tmpfs", str(secret)]
         return args
 
-    def command(self, argv: list, info_fd: int | None = None, env: dict | None = None) -> list:
-        """The command that runs ``argv`` (the worker's Python) in this sandbox, with the
-        environment ``environment(env)``; bwrap writes its namespace's PID 1 (as the host
-        sees it) to ``info_fd`` as JSON ({"child-pid": ...})."""
-        bwrap = [self.status.bwrap or "bwrap", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
-                 "--unshare-cgroup-try", "--hostname", "sandbox", "--die-with-parent", "--new-session"]
+    def options(self, info_fd: int | None = None, env: dict | None = None) -> list:
+        """bwrap's options: the namespaces, the view, the environment ``environment(env)``;
+        bwrap writes its namespace's PID 1 (as the host sees it) to ``info_fd`` as JSON
+        ({"child-pid": ...})."""
+        options = ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+                   "--hostname", "sandbox", "--die-with-parent", "--new-session"]
         if not self.status.privileged:
-            bwrap += ["--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--disable-userns"]
-        bwrap += ["--proc", "/proc", "--dev", "/dev",
-                  "--perms", "1777", "--size", str(TMP_BYTES), "--tmpfs", "/tmp",
-                  "--perms", "0777", "--dir", "/tmp/home", "--perms", "0777", "--dir", "/tmp/work"]
-        bwrap += self._binds()
-        bwrap += ["--remount-ro", "/", "--chdir", "/tmp/work", "--clearenv"]
+            options += ["--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--disable-userns"]
+        options += ["--proc", "/proc", "--dev", "/dev",
+                    "--perms", "1777", "--size", str(TMP_BYTES), "--tmpfs", "/tmp",
+                    "--perms", "0777", "--dir", "/tmp/home", "--perms", "0777", "--dir", "/tmp/work"]
+        options += self._binds()
+        options += ["--remount-ro", "/", "--chdir", "/tmp/work", "--clearenv"]
         for key, value in self.environment(env).items():
-            bwrap += ["--setenv", key, str(value)]
+            options += ["--setenv", key, str(value)]
         if info_fd is not None:
-            bwrap += ["--info-fd", str(info_fd)]
+            options += ["--info-fd", str(info_fd)]
+        return options
+
+    def chain(self, argv: list) -> list:
+        """What bwrap runs: the drop to the sandbox's uid, the limits, then ``argv``."""
         chain = []
         if self.status.privileged:
             chain += ["/usr/bin/setpriv", f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups",
                       "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
         chain += ["/usr/bin/prlimit"] + [f"--{name}={value}" for name, (value, _) in LIMITS.items()] + ["--"]
-        return bwrap + ["--"] + chain + list(argv)
+        return chain + list(argv)
+
+    def command(self, argv: list, info_fd: int | None = None, env: dict | None = None) -> list:
+        """The whole command that runs ``argv`` (the worker's Python) in this sandbox."""
+        return [self.status.bwrap or "bwrap", *self.options(info_fd, env), "--", *self.chain(argv)]
+
+    def start(self, argv: list, *, info_fd: int | None = None, env: dict | None = None, pass_fds=(),
+              **popen) -> subprocess.Popen:
+        """Start ``argv`` in this sandbox (``popen``'s other arguments as Popen's). bwrap
+        reads its options from a memfd (--args), so that the sandbox's PID 1, whose
+        command line every process inside can read, does not list the view's paths."""
+        fd = os.memfd_create("bwrap-options")
+        try:
+            os.write(fd, b"".join(o.encode() + b"\0" for o in self.options(info_fd, env)))
+            os.lseek(fd, 0, os.SEEK_SET)
+            command = [self.status.bwrap or "bwrap", "--args", str(fd), "--", *self.chain(argv)]
+            return popen_thread(command, pass_fds=(*pass_fds, fd), env=self.launcher_env(), **popen)
+        finally:
+            os.close(fd)
 
     def describe(self) -> str:
         who = f"uid {self.uid}" if self.uid is not None else f"uid {SANDBOX_UID} in a user namespace"
@@ -411,7 +435,7 @@ def describe(requested: str | None = None) -> str:
 _requests: list = []
 
 
-def popen(command: list, **kwargs) -> subprocess.Popen:
+def popen_thread(command: list, **kwargs) -> subprocess.Popen:
     """``subprocess.Popen(command, **kwargs)``, run on a thread that lives as long as the
     process. bwrap's --die-with-parent is the kernel's parent-death signal, which fires
     when the *thread* that started bwrap ends: a worker started on a passing thread (the
