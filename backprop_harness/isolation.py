@@ -396,6 +396,10 @@ class Worker:
                 pass
             select.select([pidfd], [], [], 30.0)
             os.close(pidfd)
+            try:
+                proc.wait(timeout=5.0)      # bwrap reaps its PID 1 and exits with its status
+            except subprocess.TimeoutExpired:
+                pass
         try:
             os.killpg(proc.pid, signal.SIGKILL)   # the group: also whatever the plug-in started
         except OSError:
