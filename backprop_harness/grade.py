@@ -438,6 +438,13 @@ def run_one(sub: Submission, outdir: Path, settings: Settings) -> dict | None:
     conformance = _read_json(out / "conformance.json")
     if isinstance(leftover, str):
         return _finish(record, out, "harness error", leftover, conformance, started, text)
+    size = (out / "conformance.json").stat().st_size if (out / "conformance.json").exists() else 0
+    if status is None and size > REPORT_LIMIT:
+        # what the harness kept of an answer is bounded by what it shows; a report this
+        # large holds more, and is not read (it could take the grader's memory)
+        status, note = "harness error", (f"the run's report is {size / 2**20:.0f} MiB, above the "
+                                         f"{REPORT_LIMIT >> 20} MiB grade reads: the harness kept more of an answer "
+                                         f"than it shows")
     if status is None:
         exit_status = (conformance or {}).get("exit_status")
         untested = [system for system, s in (conformance or {}).get("systems", {}).items()
@@ -495,8 +502,13 @@ def _kill(proc) -> str | None:
     return None
 
 
-def _read_json(path: Path):
+REPORT_LIMIT = 16 << 20     # the largest run report read: a failing run's is ~5-100 kB
+
+
+def _read_json(path: Path, limit: int = REPORT_LIMIT):
     try:
+        if path.stat().st_size > limit:
+            return None
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return None
