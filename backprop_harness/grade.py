@@ -649,6 +649,9 @@ def grade(directory: Path, outdir: Path, settings: Settings, jobs: int, progress
     subs = discover(directory, exclude=outdir)
     changed = []
     if settings.sandbox == "strict":
+        if sandbox.shows_harness(Path(outdir) / "NAME" / "submission"):
+            raise ValueError(f"the output folder {outdir} is inside the harness's own files; the sandbox shows "
+                             f"each submission's copy there, so choose a folder outside them")
         state = sandbox.status()
         if not state.available:
             raise sandbox.Unavailable(f"no sandbox can be built here: {state.reason}")

@@ -55,7 +55,7 @@ from pathlib import Path
 
 __all__ = ["MODES", "WORKER_FILES", "PACKAGE_DIR", "LIMITS", "TMP_BYTES", "MAX_MESSAGE", "Unavailable",
            "Status", "status", "mode", "plan", "Sandbox", "code_dirs", "uid_for", "uids_of", "processes",
-           "kill_processes", "describe", "read_info"]
+           "kill_processes", "describe", "read_info", "shows_harness"]
 
 MODES = ("strict", "auto", "off")
 ROOT = Path(__file__).resolve().parent.parent
@@ -213,6 +213,13 @@ def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
+def shows_harness(folder: Path, root: Path = ROOT) -> bool:
+    """Whether showing ``folder`` would show the harness's own files: the harness's folder
+    or one above it, or a folder inside one of its parts (the zoo's entries included)."""
+    folder, root = Path(os.path.abspath(folder)), Path(root).resolve()
+    return _inside(root, folder) or any(_inside(folder, root / part) for part in _HIDDEN)
+
+
 def _serves(handler: str) -> bool:
     module = handler.partition(":")[0]
     return module.replace(".", "/") + ".py" in WORKER_FILES
@@ -246,7 +253,7 @@ def plan(requested: str | None, handler: str, init: dict, *, root: Path = ROOT, 
     if chosen == "auto" and code and all(_inside(d, root) for d in code):
         return None          # the reference, an adapter, a test plug-in: the harness's own code
     if chosen == "strict":
-        hidden = [d for d in code if _inside(root, d) or any(_inside(d, root / part) for part in _HIDDEN)]
+        hidden = [d for d in code if shows_harness(d, root)]
         if hidden:
             raise Unavailable(f"the code under test is loaded from {hidden[0]}, which holds the harness's own "
                               f"files; a strict sandbox shows the code's folder, so give the implementation's "

@@ -309,6 +309,13 @@ def test_auto_runs_the_harness_own_code_and_handlers_unsandboxed(monkeypatch):
         sandbox.plan("strict", "tests.isolation_handlers.echo:factory", {})
     with pytest.raises(sandbox.Unavailable, match="holds the harness's own files"):
         sandbox.plan("strict", HANDLER, reference)                     # the harness's folder is never shown
+    zoo = {"kind": "file", "target": str(ROOT / "zoo/correct/mlp_einsum.py"), "sys_path": [str(ROOT / "zoo/correct")]}
+    with pytest.raises(sandbox.Unavailable, match="holds the harness's own files"):
+        sandbox.plan("strict", HANDLER, zoo)
+    with pytest.raises(ValueError, match="inside the harness's own files"):
+        grade.grade(ROOT / "zoo" / "correct", ROOT / "zoo" / "graded", grade.Settings(sandbox="strict"), jobs=1,
+                    progress_stream=io.StringIO())
+    assert not (ROOT / "zoo" / "graded").exists()
     monkeypatch.setenv("BACKPROP_SANDBOX", "off")
     assert sandbox.plan(None, HANDLER, {"kind": "file", "target": "/elsewhere/x.py", "sys_path": ["/elsewhere"]}) is None
     monkeypatch.setenv("BACKPROP_SANDBOX", "sideways")

@@ -113,14 +113,11 @@ def test_a_hostile_class_is_contained_and_spoils_nothing(tmp_path):
             [Path(d) / f"hostile_forged.{sys.implementation.cache_tag}.pyc" for d in targets["pycache"]] + \
             [home_cache / "hostile-poisoned-entry"]
     try:
-        started = time.monotonic()
         records = {r["name"]: r for r in grade.grade(klass, out, settings, jobs=2, progress_stream=io.StringIO())}
-        seconds = time.monotonic() - started
         left = sandbox.processes(EVERY_SANDBOX_UID)
         written = _digest(_files(out))
 
         assert left == [], f"processes of a sandbox outlived the run: {left}"
-        assert seconds < 100, f"the class took {seconds:.0f} s"
         summary = json.loads((out / "results.json").read_text())
         assert summary["graded_now"] == len(ATTACKS) and summary["reused"] == 2
         # the controls: their verdicts, and their records untouched by the class that joined
@@ -161,9 +158,10 @@ def test_a_hostile_class_is_contained_and_spoils_nothing(tmp_path):
         assert f["allocated"] == "MemoryError"
         assert f["sleeps started"] < sandbox.LIMITS["nproc"][0] and "Resource temporarily unavailable" in f["spawn error"]
         assert f["bytes written"] <= sandbox.LIMITS["fsize"][0] and "File too large" in f["write error"]
-        # (g) it stopped itself only: its call timed out, and the class went on
+        # (g) it stopped itself only: its call timed out, and the class went on (a stalled
+        # grader would have met the run's timeout of 60 s)
         g = records["g_sigstop"]["systems"]["manual_222"]["message"]
-        assert "did not answer within 2 s" in g and records["g_sigstop"]["seconds"] < 30
+        assert "did not answer within 2 s" in g and records["g_sigstop"]["seconds"] < settings.timeout / 2
 
         # nothing outside the sandboxes changed, and nothing changes the records later
         time.sleep(WATCH_SECONDS)
