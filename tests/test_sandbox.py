@@ -523,3 +523,52 @@ def test_a_run_the_harness_broke_is_a_harness_error_and_a_nonzero_exit(tmp_path,
     assert env["BACKPROP_SANDBOX"] == "off" and "backprop-grade-caches-" in env["PYTHONPYCACHEPREFIX"]
     assert "backprop-grade-caches-" in env["BACKPROP_JAX_CACHE"]
     assert not Path(env["PYTHONPYCACHEPREFIX"]).parent.exists()          # removed with the run
+
+
+def _fake_class(tmp_path, monkeypatch, names=("a", "b", "c")):
+    klass = tmp_path / "class"
+    klass.mkdir()
+    for name in names:
+        (klass / f"{name}.py").write_text("def gradients(x, t, w):\n    return [0.0] * 8\n")
+    calls = []
+
+    def fake_run_one(sub, outdir, settings):
+        calls.append(sub.name)
+        record = {"name": sub.name, "path": str(sub.path), "sha256": sub.sha256, "settings": settings.key()}
+        return grade._finish(record, outdir / sub.name, "graded", None, None, time.perf_counter(), "log")
+
+    monkeypatch.setattr(grade, "run_one", fake_run_one)
+    return klass, calls
+
+
+@needs_sandbox
+def test_grade_refuses_a_changed_harness_unless_allowed(tmp_path, monkeypatch, capsys):
+    klass, calls = _fake_class(tmp_path, monkeypatch)
+    problem = f"{ROOT / 'conftest.py'}: differs from the commit checked out"
+    monkeypatch.setattr(grade, "check_harness", lambda: [problem])
+    with pytest.raises(grade.HarnessChanged) as info:
+        grade.grade(klass, tmp_path / "out", grade.Settings(sandbox="strict"), jobs=1, progress_stream=io.StringIO())
+    assert info.value.problems == [problem] and calls == [] and not (tmp_path / "out").exists()
+    from backprop_harness.cli import main
+    assert main(["grade", str(klass), "--out", str(tmp_path / "out")]) == 3
+    assert f"refusing to grade: the harness has changed:\n  {problem}" in capsys.readouterr().err
+    assert main(["grade", str(klass), "--out", str(tmp_path / "out"), "--allow-modified-harness"]) == 0
+    summary = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert summary["harness_check"] == {"allowed changes": [problem]} and sorted(calls) == ["a", "b", "c"]
+    assert summary["settings"]["sandbox"] == "strict" and summary["sandbox"].startswith("sandbox: strict")
+
+
+def test_a_harness_that_changes_during_the_class_stops_grading_it(tmp_path, monkeypatch):
+    """Something changed the harness's files (or the venv's start-up hooks) after the first
+    submission: the others are harness errors, not graded by a changed harness."""
+    klass, calls = _fake_class(tmp_path, monkeypatch)
+    states = iter(["start", "start", "changed", "changed"])
+    monkeypatch.setattr(grade, "_harness_state", lambda: next(states))
+    records = grade.grade(klass, tmp_path / "out", grade.Settings(), jobs=1, progress_stream=io.StringIO())
+    assert calls == ["a"] and [r["status"] for r in records] == ["graded", "harness error", "harness error"]
+    assert "changed during this run" in records[1]["note"]
+    assert set(s["status"] for s in records[1]["systems"].values()) == {"error"}
+    calls.clear()
+    monkeypatch.setattr(grade, "_harness_state", lambda: "restored")
+    grade.grade(klass, tmp_path / "out", grade.Settings(), jobs=1, progress_stream=io.StringIO())
+    assert calls == ["b", "c"]                     # a harness error is graded again, the rest reused
