@@ -451,7 +451,8 @@ def run_one(sub: Submission, outdir: Path, settings: Settings) -> dict | None:
                     if s.get("status") not in ("pass", "fail", "not provided")]
         if conformance is None and settings.sandbox == "strict":
             # a sandboxed submission cannot reach the harness's process: the harness broke
-            status, note = "harness error", f"the harness's run ended (exit status {proc.returncode}) without its report"
+            status = "harness error"
+            note = f"the harness's run ended (exit status {proc.returncode}) without its report"
         elif conformance is None:
             status, note = "crashed", f"the run ended (exit status {proc.returncode}) without its report"
         elif exit_status not in (0, 1) or (untested and not conformance["implementation"].get("load_error")):

@@ -189,7 +189,7 @@ class Worker:
         self.sandbox = None
         self.starts = 0
         self._proc = None
-        self._pidfd = None           # the sandbox's PID 1 (bwrap's init), while it runs
+        self._pidfd = self._init_pid = None     # the sandbox's PID 1 (bwrap's), while it runs
         self._info = None
         self._tail = _Tail()
         _live.add(self)
@@ -276,8 +276,8 @@ class Worker:
                 self._proc = subprocess.Popen(argv, pass_fds=(requests_r, replies_w), cwd=self._scratch, env=env,
                                               **pipes)
             else:
-                self._proc = box.start(argv, info_fd=info_w, env=extra, pass_fds=(requests_r, replies_w, info_w), cwd="/",
-                                       **pipes)
+                self._proc = box.start(argv, info_fd=info_w, env=extra, pass_fds=(requests_r, replies_w, info_w),
+                                       cwd="/", **pipes)
         except BaseException:
             for fd in (self._requests, self._replies, info_r):
                 if fd is not None:

@@ -22,7 +22,7 @@ Modes (``Worker(sandbox=...)``, or the environment's ``BACKPROP_SANDBOX``):
               the test plug-ins) is the harness's own and runs unsandboxed.
 * ``off``     no sandbox (``grade --no-sandbox``; the isolation tests' own handlers).
 
-How it is built (``Sandbox.command``): ``bwrap`` with new PID, network, IPC, UTS and
+How it is built (``Sandbox.start``): ``bwrap`` with new PID, network, IPC, UTS and
 cgroup namespaces and a new mount namespace whose root is an empty tmpfs holding only
 read-only binds of the view, a private ``/tmp`` (its size capped) for ``HOME`` and the
 working directory, a new ``/proc`` and a minimal ``/dev``, a cleared environment,
@@ -53,9 +53,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["MODES", "WORKER_FILES", "PACKAGE_DIR", "LIMITS", "TMP_BYTES", "MAX_MESSAGE", "Unavailable",
-           "Status", "status", "mode", "plan", "Sandbox", "code_dirs", "uid_for", "uids_of", "processes",
-           "kill_processes", "describe", "read_info", "shows_harness"]
+__all__ = ["MODES", "WORKER_FILES", "PACKAGE_DIR", "LIMITS", "TMP_BYTES", "MAX_MESSAGE", "SANDBOX_UID", "UID_BASE",
+           "UID_SLOTS", "PID_MAX", "Unavailable", "Status", "status", "mode", "plan", "Sandbox", "code_dirs",
+           "shows_harness", "uid_for", "uids_of", "describe", "popen_thread", "read_info", "processes",
+           "kill_processes"]
 
 MODES = ("strict", "auto", "off")
 ROOT = Path(__file__).resolve().parent.parent
@@ -268,17 +269,17 @@ def plan(requested: str | None, handler: str, init: dict, *, root: Path = ROOT, 
     return Sandbox(strict=chosen == "strict", code=code, root=root, python=python, uid=uid, status=state)
 
 
-def _caches() -> list:
+def _caches(root: Path) -> list:
     """The harness's and the user's caches: Hypothesis' databases, JAX's compilations, HOME's
     caches. A sandbox hides each under an empty tmpfs where a folder it shows holds one."""
-    found = [ROOT / ".hypothesis", Path.cwd() / ".hypothesis", Path.home() / ".cache"]
+    found = [root / ".hypothesis", Path.cwd() / ".hypothesis", Path.home() / ".cache"]
     jax = os.environ.get("BACKPROP_JAX_CACHE")
     if jax:
         found.append(Path(jax))
     return [Path(os.path.abspath(p)) for p in found]
 
 
-# what a strict sandbox must never show (the test of the view checks each)
+# the harness's parts that a strict sandbox never shows: a code folder inside one is refused
 _HIDDEN = ("reference", "oracles", "fixtures", "tests", "templates", "zoo", "conftest.py", "benchmarks", "docs")
 
 
@@ -316,7 +317,7 @@ class Sandbox:
         return {"PATH": "/usr/bin:/bin"}
 
     def _binds(self) -> list:
-        # /tmp is the sandbox's own tmpfs, made first (command): code under /tmp is bound on it
+        # /tmp is the sandbox's own tmpfs, made first (options): code under /tmp is bound on it
         made: set = {"/tmp"}
 
         def bind(source, dest, how="--ro-bind"):
@@ -369,7 +370,7 @@ class Sandbox:
                 bind(d, d, "--ro-bind-try")
         # caches the code under test must not see although a folder shown holds them
         shown += list(self.code)
-        for secret in _caches():
+        for secret in _caches(self.root):
             if secret.is_dir() and any(_inside(secret, s) for s in shown):
                 args += ["--tmpfs", str(secret)]
         return args

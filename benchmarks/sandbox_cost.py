@@ -85,7 +85,8 @@ def main(argv=None) -> int:
     t = time.perf_counter()
     changed = grade.check_harness()
     check = time.perf_counter() - t
-    print(f"\npre-class self-check (strict only): {check:.1f} s{' (the harness differs: ' + str(len(changed)) + ' files)' if changed else ''}")
+    differs = f" (the harness differs from its commit: {len(changed)} files)" if changed else ""
+    print(f"\npre-class self-check (strict only): {check:.1f} s{differs}")
     walls, per = {"strict": [], "off": []}, {"strict": [], "off": []}
     for _ in range(args.repeat):
         for mode in walls:

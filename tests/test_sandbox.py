@@ -21,7 +21,6 @@ import json
 import os
 import py_compile
 import shutil
-import signal
 import subprocess
 import sys
 import textwrap
@@ -302,7 +301,8 @@ def test_auto_runs_the_harness_own_code_and_handlers_unsandboxed(monkeypatch):
     monkeypatch.delenv("BACKPROP_SANDBOX", raising=False)
     reference = {"kind": "module", "target": "reference.protocol", "sys_path": [str(ROOT)]}
     assert sandbox.plan(None, HANDLER, reference) is None
-    plugin = {"kind": "file", "target": str(ROOT / "tests/plugins/misbehaves.py"), "sys_path": [str(ROOT / "tests/plugins")]}
+    plugin = {"kind": "file", "target": str(ROOT / "tests/plugins/misbehaves.py"),
+              "sys_path": [str(ROOT / "tests/plugins")]}
     assert sandbox.plan(None, HANDLER, plugin) is None
     assert sandbox.plan(None, "tests.isolation_handlers.echo:factory", {}) is None       # the isolation tests'
     with pytest.raises(sandbox.Unavailable, match="serves only the worker's own handlers"):
@@ -317,7 +317,8 @@ def test_auto_runs_the_harness_own_code_and_handlers_unsandboxed(monkeypatch):
                     progress_stream=io.StringIO())
     assert not (ROOT / "zoo" / "graded").exists()
     monkeypatch.setenv("BACKPROP_SANDBOX", "off")
-    assert sandbox.plan(None, HANDLER, {"kind": "file", "target": "/elsewhere/x.py", "sys_path": ["/elsewhere"]}) is None
+    elsewhere = {"kind": "file", "target": "/elsewhere/x.py", "sys_path": ["/elsewhere"]}
+    assert sandbox.plan(None, HANDLER, elsewhere) is None
     monkeypatch.setenv("BACKPROP_SANDBOX", "sideways")
     with pytest.raises(ValueError, match="expected one of"):
         sandbox.mode()
@@ -391,11 +392,11 @@ def test_the_self_check_finds_a_changed_venv(tmp_path):
     (site / "sitecustomize.py").write_text("print('hi')\n")
     (site / "dist.pth").unlink()
     problems = grade.check_installed([site])
+    hook = "a start-up hook that no installed distribution owns (Python runs it at every start)"
     assert sorted(problems) == sorted([
         f"{site / 'pkg' / 'mod.py'}: changed since dist-1.0 installed it",
         f"{site / 'dist.pth'}: missing (installed by dist-1.0)",
-        f"{site / 'sitecustomize.py'}: a start-up hook that no installed distribution owns (Python runs it at every start)",
-        f"{site / 'zz_evil.pth'}: a start-up hook that no installed distribution owns (Python runs it at every start)"])
+        f"{site / 'sitecustomize.py'}: {hook}", f"{site / 'zz_evil.pth'}: {hook}"])
 
 
 def test_the_venv_of_this_harness_is_as_pip_installed_it():
