@@ -129,7 +129,7 @@ _status: list = []
 
 def status() -> Status:
     """Whether a sandbox can be built here: bwrap (and, as root, setpriv) present and a
-    trial sandbox running Python works. Decided once per process (~30 ms)."""
+    trial sandbox running Python works. Decided once per process."""
     if not _status:
         _status.append(_probe())
     return _status[0]
