@@ -190,7 +190,9 @@ def huge(tmp_path_factory):
     (klass / "h_huge_answer").mkdir()
     shutil.copy(HOSTILE / "h_huge_answer.py", klass / "h_huge_answer" / "submission.py")
     out = klass / "graded"
-    settings = grade.Settings(profile="smoke", timeout=60, impl_timeout=2, html=False, sandbox="strict",
+    # 10 s a call: encoding the 96 MB answer takes the worker a second or two on a loaded machine,
+    # and it must reach the reply's header (whose announced length is refused) before its timeout
+    settings = grade.Settings(profile="smoke", timeout=90, impl_timeout=10, html=False, sandbox="strict",
                               allow_modified_harness=_dirty())
     (record,) = grade.grade(klass, out, settings, jobs=1, progress_stream=io.StringIO())
     return record, out / "h_huge_answer"
