@@ -9,18 +9,33 @@ worker keeps a tail, and so does this command of each run's log. It crashes:
 the harness reports the crash per function, and a run that dies is a row of its
 own. The others are unaffected.
 
+The code under test runs in a sandbox (``backprop_harness.sandbox``, strict mode:
+it sees its own folder, the Python installation and the worker's modules, nothing
+of the harness, the other submissions or this command's output); the command
+refuses to grade without one unless told ``--no-sandbox``. Before a class the
+harness checks itself (``check_harness``: the venv against pip's records, its
+sources against git, its bytecode against its sources) and refuses to grade with a
+changed harness; a run that the harness itself broke is a ``harness error`` row
+and a non-zero exit, never a graded row. Every run gets its own caches (bytecode,
+JAX's compilations), which no submission can see.
+
 OUTDIR gets, per submission, ``NAME/result.json`` (this command's record),
 ``NAME/conformance.json`` and ``NAME/report.html`` (the run's report),
 ``NAME/submission/`` (the copy that was graded: the reproducers import it),
 ``NAME/gradescope/results.json`` (Gradescope's format) and ``NAME/pytest.log``;
-for the class, ``gradebook.csv`` and ``results.json``. A submission whose
-``result.json`` matches its content and the grading settings is not run again:
-re-running the command resumes where it stopped.
+for the class, ``gradebook.csv`` and ``results.json``. Records are written only
+after every process of the submission is gone, and each is signed (HMAC-SHA256
+with a key kept in ``OUTDIR/.grade-key``). A submission whose ``result.json``
+matches its content and the grading settings, and whose signature holds, is not run
+again: re-running the command resumes where it stopped; a record whose signature
+does not hold is graded again.
 """
 from __future__ import annotations
 
+import base64
 import csv
 import hashlib
+import hmac
 import io
 import json
 import os
@@ -28,6 +43,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import threading
 import time
@@ -36,10 +52,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from backprop_harness import write_atomically
+from backprop_harness import sandbox, write_atomically
 from fixtures import SYSTEMS
 
-__all__ = ["Submission", "discover", "grade", "main"]
+__all__ = ["Submission", "Settings", "HarnessChanged", "discover", "grade", "check_harness", "check_installed",
+           "check_sources", "check_bytecode", "site_dirs", "signed", "REPORT_LIMIT", "UNPROTECTED", "main"]
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = "backprop-harness/gradebook/1"
@@ -65,11 +82,18 @@ class Settings:
     impl_timeout: float = 5.0
     html: bool = True
     oracles: str = "complex_step"
+    # "strict" (the command's default) or "off" (--no-sandbox). Called from Python the
+    # default is "off" for now: the callers written before the sandbox (the hostile class
+    # of tests/test_grade.py, whose submissions import the reference and write their
+    # private copy of the harness; the zoo's meta-test and benchmark) expect it.
+    sandbox: str = "off"
+    allow_modified_harness: bool = False
+    caches: Path | None = None        # this run's own caches (grade makes them); not part of the key
 
     def key(self) -> dict:
         """What a stored result must have been graded with to be reused."""
         return {"profile": self.profile, "impl_timeout": self.impl_timeout, "oracles": self.oracles,
-                "harness": _harness_digest()}
+                "sandbox": self.sandbox, "harness": _harness_digest()}
 
 
 # --- finding the submissions ------------------------------------------------------------------------
@@ -96,6 +120,180 @@ def _harness_digest() -> str:
                                                         else _files_under(ROOT / part))]
         _HARNESS_DIGEST.append(_digest_files(files))
     return _HARNESS_DIGEST[0]
+
+
+# --- the harness checks itself ------------------------------------------------------------------------
+
+class HarnessChanged(RuntimeError):
+    """The harness is not what was installed; ``problems`` says where."""
+
+    def __init__(self, problems: list):
+        super().__init__("the harness has changed:\n" + "\n".join(f"  {p}" for p in problems))
+        self.problems = problems
+
+
+_STARTUP_HOOKS = ("sitecustomize.py", "usercustomize.py")
+
+
+def site_dirs() -> list:
+    """The venv's site-packages folders (what pip installed into)."""
+    paths = sysconfig.get_paths()
+    return sorted({Path(paths["purelib"]), Path(paths["platlib"])})
+
+
+def _record_hash(path: Path, algorithm: str) -> str:
+    h = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return base64.urlsafe_b64encode(h.digest()).rstrip(b"=").decode()
+
+
+def check_installed(sites) -> list:
+    """Every file pip installed (each distribution's RECORD) with its recorded hash, and no
+    start-up hook that no distribution installed: a ``.pth`` file or a ``sitecustomize``
+    runs in every Python started from this venv. Bytecode is listed in RECORD without a
+    hash; grading never reads it (each run compiles into its own cache)."""
+    problems, claimed, rows = [], set(), []
+    for site in sites:
+        for record in sorted(Path(site).glob("*.dist-info/RECORD")):
+            dist = record.parent.name.removesuffix(".dist-info")
+            for row in csv.reader(record.read_text(encoding="utf-8").splitlines()):
+                if not row or not row[0]:
+                    continue
+                path = Path(os.path.normpath(Path(site) / row[0]))
+                claimed.add(path)
+                if len(row) > 1 and row[1]:
+                    rows.append((path, row[1], dist))
+
+    def verify(item):
+        path, spec, dist = item
+        algorithm, _, expected = spec.partition("=")
+        try:
+            if _record_hash(path, algorithm) != expected:
+                return f"{path}: changed since {dist} installed it"
+        except FileNotFoundError:
+            return f"{path}: missing (installed by {dist})"
+        except (OSError, ValueError) as exc:
+            return f"{path}: cannot be checked ({exc})"
+        return None
+
+    with ThreadPoolExecutor(max_workers=4) as pool:      # hashlib releases the GIL while it hashes
+        problems += [p for p in pool.map(verify, rows) if p]
+    for site in sites:
+        for path in sorted(Path(site).iterdir()):
+            if (path.suffix == ".pth" or path.name in _STARTUP_HOOKS) and path not in claimed:
+                problems.append(f"{path}: a start-up hook that no installed distribution owns "
+                                f"(Python runs it at every start)")
+    return problems
+
+
+def _blob_id(path: Path) -> str:
+    data = path.read_bytes()
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def check_sources(root: Path = None, parts=None) -> list:
+    """The harness's own files (``HARNESS_PARTS``) against the git commit checked out:
+    each tracked file's content (not git's cached stat data), and no file git does
+    not know (bytecode aside: ``check_bytecode``)."""
+    root, parts = Path(root or ROOT), tuple(parts or HARNESS_PARTS)
+    if not (root / ".git").exists():
+        return [f"{root} is not a git checkout: its sources cannot be checked against a commit"]
+    try:
+        listing = subprocess.run(["git", "-C", str(root), "ls-tree", "-r", "-z", "HEAD", "--", *parts],
+                                 capture_output=True, timeout=60, env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"})
+    except (OSError, subprocess.SubprocessError) as exc:
+        return [f"git cannot list the harness's commit: {exc}"]
+    if listing.returncode != 0:
+        return [f"git cannot list the harness's commit: {listing.stderr.decode(errors='replace').strip()}"]
+    tracked, problems = {}, []
+    for entry in listing.stdout.decode().split("\0"):
+        if entry:
+            meta, _, name = entry.partition("\t")
+            mode, kind, blob = meta.split()
+            tracked[root / name] = (mode, kind, blob)
+    for path, (mode, kind, blob) in sorted(tracked.items()):
+        if kind != "blob" or mode == "120000":
+            continue
+        if not path.is_file():
+            problems.append(f"{path}: missing (it is in the commit checked out)")
+        elif _blob_id(path) != blob:
+            problems.append(f"{path}: differs from the commit checked out")
+    for part in parts:
+        for path in ([root / part] if (root / part).is_file() else sorted((root / part).rglob("*"))):
+            if path.is_file() and "__pycache__" not in path.parts and path not in tracked:
+                problems.append(f"{path}: not in the commit checked out")
+    return problems
+
+
+_BYTECODE_CHECK = r"""
+import ast, importlib.util, json, marshal, sys
+from pathlib import Path
+tag, bad = sys.implementation.cache_tag, []
+for pyc in sorted(p for root in sys.argv[1:] for p in Path(root).rglob("__pycache__/*.pyc")):
+    stem, _, rest = pyc.name.partition("." + tag)
+    source = pyc.parent.parent / (stem + ".py")
+    if not rest or not source.is_file():
+        continue
+    data, text = pyc.read_bytes(), source.read_bytes()
+    flags = int.from_bytes(data[4:8], "little")
+    if data[:4] != importlib.util.MAGIC_NUMBER or flags & ~3 or not (rest == ".pyc" or rest.startswith("-pytest-")):
+        continue                                   # another version's, or an optimized level
+    st = source.stat()
+    if flags == 0 and data[8:16] != ((int(st.st_mtime) & 0xFFFFFFFF).to_bytes(4, "little")
+                                     + (st.st_size & 0xFFFFFFFF).to_bytes(4, "little")):
+        continue                                   # stale: Python would not load it
+    if flags & 1 and data[8:16] != importlib.util.source_hash(text):
+        continue
+    if rest == ".pyc":
+        fresh = compile(text, str(source), "exec", dont_inherit=True)
+    else:                                          # pytest's, with its asserts rewritten
+        from _pytest.assertion.rewrite import rewrite_asserts
+        tree = ast.parse(text, filename=str(source))
+        rewrite_asserts(tree, text, str(source), None)
+        fresh = compile(tree, str(source), "exec", dont_inherit=True)
+    try:
+        same = marshal.loads(data[16:]) == fresh
+    except Exception:
+        same = False
+    if not same:
+        bad.append(str(pyc))
+print(json.dumps(bad))
+"""
+
+
+def check_bytecode(root: Path = None, parts=None) -> list:
+    """Every bytecode cache of the harness's own files that Python (or pytest) would load
+    in place of its source holds that source's code: it is compiled afresh and compared
+    as code (the bytes differ between compilations). Run in a process of its own: the
+    caches are read with marshal, which is not meant for hostile input."""
+    root, parts = Path(root or ROOT), tuple(parts or HARNESS_PARTS)
+    folders = [str(root / p) for p in parts if (root / p).is_dir()]
+    if not folders:
+        return []
+    run = subprocess.run([sys.executable, "-I", "-B", "-c", _BYTECODE_CHECK, *folders], capture_output=True,
+                         text=True, timeout=300)
+    if run.returncode != 0:
+        return [f"the bytecode check failed: {(run.stderr.strip().splitlines() or ['?'])[-1]}"]
+    return [f"{p}: bytecode that does not match its source" for p in json.loads(run.stdout)]
+
+
+def check_harness(root: Path = None, sites=None) -> list:
+    """What differs from the harness as installed: its venv (``check_installed``), its
+    sources (``check_sources``) and their bytecode (``check_bytecode``). Empty: intact."""
+    return (check_installed(site_dirs() if sites is None else sites) + check_sources(root)
+            + check_bytecode(root))
+
+
+def _harness_state() -> str:
+    """The harness's files and the venv's start-up hooks now, as one digest (cheap: taken
+    before every submission, to notice a change during the run)."""
+    files = [p for part in HARNESS_PARTS for p in ([ROOT / part] if (ROOT / part).is_file()
+                                                   else _files_under(ROOT / part))]
+    files += [p for site in site_dirs() for p in Path(site).iterdir()
+              if p.is_file() and (p.suffix == ".pth" or p.name in _STARTUP_HOOKS)]
+    return _digest_files(files)
 
 
 def discover(directory: Path, exclude: Path | None = None) -> list:
@@ -202,18 +400,27 @@ def run_one(sub: Submission, outdir: Path, settings: Settings) -> dict | None:
             plugged.mkdir()
             entry = plugged / sub.entry.name
             shutil.copy2(sub.entry, entry)
+        if settings.sandbox == "strict":
+            _readable(plugged)                # by the sandbox's uid, whatever modes the files came with
         before = _digest_files(_files_under(harness))
-        env = {**os.environ, "PYTHONPATH": str(harness), "HYPOTHESIS_PROFILE": settings.profile}
+        env = {**os.environ, "PYTHONPATH": str(harness), "HYPOTHESIS_PROFILE": settings.profile,
+               "BACKPROP_SANDBOX": settings.sandbox}
         env.pop("BACKPROP_IMPL", None)
         # pytest rewrites the asserts of every module of a plugin's distribution (76 of
         # Hypothesis's) and caches the result as bytecode: without the cache, 1.5 s a run
         env.pop("PYTHONDONTWRITEBYTECODE", None)
+        if settings.caches is not None:
+            # this run's own caches: bytecode compiled here, never the tree's (which an earlier
+            # unsandboxed run could have forged), and JAX's compilations, never the user's
+            env.update(PYTHONPYCACHEPREFIX=str(settings.caches / "bytecode"),
+                       BACKPROP_JAX_CACHE=str(settings.caches / "jax"))
         proc = subprocess.Popen(_command(Submission(sub.name, sub.path, entry, sub.sha256), harness, out, settings),
                                 cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, start_new_session=True)
         with _LOCK:
             _RUNNING.add(proc)
         log = _Tail(proc.stdout)
+        leftover = None
         try:
             proc.wait(timeout=settings.timeout)
             status, note = None, None
@@ -221,7 +428,9 @@ def run_one(sub: Submission, outdir: Path, settings: Settings) -> dict | None:
             _kill(proc)
             status, note = "timeout", f"the run did not finish in {settings.timeout:g} s and was killed"
         finally:
-            _kill(proc)                       # and whatever it left running in its session
+            # its session, and every process of its sandboxes: nothing of the submission may
+            # run on once its record is written
+            leftover = _kill(proc)
             with _LOCK:
                 _RUNNING.discard(proc)
         if _STOPPING.is_set():                # killed by an interrupt: no record, graded again on resume
@@ -229,9 +438,30 @@ def run_one(sub: Submission, outdir: Path, settings: Settings) -> dict | None:
         text = log.text()
         tampered = _digest_files(_files_under(harness)) != before
     conformance = _read_json(out / "conformance.json")
+    if isinstance(leftover, str):
+        return _finish(record, out, "harness error", leftover, conformance, started, text)
+    size = (out / "conformance.json").stat().st_size if (out / "conformance.json").exists() else 0
+    if status is None and size > REPORT_LIMIT:
+        # what the harness kept of an answer is bounded by what it shows; a report this
+        # large holds more, and is not read (it could take the grader's memory)
+        status, note = "harness error", (f"the run's report is {size / 2**20:.0f} MiB, above the "
+                                         f"{REPORT_LIMIT >> 20} MiB grade reads: the harness kept more of an answer "
+                                         f"than it shows")
     if status is None:
-        if conformance is None:
+        exit_status = (conformance or {}).get("exit_status")
+        untested = [system for system, s in (conformance or {}).get("systems", {}).items()
+                    if s.get("status") not in ("pass", "fail", "not provided")]
+        if conformance is None and settings.sandbox == "strict":
+            # a sandboxed submission cannot reach the harness's process: the harness broke
+            status = "harness error"
+            note = f"the harness's run ended (exit status {proc.returncode}) without its report"
+        elif conformance is None:
             status, note = "crashed", f"the run ended (exit status {proc.returncode}) without its report"
+        elif exit_status not in (0, 1) or (untested and not conformance["implementation"].get("load_error")):
+            status = "harness error"
+            note = (f"the harness did not test {', '.join(untested)} (pytest exit status {exit_status}): "
+                    f"the harness is broken, not the submission" if untested else
+                    f"the harness's run ended with pytest exit status {exit_status}")
         elif not conformance.get("fixtures_unchanged", True) or tampered:
             status = "tampered"
             note = ("it changed the harness's files during its run"
@@ -250,7 +480,16 @@ _LOCK = threading.Lock()
 _STOPPING = threading.Event()
 
 
-def _kill(proc):
+def _readable(folder: Path) -> None:
+    for path in [folder, *folder.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod(path.stat().st_mode | (0o555 if path.is_dir() else 0o444))
+
+
+def _kill(proc) -> str | None:
+    """Kill a run's session and every process of the sandboxes it started (their uids are
+    the run's own: ``sandbox.uids_of``), and wait until they are gone; a message if some
+    could not be killed."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
@@ -259,13 +498,51 @@ def _kill(proc):
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         pass
-
-
-def _read_json(path: Path):
     try:
+        sandbox.kill_processes(sandbox.uids_of(proc.pid))
+    except TimeoutError as exc:
+        return f"processes of the submission outlived its run: {exc}"
+    return None
+
+
+REPORT_LIMIT = 16 << 20     # the largest run report read: a failing run's is ~5-100 kB
+
+
+def _read_json(path: Path, limit: int = REPORT_LIMIT):
+    try:
+        if path.stat().st_size > limit:
+            return None
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+
+
+_ERROR_STATUSES = ("tampered", "timeout", "crashed", "invalid", "load error", "harness error")
+
+
+def _secret(outdir: Path) -> bytes:
+    """The key that signs this output folder's records: made once, readable by its owner
+    only, out of every sandbox's sight."""
+    path = Path(outdir) / ".grade-key"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return bytes.fromhex(path.read_text().strip())
+    key = os.urandom(32)
+    with os.fdopen(fd, "w") as f:
+        f.write(key.hex() + "\n")
+    return key
+
+
+def _signature(record: dict, key: bytes) -> str:
+    body = {k: v for k, v in record.items() if k != "digest"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+    return "hmac-sha256:" + hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
+
+
+def signed(record: dict, key: bytes) -> bool:
+    """Whether ``record`` carries its own signature under ``key`` (not changed since written)."""
+    return isinstance(record.get("digest"), str) and hmac.compare_digest(record["digest"], _signature(record, key))
 
 
 def _finish(record, out: Path, status: str, note, conformance, started: float, log: str) -> dict:
@@ -273,7 +550,7 @@ def _finish(record, out: Path, status: str, note, conformance, started: float, l
     for system in SYSTEMS:
         s = (conformance or {}).get("systems", {}).get(system, {})
         verdict = s.get("status", "error")
-        if status in ("tampered", "timeout", "crashed", "invalid", "load error"):
+        if status in _ERROR_STATUSES:
             verdict = "error" if status != "load error" or verdict != "not provided" else verdict
         first = s.get("first_failure") or {}
         systems[system] = {"status": verdict, "diagnosis": s.get("diagnosis") or [],
@@ -284,9 +561,10 @@ def _finish(record, out: Path, status: str, note, conformance, started: float, l
                   files={k: v for k, v in (("conformance", "conformance.json"), ("report", "report.html"))
                          if (out / v).exists()})
     write_atomically(out / "pytest.log", log)
-    write_atomically(out / "gradescope" / "results.json", json.dumps(gradescope(record), indent=2) + "\n")
     record["files"]["gradescope"] = "gradescope/results.json"
     record["files"]["log"] = "pytest.log"
+    record["digest"] = _signature(record, _secret(out.parent))
+    write_atomically(out / "gradescope" / "results.json", json.dumps(gradescope(record), indent=2) + "\n")
     write_atomically(out / "result.json", json.dumps(record, indent=2) + "\n")
     return record
 
@@ -366,26 +644,62 @@ class Progress:
 
 
 def grade(directory: Path, outdir: Path, settings: Settings, jobs: int, progress_stream=sys.stderr) -> list:
-    """Grade every submission in ``directory``; reuse the records of those already graded."""
+    """Grade every submission in ``directory``; reuse the records of those already graded.
+
+    With ``settings.sandbox == "strict"`` the sandbox must work (else ``sandbox.Unavailable``)
+    and the harness must be intact (else ``HarnessChanged``, unless
+    ``settings.allow_modified_harness``, which the summary then records)."""
     subs = discover(directory, exclude=outdir)
+    changed = []
+    if settings.sandbox == "strict":
+        if sandbox.shows_harness(Path(outdir) / "NAME" / "submission"):
+            raise ValueError(f"the output folder {outdir} is inside the harness's own files; the sandbox shows "
+                             f"each submission's copy there, so choose a folder outside them")
+        state = sandbox.status()
+        if not state.available:
+            raise sandbox.Unavailable(f"no sandbox can be built here: {state.reason}")
+        changed = check_harness()
+        if changed and not settings.allow_modified_harness:
+            raise HarnessChanged(changed)
+    elif settings.sandbox != "off":
+        raise ValueError(f"grade's sandbox is 'strict' or 'off', not {settings.sandbox!r}")
     outdir.mkdir(parents=True, exist_ok=True)
-    key = settings.key()
-    records, todo = {}, []
+    key, secret = settings.key(), _secret(outdir)
+    records, todo, forged = {}, [], []
     for sub in subs:
         old = _read_json(outdir / sub.name / "result.json")
-        if old and old.get("sha256") == sub.sha256 and old.get("settings") == key:
-            records[sub.name] = old
-        else:
-            todo.append(sub)
+        if old and old.get("sha256") == sub.sha256 and old.get("settings") == key \
+                and old.get("status") != "harness error":
+            if signed(old, secret):
+                records[sub.name] = old
+                # its Gradescope file from the checked record, not as found
+                write_atomically(outdir / sub.name / "gradescope" / "results.json",
+                                 json.dumps(gradescope(old), indent=2) + "\n")
+                continue
+            forged.append(sub.name)
+        todo.append(sub)
     progress = Progress(len(subs), len(records), progress_stream)
     if records:
         progress_stream.write(f"{len(records)} submission(s) graded before with these settings: reused\n")
+    if forged:
+        progress_stream.write(f"{len(forged)} record(s) changed since they were written ({', '.join(forged)}): "
+                              f"graded again\n")
+    start_state = _harness_state()
+    caches = Path(tempfile.mkdtemp(prefix="backprop-grade-caches-"))
+    run_settings = Settings(**{**settings.__dict__, "caches": caches})
 
     def task(sub):
         if _STOPPING.is_set():
             return None
         progress.start()
-        record = run_one(sub, outdir, settings)
+        if _harness_state() != start_state:
+            record = _finish({"name": sub.name, "path": str(sub.path), "sha256": sub.sha256, "settings": key,
+                              "graded": datetime.now(timezone.utc).isoformat(timespec="seconds")},
+                             outdir / sub.name, "harness error", "the harness's files or the venv's start-up "
+                             "hooks changed during this run: not graded (restore the harness and run again)",
+                             None, time.perf_counter(), "")
+        else:
+            record = run_one(sub, outdir, run_settings)
         if record is not None:
             progress.finish(record)
         return record
@@ -406,14 +720,22 @@ def grade(directory: Path, outdir: Path, settings: Settings, jobs: int, progress
         pool.shutdown(wait=True, cancel_futures=True)
         progress.close()
         raise
+    finally:
+        shutil.rmtree(caches, ignore_errors=True)
     pool.shutdown()
     progress.close()
     ordered = [records[s.name] for s in subs]
-    write_atomically(outdir / "gradebook.csv", gradebook_csv(ordered))
+    gradebook = gradebook_csv(ordered)
+    write_atomically(outdir / "gradebook.csv", gradebook)
     summary = {"schema": SCHEMA, "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                "directory": str(directory), "settings": key, "jobs": jobs,
+               "sandbox": sandbox.describe(settings.sandbox),
+               "harness_check": ("not run (no sandbox)" if settings.sandbox == "off" else
+                                 "intact" if not changed else {"allowed changes": changed}),
                "seconds": round(time.perf_counter() - started, 1), "graded_now": len(todo),
-               "reused": len(subs) - len(todo), "submissions": ordered}
+               "reused": len(subs) - len(todo), "regraded_changed_records": forged,
+               "gradebook_sha256": hashlib.sha256(gradebook.encode()).hexdigest(), "submissions": ordered}
+    summary["digest"] = _signature(summary, secret)
     write_atomically(outdir / "results.json", json.dumps(summary, indent=2) + "\n")
     return ordered
 
@@ -434,23 +756,58 @@ def add_arguments(parser):
                              "system, numpy only; the suite's own CI holds it to torch and JAX, so a class need "
                              "not pay their import and compile time per submission; 'all' for all five)")
     parser.add_argument("--no-html", action="store_true", help="skip the per-submission HTML reports")
+    parser.add_argument("--no-sandbox", action="store_true",
+                        help="grade without the sandbox (it is required otherwise): the submissions then run as "
+                             "you, and can read the reference, the fixtures, each other and the records, change "
+                             "the harness and its venv, and outlive their run (docs/sandbox.md)")
+    parser.add_argument("--allow-modified-harness", action="store_true",
+                        help="grade although the harness differs from what was installed (its git commit, pip's "
+                             "records); results.json lists the differences")
+
+
+UNPROTECTED = ("without the sandbox, nothing keeps a submission from reading the reference, the fixtures, the "
+               "other submissions and the records, from changing the harness, its venv and your caches, or from "
+               "leaving processes behind; use --no-sandbox only for code you trust (docs/sandbox.md)")
 
 
 def main(args) -> int:
+    """The command: 0 graded; 2 a usage error or no sandbox; 3 a changed harness, or rows
+    the harness itself failed (``harness error``)."""
     if args.jobs < 1 or args.timeout <= 0 or args.impl_timeout <= 0:
         print("backprop-harness grade: --jobs must be >= 1, --timeout and --impl-timeout positive", file=sys.stderr)
         return 2
+    mode = "off" if args.no_sandbox else "strict"
+    if mode == "strict":
+        state = sandbox.status()
+        if not state.available:
+            print(f"backprop-harness grade: cannot build the sandbox: {state.reason}. Refusing to grade; "
+                  f"--no-sandbox grades without it, and then {UNPROTECTED.removeprefix('without the sandbox, ')}",
+                  file=sys.stderr)
+            return 2
+        print(f"backprop-harness grade: {sandbox.describe(mode)}", file=sys.stderr)
+    else:
+        print(f"backprop-harness grade: --no-sandbox: {UNPROTECTED}", file=sys.stderr)
     try:
         oracles = "torch64,jax64,complex_step,richardson,central" if args.oracles == "all" else args.oracles
         records = grade(args.directory, args.out, Settings(args.profile, args.timeout, args.impl_timeout,
-                                                           not args.no_html, oracles), args.jobs)
-    except (FileNotFoundError, ValueError) as exc:
+                                                           not args.no_html, oracles, mode,
+                                                           args.allow_modified_harness), args.jobs)
+    except (FileNotFoundError, ValueError, sandbox.Unavailable) as exc:
         print(f"backprop-harness grade: {exc}", file=sys.stderr)
         return 2
+    except HarnessChanged as exc:
+        print(f"backprop-harness grade: refusing to grade: {exc}\nRestore it (git checkout, pip install "
+              f"--force-reinstall) or pass --allow-modified-harness.", file=sys.stderr)
+        return 3
     except KeyboardInterrupt:
         print("backprop-harness grade: interrupted; the submissions graded so far are kept, and the same "
               "command resumes from them", file=sys.stderr)
         return 130
     passed = sum(r["score"] == r["max_score"] for r in records)
     print(f"{len(records)} submissions, {passed} pass every system; gradebook: {args.out / 'gradebook.csv'}")
+    broken = [r["name"] for r in records if r["status"] == "harness error"]
+    if broken:
+        print(f"backprop-harness grade: the harness failed on {len(broken)} submission(s) ({', '.join(broken)}): "
+              f"their rows say why; they are graded again on the next run", file=sys.stderr)
+        return 3
     return 0

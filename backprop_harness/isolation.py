@@ -9,6 +9,11 @@ then ``handler.handle(request) -> reply`` per request. Messages cross as
 ``wire`` frames (JSON, never pickle) on two pipes; the worker's stdout and
 stderr go to a third, of which the parent keeps the last 64 kB.
 
+Where the plug-in worker's code under test runs, the process is sandboxed
+(``backprop_harness.sandbox``: namespaces, an unprivileged uid, a read-only view of
+what it needs, limits); the sandbox's whole PID namespace dies when the worker is
+stopped. ``Worker(sandbox="off")`` (or ``BACKPROP_SANDBOX=off``) opts out.
+
 This module imports only the standard library, numpy and ``wire`` at top level,
 because in the child it runs before the plug-in and must not disturb it.
 """
@@ -29,6 +34,7 @@ import threading
 import time
 import traceback
 import weakref
+from pathlib import Path
 
 from backprop_harness import wire
 
@@ -158,20 +164,32 @@ class Worker:
     start; the factory's ``info`` comes back as ``worker.info``. Each ``call``
     waits at most ``call_timeout`` seconds, the start (interpreter, imports,
     factory) at most ``start_timeout``. ``env`` is added to the inherited
-    environment. Replies longer than ``max_message`` bytes are a protocol error.
-    Not thread-safe: one call at a time.
+    environment (to the sandbox's own, when sandboxed). Replies longer than
+    ``max_message`` bytes are a protocol error (default: ``sandbox.MAX_MESSAGE``,
+    64 MiB, when sandboxed; 512 MiB otherwise).
+
+    ``sandbox`` is "strict", "auto" or "off" (default: ``BACKPROP_SANDBOX``, else
+    "auto"): ``backprop_harness.sandbox.plan`` decides at each start whether and how
+    the process is sandboxed; ``worker.sandbox`` is the sandbox of the running (or
+    last) process, None when it ran unsandboxed. A strict sandbox that cannot be
+    built raises ``sandbox.Unavailable`` at the start. Not thread-safe: one call at a
+    time.
     """
 
     def __init__(self, handler: str, init: dict, *, call_timeout: float = 5.0, start_timeout: float = 60.0,
-                 env: dict | None = None, python: str = sys.executable, max_message: int = 1 << 29):
+                 env: dict | None = None, python: str = sys.executable, max_message: int | None = None,
+                 sandbox: str | None = None):
         module, _, factory = handler.partition(":")
         if not module or not factory:
             raise ValueError(f"handler must be 'module:factory', got {handler!r}")
         self.handler, self.init = handler, init
         self.call_timeout, self.start_timeout = call_timeout, start_timeout
         self.env, self.python, self.max_message = dict(env or {}), python, max_message
+        self.sandbox_mode = sandbox
+        self.sandbox = None
         self.starts = 0
         self._proc = None
+        self._pidfd = self._init_pid = None     # the sandbox's PID 1 (bwrap's), while it runs
         self._info = None
         self._tail = _Tail()
         _live.add(self)
@@ -182,6 +200,12 @@ class Worker:
     def pid(self) -> int | None:
         """The running worker's process id, or None."""
         return None if self._proc is None else self._proc.pid
+
+    @property
+    def namespace_pid(self) -> int | None:
+        """The host pid of the running sandbox's PID 1 (its death ends every process in
+        the sandbox), or None."""
+        return None if self._proc is None or self._pidfd is None else self._init_pid
 
     @property
     def info(self):
@@ -231,26 +255,44 @@ class Worker:
     # -- process --------------------------------------------------------------
 
     def _start(self, label: str) -> None:
+        from backprop_harness import sandbox    # the parent's side only: the child imports none of it
         init = wire.encode(self.init, name="init")
-        env = {**os.environ, **self.env, "PYTHONFAULTHANDLER": "1", "PYTHONUNBUFFERED": "1"}
-        env["PYTHONPATH"] = os.pathsep.join(p for p in [_REPO_ROOT, env.get("PYTHONPATH")] if p)
-        self._scratch = tempfile.mkdtemp(prefix=_SCRATCH_PREFIX)   # first: it may fail, the pipes not leak
+        box = self.sandbox = sandbox.plan(self.sandbox_mode, self.handler, self.init, root=Path(_REPO_ROOT),
+                                          python=self.python)
+        self._limit = self.max_message or (sandbox.MAX_MESSAGE if box else 1 << 29)
+        extra = {**self.env, "PYTHONFAULTHANDLER": "1", "PYTHONUNBUFFERED": "1"}
+        # first: it may fail, the pipes not leak. A sandbox has its own private /tmp.
+        self._scratch = None if box else tempfile.mkdtemp(prefix=_SCRATCH_PREFIX)
         requests_r, self._requests = os.pipe()
         self._replies, replies_w = os.pipe()
+        info_r, info_w = os.pipe() if box else (None, None)
+        argv = [self.python, "-m", "backprop_harness.isolation", str(requests_r), str(replies_w), self.handler]
         try:
-            self._proc = subprocess.Popen(
-                [self.python, "-m", "backprop_harness.isolation", str(requests_r), str(replies_w), self.handler],
-                pass_fds=(requests_r, replies_w), cwd=self._scratch, env=env, stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+            pipes = dict(stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         start_new_session=True)
+            if box is None:
+                env = {**os.environ, **extra}
+                env["PYTHONPATH"] = os.pathsep.join(p for p in [_REPO_ROOT, env.get("PYTHONPATH")] if p)
+                self._proc = subprocess.Popen(argv, pass_fds=(requests_r, replies_w), cwd=self._scratch, env=env,
+                                              **pipes)
+            else:
+                self._proc = box.start(argv, info_fd=info_w, env=extra, pass_fds=(requests_r, replies_w, info_w),
+                                       cwd="/", **pipes)
         except BaseException:
-            for fd in (self._requests, self._replies):
-                os.close(fd)
-            shutil.rmtree(self._scratch, ignore_errors=True)
+            for fd in (self._requests, self._replies, info_r):
+                if fd is not None:
+                    os.close(fd)
+            if self._scratch:
+                shutil.rmtree(self._scratch, ignore_errors=True)
             raise
         finally:
-            os.close(requests_r)
-            os.close(replies_w)
+            for fd in (requests_r, replies_w, info_w):
+                if fd is not None:
+                    os.close(fd)
         self.starts += 1
+        self._pidfd = self._init_pid = None
+        if box is not None:
+            self._watch_namespace(info_r, sandbox)
         os.set_blocking(self._requests, False)   # so a write cannot outlast its deadline
         self._tail = _Tail()
         self._drain = threading.Thread(target=self._tail.drain, args=(self._proc.stdout,),
@@ -266,6 +308,24 @@ class Worker:
             self._stop()   # the worker exits after a failed factory anyway
             raise
 
+    def _watch_namespace(self, info_r: int, sandbox) -> None:
+        """Hold a pidfd of the sandbox's PID 1, from bwrap's report: killing it ends the
+        sandbox, and its exit means that every process in it is gone. A bwrap that fails
+        to set up reports nothing; its exit and message then come through the exchange."""
+        try:
+            pid = int(sandbox.read_info(info_r, time.monotonic() + self.start_timeout)["child-pid"])
+            pidfd = os.pidfd_open(pid)
+            with open(f"/proc/{pid}/status") as f:     # the pid is still bwrap's child, not reused
+                parent = int(next(line for line in f if line.startswith("PPid:")).split()[1])
+            if parent != self._proc.pid:
+                os.close(pidfd)
+                return
+            self._pidfd, self._init_pid = pidfd, pid
+        except (OSError, ValueError, KeyError, EOFError, TimeoutError, StopIteration):
+            pass
+        finally:
+            os.close(info_r)
+
     def _exchange(self, payload: bytes, seconds: float, during: str, late: str):
         """Send one frame and return the reply's "ok" value, or raise."""
         proc, deadline = self._proc, time.monotonic() + seconds
@@ -275,7 +335,7 @@ class Worker:
 
         try:
             wire.write_frame(self._requests, payload, deadline, alive)
-            reply = wire.read_message(self._replies, deadline, self.max_message, alive)
+            reply = wire.read_message(self._replies, deadline, self._limit, alive)
         except TimeoutError:
             self._lose("timeout", late)
         except (EOFError, BrokenPipeError):
@@ -301,7 +361,10 @@ class Worker:
                 self._lose("protocol", f"the worker closed its reply pipe {during} but did not exit; "
                                        f"the worker was killed")
             time.sleep(0.01)
+        sandboxed = self.sandbox is not None
         code = self._stop()
+        if sandboxed and code > 128 and code - 128 in signal.valid_signals():
+            code = 128 - code     # bwrap passes on a death by signal N as the exit status 128 + N
         if code >= 0:
             self._lose("exit", f"the worker process exited with status {code} {during} "
                                f"(os._exit or sys.exit in the implementation?)", stopped=True)
@@ -322,6 +385,21 @@ class Worker:
         proc, self._proc = self._proc, None
         if proc is None:
             return None
+        if self._pidfd is not None:
+            # The sandbox's PID 1 first: when it dies, the kernel kills every process of its
+            # namespace and waits for them before it reports PID 1's exit (the pidfd becomes
+            # readable); detached, stopped and hidden processes included.
+            pidfd, self._pidfd = self._pidfd, None
+            try:
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            select.select([pidfd], [], [], 30.0)
+            os.close(pidfd)
+            try:
+                proc.wait(timeout=5.0)      # bwrap reaps its PID 1 and exits with its status
+            except subprocess.TimeoutExpired:
+                pass
         try:
             os.killpg(proc.pid, signal.SIGKILL)   # the group: also whatever the plug-in started
         except OSError:
@@ -332,7 +410,8 @@ class Worker:
         # The output pipe ends once the group is dead; a process that escaped it
         # (setsid) keeps the daemon thread draining, harmlessly.
         self._drain.join(timeout=2.0)
-        shutil.rmtree(self._scratch, ignore_errors=True)
+        if self._scratch:
+            shutil.rmtree(self._scratch, ignore_errors=True)
         return proc.returncode
 
 
