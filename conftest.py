@@ -374,11 +374,13 @@ def failure_detail(evidence, right, atol: float) -> dict:
     received tensor that is missing or not numeric is null."""
     import numpy as np
 
-    def array(x):
+    def array(x, limit=None):
         try:
             a = np.asarray(x, dtype=float)
         except (TypeError, ValueError):
             return None
+        if limit is not None and a.size > limit:   # no more of a wrong answer than a report can show
+            return {"shape": list(a.shape), "data": None, "omitted": f"{a.size} numbers where {limit} were expected"}
         return {"shape": list(a.shape),
                 "data": [v if np.isfinite(v) else str(v) for v in a.ravel().tolist()]}
 
@@ -406,7 +408,8 @@ def failure_detail(evidence, right, atol: float) -> dict:
     loss = {"expected": number(right.loss), "received": None if evidence.loss is None else number(evidence.loss)}
     return {"atol": atol, "case": type(evidence.case).__name__, "fn": evidence.fn, "loss": loss,
             "received_is": received_is,
-            "parameters": [{"name": name, "expected": array(value), "received": array(received.get(name))}
+            "parameters": [{"name": name, "expected": array(value),
+                            "received": array(received.get(name), max(np.size(value), 1))}
                            for name, value in right.grads.items()]}
 
 

@@ -232,8 +232,9 @@ class Implementation:
         if status == "ok":
             self._answered.add(fn)
             return reply
-        if status == "missing":
-            raise NotProvided(f"not provided: {fn}")
+        if status == "missing":           # the harness asked because the module has it: the worker's word is not taken
+            raise ConformanceFailure(f"{fn}: the worker answered that the implementation has no {fn}, which it "
+                                     f"defined when it was loaded")
         if status == "not_implemented" and fn not in self._answered:
             self._not_provided[fn] = f"it raises NotImplementedError: {reply['message']}".rstrip(": ")
             raise NotProvided(f"not provided: {fn} (raises NotImplementedError)")

@@ -410,3 +410,14 @@ def test_a_near_miss_of_a_protocol_name_is_pointed_out(tmp_path, load):
     assert "mlp_gradient is not mlp_gradients" in impl.header()
     with pytest.raises(NotProvided, match=r"not provided: mlp_gradients \(the module has mlp_gradient: a typo\?\)"):
         impl.answer(MLP_CASE)
+
+
+def test_the_workers_word_is_not_taken_for_what_the_module_defined(tmp_path, load):
+    """A plug-in that patches the worker to answer "missing" for a function it defines (to pass
+    as "not provided") fails that call instead."""
+    plugin = tmp_path / "liar.py"
+    plugin.write_text("import backprop_harness.worker as w\n"
+                      "w.Handler.handle = lambda self, request: {'status': 'missing', 'message': 'no'}\n"
+                      "def gradients(x, t, w):\n    return [0.0] * 8\n")
+    with pytest.raises(ConformanceFailure, match="the worker answered that the implementation has no gradients"):
+        load(str(plugin)).answer(MANUAL_CASE)

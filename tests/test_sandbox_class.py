@@ -211,9 +211,6 @@ def test_a_huge_answer_is_refused_at_the_reply_limit_and_never_read_whole_by_gra
         assert any("above the limit of 67108864 bytes" in f["message"] for f in failures)
 
 
-@pytest.mark.xfail(strict=True, reason="conftest.py's failure_detail keeps the received tensors whole in "
-                                       "conformance.json (20,000 entries of a wrong shape: ~12 MB); the fix is "
-                                       "conftest's (the other engineer's files), see docs/sandbox.md")
 def test_a_report_holds_no_more_of_a_wrong_answer_than_it_shows(huge):
     record, folder = huge
     assert (folder / "conformance.json").stat().st_size < 100_000
