@@ -146,7 +146,9 @@ def test_a_hostile_class_is_contained_and_spoils_nothing(tmp_path):
         # (d) no way to the harness's answers
         d = _report(records["d_reference"])
         assert d["reference"].startswith("ModuleNotFoundError") and d["fixtures"].startswith("ModuleNotFoundError")
-        assert d["oracles"].startswith("ImportError") and d["oracles.numeric"].startswith("ModuleNotFoundError")
+        # nothing of oracles is in the view (the worker imports none of it)
+        assert d["oracles"].startswith(("ImportError", "ModuleNotFoundError"))
+        assert d["oracles.numeric"].startswith("ModuleNotFoundError")
         assert "fixture files read" not in d
         assert records["d_reference"]["systems"]["manual_222"]["status"] == "fail"
         # (e) the venv, the harness, its bytecode, the user's cache: read-only or out of sight;
