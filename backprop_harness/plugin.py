@@ -119,8 +119,13 @@ class Implementation:
         if info.get("loaded"):
             return None
         if "exception" in info:
+            hint = ""
+            if info["exception"] in ("ModuleNotFoundError", "ImportError") and self.worker.sandbox is not None:
+                hint = ("\n(it ran in the sandbox, which shows your code's folder and the harness's Python "
+                        "packages only: install what it imports into the harness's environment, or trust your "
+                        "own code with BACKPROP_SANDBOX=off; docs/sandbox.md)")
             return (f"importing {self.spec.label} raised {info['exception']}: {info['message']}\n"
-                    f"{info['traceback']}")
+                    f"{info['traceback']}{hint}")
         return info["message"]
 
     def header(self) -> str:
