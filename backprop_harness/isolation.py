@@ -255,11 +255,18 @@ class Worker:
     # -- process --------------------------------------------------------------
 
     def _start(self, label: str) -> None:
-        from backprop_harness import sandbox    # the parent's side only: the child imports none of it
         init = wire.encode(self.init, name="init")
-        box = self.sandbox = sandbox.plan(self.sandbox_mode, self.handler, self.init, root=Path(_REPO_ROOT),
-                                          python=self.python)
-        self._limit = self.max_message or (sandbox.MAX_MESSAGE if box else 1 << 29)
+        box = None
+        if (self.sandbox_mode or os.environ.get("BACKPROP_SANDBOX")) != "off":
+            # Imported here, on the parent's side only (the child imports none of it), and
+            # not at all when the sandbox is off: Hypothesis also draws from the literals of
+            # the local modules loaded, so with the sandbox off a derandomized run draws the
+            # examples it drew before this module existed.
+            from backprop_harness import sandbox
+            box = sandbox.plan(self.sandbox_mode, self.handler, self.init, root=Path(_REPO_ROOT),
+                               python=self.python)
+        self.sandbox = box
+        self._limit = self.max_message or (box.max_message if box else 1 << 29)
         extra = {**self.env, "PYTHONFAULTHANDLER": "1", "PYTHONUNBUFFERED": "1"}
         # first: it may fail, the pipes not leak. A sandbox has its own private /tmp.
         self._scratch = None if box else tempfile.mkdtemp(prefix=_SCRATCH_PREFIX)
@@ -292,7 +299,7 @@ class Worker:
         self.starts += 1
         self._pidfd = self._init_pid = None
         if box is not None:
-            self._watch_namespace(info_r, sandbox)
+            self._watch_namespace(info_r)
         os.set_blocking(self._requests, False)   # so a write cannot outlast its deadline
         self._tail = _Tail()
         self._drain = threading.Thread(target=self._tail.drain, args=(self._proc.stdout,),
@@ -308,10 +315,11 @@ class Worker:
             self._stop()   # the worker exits after a failed factory anyway
             raise
 
-    def _watch_namespace(self, info_r: int, sandbox) -> None:
+    def _watch_namespace(self, info_r: int) -> None:
         """Hold a pidfd of the sandbox's PID 1, from bwrap's report: killing it ends the
         sandbox, and its exit means that every process in it is gone. A bwrap that fails
         to set up reports nothing; its exit and message then come through the exchange."""
+        from backprop_harness import sandbox
         try:
             pid = int(sandbox.read_info(info_r, time.monotonic() + self.start_timeout)["child-pid"])
             pidfd = os.pidfd_open(pid)

@@ -321,7 +321,8 @@ class Implementation:
     def _start_spare(self) -> tuple:
         """(a new worker, the thread that starts it): loaded, it has answered nothing."""
         main = self.worker
-        spare = Worker(main.handler, main.init, call_timeout=main.call_timeout, start_timeout=main.start_timeout)
+        spare = Worker(main.handler, main.init, call_timeout=main.call_timeout, start_timeout=main.start_timeout,
+                       max_message=main.max_message, sandbox=main.sandbox_mode)
 
         def load():
             try:

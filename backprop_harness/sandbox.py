@@ -295,6 +295,11 @@ class Sandbox:
     def mode(self) -> str:
         return "strict" if self.strict else "auto"
 
+    @property
+    def max_message(self) -> int:
+        """The largest reply the harness reads from a worker in this sandbox."""
+        return MAX_MESSAGE
+
     def environment(self, extra: dict | None = None) -> dict:
         """The worker's whole environment: what Python needs, nothing of the caller's."""
         path = [PACKAGE_DIR] + ([] if self.strict else [str(self.root)])
