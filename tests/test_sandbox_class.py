@@ -7,7 +7,7 @@ venv, the user's caches, the class's files, the output folder's other records. N
 process of any sandbox is left when the command returns, and the records stay as
 written afterwards.
 
-Marked ``slow`` (about a minute): ``pytest -m slow -n 0``. Bounded: each sandbox holds
+Marked ``slow`` (about two minutes): ``pytest -m slow -n 0``. Bounded: each sandbox holds
 at most 1 GiB of address space (the 5 GiB allocation fails at once), 32 processes and a
 64 MiB /tmp with files of at most 16 MiB (``sandbox.LIMITS``); two run at a time.
 """
@@ -32,11 +32,11 @@ HOSTILE = ROOT / "tests" / "plugins" / "hostile"
 ATTACKS = sorted(p.stem for p in HOSTILE.glob("[a-g]_*.py"))      # h_huge_answer: its own tests below
 STATE = sandbox.status()
 EVERY_SANDBOX_UID = range(sandbox.UID_BASE, sandbox.UID_BASE + sandbox.UID_SLOTS * sandbox.PID_MAX)
-# After the run, the records are watched this long for a change. Not a minute: the only
-# writer that could outlive the run is b_grandchild's, which rewrites them every 0.2 s for
-# as long as it lives; it is checked to be gone when the command returns (no process of
-# any sandbox's uid is left), so 5 s (25 of its periods) would show it if it were not.
-WATCH_SECONDS = 5.0
+# After the run, the records are watched this long for a change: a minute, as issue 18
+# asks. The only writer that could outlive the run is b_grandchild's, which rewrites them
+# every 0.2 s for as long as it lives, and it is also checked to be gone when the command
+# returns (no process of any sandbox's uid is left).
+WATCH_SECONDS = 60.0
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not STATE.available, reason=f"no sandbox here: {STATE.reason}")]
