@@ -225,7 +225,12 @@ def test_an_interrupt_kills_the_runs_under_way_and_keeps_what_finished(tmp_path)
         time.sleep(0.2)
     time.sleep(3)                                   # its pytest run is under way
     proc.send_signal(signal.SIGINT)
-    output, _ = proc.communicate(timeout=60)
+    try:
+        output, _ = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:          # never leave a grader (and its sandboxes) behind
+        proc.kill()
+        proc.communicate()
+        raise
     assert proc.returncode == 130 and "the same command resumes" in output, output
     assert not (out / "slow" / "result.json").exists()          # not a record: graded again next time
     left = [line for line in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout.splitlines()
