@@ -18,7 +18,6 @@ import numpy as np
 from oracles import Gradient
 from oracles.cases import MANUAL_NAMES, GraphCase, ManualCase, MLPCase, SoftmaxCase, evaluate
 from backprop_harness.implementations import reference_gradient
-from reference import manual
 from reference.activations import activation, sigmoid
 
 __all__ = ["right", "mistaken", "batch_size"]

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from backprop_harness import systems
 from backprop_harness.answers import Answer, ConformanceFailure, Evidence, NotApplicable, NotProvided, NotRun

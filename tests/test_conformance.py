@@ -27,7 +27,6 @@ from backprop_harness.compare import compare, gradient_report
 from backprop_harness.diagnosis import fixed
 from backprop_harness.plugin import Answer, ConformanceFailure, Evidence, NotApplicable, NotProvided
 from backprop_harness.protocol import FUNCTION_SYSTEM
-from backprop_harness.systems.mlp import activations as mlp_activations
 from backprop_harness.systems.softmax import l2_coefficient
 from fixtures import describe
 from oracles import numeric

@@ -1,6 +1,6 @@
 """A hostile class graded for real, in the strict sandbox (``backprop-harness grade``'s
 default): a correct and a buggy submission are graded first; then one submission per
-attack of issue 18 (``tests/plugins/hostile/``) joins the class and the command is run
+attack the sandbox is held to (``tests/plugins/hostile/``) joins the class and the command is run
 again, resuming. Each attack must be contained, the controls keep their verdicts and
 their records, and nothing outside the sandboxes changes: the project's files, the
 venv, the user's caches, the class's files, the output folder's other records. No
@@ -32,8 +32,8 @@ HOSTILE = ROOT / "tests" / "plugins" / "hostile"
 ATTACKS = sorted(p.stem for p in HOSTILE.glob("[a-g]_*.py"))      # h_huge_answer: its own tests below
 STATE = sandbox.status()
 EVERY_SANDBOX_UID = range(sandbox.UID_BASE, sandbox.UID_BASE + sandbox.UID_SLOTS * sandbox.PID_MAX)
-# After the run, the records are watched this long for a change: a minute, as issue 18
-# asks. The only writer that could outlive the run is b_grandchild's, which rewrites them
+# After the run, the records are watched this long for a change: a minute, long past
+# any write a process of the run could still make. The only writer that could outlive the run is b_grandchild's, which rewrites them
 # every 0.2 s for as long as it lives, and it is also checked to be gone when the command
 # returns (no process of any sandbox's uid is left).
 WATCH_SECONDS = 60.0

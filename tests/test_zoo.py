@@ -131,8 +131,9 @@ def cause(meta: dict, system_report: dict) -> str:
         named = {code for c, _ in claims for code in c} - _NEUTRAL - set(_LOCATION_CODES)
         return "wrong" if named else "unknown"
     truth = meta.get("truth")
-    if not truth:
-        return "wrong" if known else "unknown"
+    if not truth:                # nothing declared: any cause named is unconfirmed
+        named = {code for c, _ in claims for code in c} - _NEUTRAL
+        return "wrong" if named else "unknown"
     verdicts = [_against_truth(truth, codes, where) for codes, where in claims]
     if "wrong" in verdicts:
         return "wrong"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from backprop_harness.answers import Answer, ConformanceFailure, changed, checked, describe, sequence
+from backprop_harness.answers import Answer, ConformanceFailure, changed, checked, sequence
 from backprop_harness.systems import System
 from oracles import Gradient
 from oracles.cases import MANUAL_NAMES, ManualCase
@@ -73,9 +73,6 @@ class Manual222(System):
 
     def loss_function(self, fn):
         return "forward"
-
-    def describe(self, x):
-        return describe(x)
 
 
 SYSTEM = Manual222()

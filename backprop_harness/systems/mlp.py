@@ -28,7 +28,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from backprop_harness.answers import Answer, ConformanceFailure, changed, checked, describe, number, sequence
+from backprop_harness.answers import Answer, ConformanceFailure, changed, checked, number, sequence
 from backprop_harness.protocol import ACTIVATION_NAMES
 from backprop_harness.systems import Choice, System
 from oracles import Gradient
@@ -215,9 +215,6 @@ class MLP(System):
             if v != conv:
                 out.append(v)
         return out
-
-    def describe(self, x):
-        return describe(x)
 
 
 def check_class_case(case: MLPCase):

@@ -23,7 +23,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from backprop_harness.answers import Answer, ConformanceFailure, changed, checked, describe, number, sequence
+from backprop_harness.answers import Answer, ConformanceFailure, changed, checked, number, sequence
 from backprop_harness.systems import Choice, System
 from oracles import Gradient
 from oracles.cases import HIDDEN, REDUCTIONS, SoftmaxCase
@@ -152,9 +152,6 @@ class Softmax(System):
             if v != conv:
                 out.append(v)
         return out
-
-    def describe(self, x):
-        return describe(x)
 
 
 SYSTEM = Softmax()

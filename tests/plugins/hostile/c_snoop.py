@@ -2,7 +2,6 @@
 the output folder, the grader's command line in /proc) and prints what it found into
 its own visible feedback."""
 import json
-import os
 from pathlib import Path
 
 TARGETS = json.loads(Path(__file__).with_name("targets.json").read_text())
