@@ -218,8 +218,11 @@ def test_an_interrupt_kills_the_runs_under_way_and_keeps_what_finished(tmp_path)
     import subprocess
     klass, out = tmp_path / "class", tmp_path / "out"
     _write(klass / "slow.py", SLOW)
+    # SIGINT as at a terminal: a run started in the background (nohup, a CI runner) inherits
+    # it ignored, and Python then never raises KeyboardInterrupt
     proc = subprocess.Popen([sys.executable, "-m", "backprop_harness.cli", "grade", str(klass), "--out", str(out)],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 300               # the harness checks itself first (seconds; more on a cold cache)
     while not (out / "slow" / "submission").exists() and time.monotonic() < deadline:
         time.sleep(0.2)
