@@ -1,4 +1,4 @@
-"""Hostile (item 5 of issue 18): mlp_gradients answers with 20,000 entries of the wrong shape
+"""Hostile (an oversize answer): mlp_gradients answers with 20,000 entries of the wrong shape
 per layer (160 kB each, well under the sandbox's reply limit of 64 MiB), NeuralNetwork
 with twelve million (96 MB, above it). The harness must read neither into a report
 larger than what it shows. (Kept to 20,000 so that the report a harness which keeps
