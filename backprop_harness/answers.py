@@ -24,12 +24,16 @@ class ConformanceFailure(AssertionError):
     """The implementation broke the protocol or disagreed; the message says what was expected.
 
     ``check`` names the conformance check it breaks where that is not the test's own
-    (a wrong shape met while comparing with the oracles breaks "shapes and dtypes")."""
+    (a wrong shape met while comparing with the oracles breaks "shapes and dtypes");
+    ``report`` is the comparison's ``compare.Mismatch`` or ``compare.Report`` where the
+    failure is a disagreement."""
 
-    def __init__(self, message: str, check: str | None = None, evidence: Evidence | None = None):
+    def __init__(self, message: str, check: str | None = None, evidence: Evidence | None = None,
+                 report=None):
         super().__init__(message)
         self.check = check
         self.evidence = evidence
+        self.report = report
 
 
 @dataclass

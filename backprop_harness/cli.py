@@ -40,22 +40,20 @@ def _check(args) -> int:
 
 
 def _test(args, extra: list) -> int:
-    """``pytest`` of the conformance suite on ``args.impl``, with the harness's own configuration
-    pinned: its ini file and rootdir, no conftest above it, no PYTEST_ADDOPTS, no cache written
-    into the caller's folder. Paths are the caller's (the run stays in the caller's folder)."""
+    """``pytest`` of the conformance checks (shipped in the package) on ``args.impl``, with the
+    harness's own configuration pinned: its ini file and rootdir, no conftest above it, no
+    PYTEST_ADDOPTS, no cache written anywhere. Paths are the caller's (the run stays in the
+    caller's folder)."""
     import os
     import subprocess
     from pathlib import Path
-    root = Path(__file__).resolve().parent.parent
-    suite = root / "tests" / "test_conformance.py"
-    if not suite.is_file():
-        print(f"backprop-harness test: the conformance suite is not installed here ({suite} is missing); "
-              "run it from a clone of the harness", file=sys.stderr)
-        return 2
+
+    from backprop_harness import conformance
+    here = Path(conformance.__file__).resolve().parent
     target = Path(args.impl)
     impl = str(target.resolve()) if target.exists() or args.impl.endswith(".py") else args.impl
-    cmd = [sys.executable, "-m", "pytest", "-c", str(root / "pyproject.toml"), "--rootdir", str(root),
-           "--confcutdir", str(root), "-p", "no:cacheprovider", str(suite), "--impl", impl]
+    cmd = [sys.executable, "-m", "pytest", "-c", str(here / "pytest.ini"), "--rootdir", str(here),
+           "--confcutdir", str(here), str(here / "test_conformance.py"), "--impl", impl]
     if args.json:
         cmd += ["--conformance-json", str(Path(args.json).resolve())]
     if args.html:

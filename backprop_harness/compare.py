@@ -11,17 +11,23 @@ Jacobian is never printed.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from oracles import EXACT, Gradient
 from oracles.rounding import magnitude
 from oracles.tolerance import Tolerance, tolerance
 
-__all__ = ["GradientMismatch", "compare", "assert_close", "exact_rule", "gradient_report", "assert_gradients_agree"]
+__all__ = ["GradientMismatch", "Entry", "Mismatch", "Report", "compare", "assert_close", "exact_rule", "gradient_report", "assert_gradients_agree"]
 
 
 class GradientMismatch(AssertionError):
-    pass
+    """Two answers disagree; ``report`` is the ``Mismatch`` or ``Report`` that says how."""
+
+    def __init__(self, report):
+        super().__init__(str(report))
+        self.report = report
 
 
 def _flatten(x):
@@ -38,9 +44,82 @@ def _label(name, key):
     return f"{name}{key}" if name.endswith("/d") else f"{name}[{key}]"
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One offending entry: its label (``dL/dW1[0, 1]``), both values, its error and bound."""
+    label: str
+    got: float
+    expected: float
+    abs_err: float
+    rel_err: float
+    bound: float
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """Two answers that disagree, as data: what was compared, under which tolerance and scale,
+    and the offending entries, the worst first. ``str()`` is the numpy-style report.
+
+    ``problem`` is set instead of ``entries`` when the answers cannot be compared entry by
+    entry (other parameters, another shape)."""
+    name: str
+    got_label: str
+    expected_label: str
+    tol: Tolerance
+    scale: float
+    entries: tuple = ()
+    mismatched: int = 0
+    total: int = 0
+    max_abs: float = 0.0
+    noise: bool = False
+    problem: str | None = None
+    max_lines: int = 5
+
+    @property
+    def first(self) -> str | None:
+        """The worst entry's line, or the problem."""
+        if self.problem:
+            return self.problem
+        return self._line(self.entries[0]) if self.entries else None
+
+    def _line(self, e: Entry) -> str:
+        return (f"{e.label}: {self.got_label} {e.got!r}  {self.expected_label} {e.expected!r}  abs err "
+                f"{e.abs_err:.3g}  rel err {e.rel_err:.3g}  tol {e.bound:.3g}")
+
+    def __str__(self) -> str:
+        if self.problem:
+            return self.problem
+        lines = [f"  {self._line(e)}" for e in self.entries[:self.max_lines]]
+        if self.mismatched > self.max_lines:
+            lines.append(f"  ... and {self.mismatched - self.max_lines} more")
+        return "\n".join([
+            f"{self.name}: {self.got_label} vs {self.expected_label} (rtol {self.tol.rtol:.3g} of scale "
+            f"{self.scale:.3g} = atol {self.tol.atol(self.scale):.3g}"
+            + (f" + {self.tol.noise_factor:g} x estimate noise" if self.noise else "") + f"; {self.tol.reason})",
+            f"Mismatched elements: {self.mismatched} / {self.total} ({100 * self.mismatched / self.total:.3g}%)",
+            *lines,
+            f"Max absolute difference: {self.max_abs:.3g}",
+            f"Max relative difference (to scale): {self.max_abs / self.scale if self.scale else np.inf:.3g}",
+        ])
+
+
+@dataclass(frozen=True)
+class Report:
+    """The mismatches of two answers to one case (gradient, loss), under one heading."""
+    heading: str
+    mismatches: tuple
+
+    @property
+    def first(self) -> str | None:
+        return next((m.first for m in self.mismatches if m.first), None)
+
+    def __str__(self) -> str:
+        return "\n".join([self.heading, *map(str, self.mismatches)])
+
+
 def compare(name, got, expected, tol: Tolerance, got_label="IMPL", expected_label="EXPECTED",
-            max_lines=5, scale: float | None = None, noise=None) -> str | None:
-    """None when every entry is within ``tol`` of the whole gradient's scale; else a report.
+            max_lines=5, scale: float | None = None, noise=None) -> Mismatch | None:
+    """None when every entry is within ``tol`` of the whole gradient's scale; else the mismatch.
 
     ``got`` and ``expected`` are arrays, or dicts / sequences of arrays (one per
     parameter tensor). A name ending in "/d" is joined to the dict keys, so
@@ -51,12 +130,14 @@ def compare(name, got, expected, tol: Tolerance, got_label="IMPL", expected_labe
     """
     got, expected = _flatten(got), _flatten(expected)
     noise = None if noise is None else _flatten(noise)
+    same = dict(name=name, got_label=got_label, expected_label=expected_label, tol=tol, max_lines=max_lines)
     if got.keys() != expected.keys():
-        return (f"{name}: parameters differ: {got_label} has {sorted(got)}, "
-                f"{expected_label} has {sorted(expected)}")
+        return Mismatch(**same, scale=0.0, problem=f"{name}: parameters differ: {got_label} has {sorted(got)}, "
+                                                   f"{expected_label} has {sorted(expected)}")
     for k in expected:
         if got[k].shape != expected[k].shape:
-            return f"{_label(name, k)}: shape {got[k].shape} from {got_label}, expected {expected[k].shape}"
+            return Mismatch(**same, scale=0.0, problem=f"{_label(name, k)}: shape {got[k].shape} from {got_label}, "
+                                                       f"expected {expected[k].shape}")
     if scale is None:       # of the finite entries: a NaN scale would make every bound NaN, and pass
         scale = max((float(np.max(np.abs(e[np.isfinite(e)]), initial=0.0)) for e in expected.values()), default=0.0)
     if _all_within(got, expected, tol, scale, noise):
@@ -73,27 +154,15 @@ def compare(name, got, expected, tol: Tolerance, got_label="IMPL", expected_labe
         max_abs = max(max_abs, float(err.max(initial=0.0)))
         for idx in np.argwhere(bad):
             idx = tuple(int(i) for i in idx)
-            offenders.append((float(err[idx] / atol[idx]) if atol[idx] else np.inf, k, idx,
-                              float(g[idx]), float(e[idx]), float(err[idx]), float(atol[idx])))
+            where = f"[{', '.join(map(str, idx))}]" if idx else ""
+            offenders.append((float(err[idx] / atol[idx]) if atol[idx] else np.inf,
+                              Entry(f"{_label(name, k)}{where}", float(g[idx]), float(e[idx]), float(err[idx]),
+                                    float(err[idx]) / scale if scale else np.inf, float(atol[idx]))))
     if not n_bad:
         return None
-    lines = []
-    for _, k, idx, g, e, err, bound in sorted(offenders, key=lambda o: -o[0])[:max_lines]:
-        where = f"[{', '.join(map(str, idx))}]" if idx else ""
-        rel = err / scale if scale else np.inf
-        lines.append(f"  {_label(name, k)}{where}: {got_label} {g!r}  {expected_label} {e!r}  "
-                     f"abs err {err:.3g}  rel err {rel:.3g}  tol {bound:.3g}")
-    if n_bad > max_lines:
-        lines.append(f"  ... and {n_bad - max_lines} more")
-    return "\n".join([
-        f"{name}: {got_label} vs {expected_label} (rtol {tol.rtol:.3g} of scale {scale:.3g} = atol "
-        f"{tol.atol(scale):.3g}" + (f" + {tol.noise_factor:g} x estimate noise" if noise is not None else "")
-        + f"; {tol.reason})",
-        f"Mismatched elements: {n_bad} / {n_all} ({100 * n_bad / n_all:.3g}%)",
-        *lines,
-        f"Max absolute difference: {max_abs:.3g}",
-        f"Max relative difference (to scale): {max_abs / scale if scale else np.inf:.3g}",
-    ])
+    entries = tuple(e for _, e in sorted(offenders, key=lambda o: -o[0]))
+    return Mismatch(**same, scale=scale, entries=entries, mismatched=n_bad, total=n_all, max_abs=max_abs,
+                    noise=noise is not None)
 
 
 def _all_within(got: dict, expected: dict, tol: Tolerance, scale: float, noise) -> bool:
@@ -139,8 +208,8 @@ def exact_rule(case, expected: Gradient, dtype: str = "float64") -> tuple:
 
 
 def gradient_report(case, got: Gradient, expected: Gradient, dtype: str = "float64",
-                    check_loss: bool = True) -> str | None:
-    """Compare two answers to ``case`` under the policy; None when they agree, else the report.
+                    check_loss: bool = True) -> Report | None:
+    """Compare two answers to ``case`` under the policy; None when they agree, else the ``Report``.
 
     When both are exact evaluations (the reference, an implementation, an
     autodiff oracle, the complex step), the tolerance is the exact rule on the
@@ -167,7 +236,7 @@ def gradient_report(case, got: Gradient, expected: Gradient, dtype: str = "float
                               scale=L_scale)
         if loss_report:
             reports.append(loss_report)
-    return f"{type(case).__name__} ({names})\n" + "\n".join(reports) if reports else None
+    return Report(f"{type(case).__name__} ({names})", tuple(reports)) if reports else None
 
 
 def assert_gradients_agree(case, got: Gradient, expected: Gradient, dtype: str = "float64"):

@@ -371,7 +371,7 @@ def _command(sub: Submission, harness: Path, out: Path, settings: Settings) -> l
            "--oracles", settings.oracles, "--conformance-json", str(out / "conformance.json")]
     if settings.html:
         cmd += ["--report-html", str(out / "report.html")]
-    return cmd + [str(harness / "tests" / "test_conformance.py")]
+    return cmd + [str(harness / "backprop_harness" / "conformance" / "test_conformance.py")]
 
 
 def run_one(sub: Submission, outdir: Path, settings: Settings) -> dict | None:

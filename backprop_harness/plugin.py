@@ -85,7 +85,7 @@ class Implementation:
         self._lost: dict = {}                  # function -> message of the hang or crash
         self._ops = None
         self._spares: list = []                # [(worker, thread loading it)] for the next fresh_answers
-        self.accuracy: dict = {}               # op -> the worst forward value seen (tests/test_conformance.py)
+        self.accuracy: dict = {}               # op -> the worst forward value seen (backprop_harness/conformance/test_conformance.py)
 
     def __repr__(self):
         return f"Implementation({self.spec.label!r})"

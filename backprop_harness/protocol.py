@@ -12,10 +12,10 @@
 """
 from __future__ import annotations
 
-__all__ = ["CHECKS", "SYSTEM_FUNCTIONS", "FUNCTION_SYSTEM", "PROTOCOL_NAMES", "VALUE_METHODS", "VALUE_UNARY",
+__all__ = ["SYSTEMS", "CHECKS", "SYSTEM_FUNCTIONS", "FUNCTION_SYSTEM", "PROTOCOL_NAMES", "VALUE_METHODS", "VALUE_UNARY",
            "REFLECTED", "ACTIVATION_NAMES"]
 
-# The conformance checks, in the order of the report's columns (tests/test_conformance.py,
+# The conformance checks, in the order of the report's columns (backprop_harness/conformance/test_conformance.py,
 # docs/conformance-schema.md).
 CHECKS = ("worked examples", "oracles", "extreme inputs", "loss consistency", "shapes and dtypes",
           "inputs unmodified", "determinism")
@@ -26,6 +26,7 @@ SYSTEM_FUNCTIONS = {
     "mlp": ("mlp_gradients", "NeuralNetwork"),
     "softmax": ("softmax_gradients",),
 }
+SYSTEMS = tuple(SYSTEM_FUNCTIONS)          # one verdict each, in the report's order
 FUNCTION_SYSTEM = {fn: system for system, fns in SYSTEM_FUNCTIONS.items() for fn in fns}
 PROTOCOL_NAMES = tuple(FUNCTION_SYSTEM)
 

@@ -53,6 +53,8 @@ def _plugin_traceback(exc: BaseException) -> str:
     """The traceback without the harness's and importlib's frames: the user's code only."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
               if not f.filename.startswith(_HERE) and not f.filename.startswith("<frozen importlib")]
+    if isinstance(exc, SyntaxError) and exc.filename:      # the user's file, line and source line
+        return "".join(traceback.format_exception_only(type(exc), exc))
     if not frames:             # raised where the harness called it: a wrong signature, say
         return ""
     return "Traceback (most recent call last):\n" + "".join(traceback.format_list(frames)) + "".join(

@@ -54,7 +54,7 @@ from oracles.cases import GraphCase, ManualCase, MLPCase, SoftmaxCase  # noqa: E
 from oracles.numeric import ACTIVATIONS  # noqa: E402
 from oracles.rounding import magnitude  # noqa: E402
 from oracles.tolerance import tolerance  # noqa: E402
-from tests.strategies import RELU_MARGIN, SOFTMAX_REGIMES, clear_of_zero, cases  # noqa: E402
+from backprop_harness.strategies import RELU_MARGIN, SOFTMAX_REGIMES, clear_of_zero, cases  # noqa: E402
 
 PAIRS = [("scalar_graph", "conditioned")] + [(s, r) for s in ("manual_222", "mlp") for r in ("conditioned", "saturated")] \
     + [("softmax", r) for r in SOFTMAX_REGIMES]
@@ -101,7 +101,7 @@ SUITE_FAN_IN = 8
 def large_cases(system, count, seed=0):
     """``count`` conditioned cases of ``system`` ("mlp" or "softmax") on LARGE_ARCHITECTURES
     (cycled), batch LARGE_BATCH; inputs in [-3, 3], targets in [0, 1], biases in [-2, 2] and
-    weights in [-2, 2] scaled to the fan-in, as ``tests.strategies`` draws them; MLP
+    weights in [-2, 2] scaled to the fan-in, as ``backprop_harness.strategies`` draws them; MLP
     activations, loss, layout and biases drawn as there (relu units cleared of the kink)."""
     rng = np.random.default_rng(seed)
     out = []

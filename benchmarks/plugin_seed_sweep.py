@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/plugin_seed_sweep.py zoo/correct/*.py --seeds 1 2 3 4 5
 
-Each run is ``pytest tests/test_conformance.py --impl PATH --hypothesis-seed S -n 0`` (the
+Each run is ``pytest backprop_harness/conformance/test_conformance.py --impl PATH --hypothesis-seed S -n 0`` (the
 dev profile: fresh examples each seed) with ``--conformance-json``; the table gives, per
 implementation, the verdict of each system under each seed, and the line ends in STABLE or
 UNSTABLE. A seed under which a correct implementation fails is a bug of the harness (its
@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def run(impl: str, seed: int, out: Path) -> dict:
     report = out / f"{Path(impl).stem}_{seed}.json"
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0",
-                           "tests/test_conformance.py", "--impl", impl, f"--hypothesis-seed={seed}",
+                           "backprop_harness/conformance/test_conformance.py", "--impl", impl, f"--hypothesis-seed={seed}",
                            "--conformance-json", str(report)], cwd=ROOT, capture_output=True, text=True)
     (out / f"{Path(impl).stem}_{seed}.log").write_text(proc.stdout + proc.stderr)
     if not report.exists():

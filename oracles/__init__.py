@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["ORACLES", "EXACT", "Gradient", "Directional", "gradient", "directional", "precompile_jax",
+__all__ = ["ORACLES", "EXACT", "REQUIRES", "available", "Gradient", "Directional", "gradient", "directional", "precompile_jax",
            "jax_warmup_thread"]
 
 # name -> (module, keyword arguments of its gradient and directional)
@@ -39,6 +39,16 @@ ORACLES = {
     "richardson": ("oracles.numeric", {"method": "richardson"}),
     "central": ("oracles.numeric", {"method": "central"}),
 }
+# the package an oracle needs beyond numpy (the extra "oracles" installs both)
+REQUIRES = {"torch64": "torch", "jax64": "jax"}
+
+
+def available() -> tuple:
+    """The oracles this installation can run, in ``ORACLES``' order (without importing torch or JAX)."""
+    from importlib.util import find_spec
+    return tuple(name for name in ORACLES if name not in REQUIRES or find_spec(REQUIRES[name]) is not None)
+
+
 # Oracles whose answer is the exact gradient up to float64 rounding (judged by
 # oracles.rounding's magnitudes); the others report their own error per entry.
 EXACT = ("torch64", "jax64", "complex_step")

@@ -1,7 +1,9 @@
-"""Hooks of the project's own test suite (the harness's pytest plugin is ../conftest.py)."""
+"""Hooks of the project's own test suite (the harness's pytest plug-in is
+backprop_harness/conformance/plugin.py, loaded by ../conftest.py)."""
 from __future__ import annotations
 
 import os
+import sys
 
 _early = []    # the test module whose end-to-end runs were started when collection ended
 
@@ -25,3 +27,12 @@ def pytest_sessionfinish(session):
     for module in _early:
         while module.EARLY:
             module.EARLY.pop().stop()
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """The bug zoo's table, when its meta-test ran (tests/test_zoo.py)."""
+    zoo = sys.modules.get("tests.test_zoo")
+    if zoo is not None and config.stash.get(zoo.ZOO_SUMMARY, None):
+        terminalreporter.section("bug zoo")
+        for line in config.stash[zoo.ZOO_SUMMARY]:
+            terminalreporter.write_line(line)

@@ -22,7 +22,7 @@ from backprop_harness.recognition import recognise
 from backprop_harness.systems.mlp import activations as mlp_activations
 from backprop_harness.systems.softmax import l2_coefficient
 from oracles.cases import MLP_LOSSES
-from tests.strategies import mlp_cases, softmax_cases
+from backprop_harness.strategies import mlp_cases, softmax_cases
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = (ROOT / "tests" / "plugins" / "conventional.py").read_text()
@@ -152,7 +152,7 @@ def _case(system, conv, seed=3):
                        rng.normal(size=(5, 3)), rng.normal(size=3), conv["reduction"], conv["hidden"],
                        l2_coefficient(conv))
     if conv["hidden"] == "relu":
-        from tests.strategies import RELU_MARGIN, clear_of_zero
+        from backprop_harness.strategies import RELU_MARGIN, clear_of_zero
         case = SoftmaxCase(case.X, case.Y, case.W1, clear_of_zero(case.X @ case.W1, case.b1, RELU_MARGIN), case.W2,
                            case.b2, case.reduction, case.hidden, case.l2)
     return case
@@ -307,7 +307,7 @@ def test_a_file_with_nothing_of_the_protocol_fails_and_says_what_it_meant(tmp_pa
     path.write_text("def mlp_grad(X, T, Ws, bs):\n    return 0\n")
     env = {k: v for k, v in os.environ.items() if k not in ("BACKPROP_IMPL", "PYTEST_XDIST_WORKER")}
     proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-n", "0",
-                           "--oracles", "complex_step", "--impl", str(path), "tests/test_conformance.py"],
+                           "--oracles", "complex_step", "--impl", str(path), "backprop_harness/conformance/test_conformance.py"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1, proc.stdout[-2000:]
     assert "defines none of the protocol's names" in proc.stdout and "mlp_grad for mlp_gradients?" in proc.stdout

@@ -27,7 +27,7 @@ from backprop_harness.plugin import resolve
 from fixtures import SYSTEMS
 from oracles.cases import GraphCase, MLPCase, Node, SoftmaxCase
 from reference import mlp
-from tests.strategies import cases
+from backprop_harness.strategies import cases
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -14,7 +14,7 @@ from oracles.cases import evaluate
 from oracles.rounding import magnitude
 from oracles.finite_differences import central_difference
 from oracles.tolerance import tolerance
-from tests.strategies import graph_cases
+from backprop_harness.strategies import graph_cases
 from reference.engine import (Value, forward_tangents, gradient_forward, gradient_magnitude, gradient_reverse,
                               topological_order)
 

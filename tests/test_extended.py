@@ -13,7 +13,7 @@ from oracles import extended, numeric
 from oracles.cases import GraphCase, ManualCase, MLPCase, Node, SoftmaxCase, evaluate
 from oracles.rounding import magnitude
 from oracles.tolerance import tolerance
-from tests.strategies import RELU_MARGIN, clear_of_zero
+from backprop_harness.strategies import RELU_MARGIN, clear_of_zero
 
 EPS_LD = float(np.finfo(np.longdouble).eps)
 EPS64 = float(np.finfo(np.float64).eps)

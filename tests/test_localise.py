@@ -183,7 +183,7 @@ def test_the_lecture_tanh_is_exact_enough_near_zero(tmp_path, ask):
 def test_textbook_formulas_overflow_on_extreme_inputs(tmp_path, ask, change, op, x):
     """math.exp overflows past 709.78: the lecture's tanh at 355, the textbook sigmoid below -709.
     The extreme-inputs regime asks exactly there, and the failure names the error."""
-    from tests.strategies import EXTREME_LEAVES
+    from backprop_harness.strategies import EXTREME_LEAVES
     lo, hi = EXTREME_LEAVES[op]
     assert lo <= abs(x) <= hi
     impl, probe, ops = ask(engine(tmp_path, op, change))

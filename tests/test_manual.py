@@ -9,7 +9,7 @@ from backprop_harness.compare import assert_close
 from oracles.tolerance import tolerance
 from reference import manual, mlp
 from reference.replays import network_222_graph
-from tests.strategies import arrays
+from backprop_harness.strategies import arrays
 
 pytestmark = pytest.mark.system("manual_222")
 

@@ -12,7 +12,7 @@ from oracles.rounding import magnitude
 from oracles.tolerance import tolerance
 from reference import mlp
 from reference.activations import ACTIVATIONS
-from tests.strategies import arrays, networks
+from backprop_harness.strategies import arrays, networks
 
 pytestmark = pytest.mark.system("mlp")
 

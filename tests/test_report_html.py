@@ -1,4 +1,4 @@
-"""The HTML report (``--report-html``, backprop_harness/report_html.py): render on
+"""The HTML report (``--report-html``, backprop_harness/report/): render on
 hand-built conformance documents, read back as a browser's parser reads it, and one
 end-to-end run: the harness on a buggy implementation, its page rendered by
 headless Chromium (screenshot and DOM).
@@ -17,10 +17,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from backprop_harness import report_html
-from backprop_harness.protocol import CHECKS
-from backprop_harness.report_html import MAX_DETAILED, MAX_PLOTTED, NONFINITE, render, write
-from fixtures import SYSTEMS
+from backprop_harness import write_atomically
+from backprop_harness.protocol import CHECKS, SYSTEMS
+from backprop_harness.record import TensorDiff, decode_array
+from backprop_harness.report import heatmap, page as report_page
+from backprop_harness.report.heatmap import NONFINITE
+from backprop_harness.report.page import MAX_DETAILED, MAX_PLOTTED, render
+
+
+def write(doc, path):
+    return write_atomically(Path(path), render(doc))
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -143,7 +149,7 @@ def assert_self_contained(page: Page):
         assert base64.b64decode(attrs["src"].split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
     policy = [a["content"] for a in page.all("meta") if a.get("http-equiv") == "Content-Security-Policy"]
     assert policy and "default-src 'none'" in policy[0] and "img-src data:" in policy[0]
-    assert page.scripts == [report_html.SCRIPT]
+    assert page.scripts == [report_page.SCRIPT]
 
 
 def near(image: np.ndarray, colour, tol=0.02) -> int:
@@ -260,9 +266,9 @@ def test_scalar_graph_leaves_are_drawn_together_in_one_row():
     assert "output: expected 0.0, received 0.0 identical, within tolerance" in page.text
     assert "dL/dx0" in page.text.split("Worst entries")[1]
     grads = f["gradients"]["parameters"]
-    tensors = [report_html._compare(p["name"], report_html._array(p["expected"]), report_html._array(p["received"]),
-                                    1e-12) for p in grads]
-    (panel,) = report_html._panels(tensors, report_html._worst(tensors))
+    from backprop_harness.record import Gradients
+    tensors = [TensorDiff(p["name"], decode_array(p["expected"]), decode_array(p["received"]), 1e-12) for p in grads]
+    (panel,) = heatmap.panels(tensors, Gradients(1e-12, "GraphCase", "Value", tensors).worst())
     assert panel.col_labels == ["x0", "x1", "x2"] and panel.ratio.shape == (1, 3) and panel.labelled
     assert np.isnan(panel.ratio[0, 2])                              # x2: no value received, drawn hatched
     (image,) = page.images()
@@ -282,9 +288,10 @@ def test_a_large_tensor_stays_small_and_its_worst_entries_are_named():
     worst = page.text.split("Worst entries")[1]
     assert worst.index("dL/dW1[400, 200]") < worst.index("dL/dW1[100, 17]")
     # a block is coloured by its worst entry: the one wrong entry among 131,072 survives pooling
-    t = report_html._compare("W1", expected, received, 1e-11)
-    (panel,) = report_html._panels([t], report_html._worst([t]))
-    ratio, nonfinite, _ = report_html._pool(panel)
+    from backprop_harness.record import Gradients
+    t = TensorDiff("W1", expected, received, 1e-11)
+    (panel,) = heatmap.panels([t], Gradients(1e-11, "MLPCase", "mlp_gradients", [t]).worst())
+    ratio, nonfinite, _ = heatmap.pool(panel)
     br, bc = panel.block
     assert br > 1 and ratio.shape == (-(-512 // br), -(-256 // bc))
     assert ratio[100 // br, 17 // bc] == pytest.approx(1e-3 / 1e-11, rel=1e-3) and nonfinite[400 // br, 200 // bc]
@@ -293,7 +300,7 @@ def test_a_large_tensor_stays_small_and_its_worst_entries_are_named():
 
 def test_many_failures_are_capped_and_the_cap_is_stated():
     rng = np.random.default_rng(0)
-    failures = [failure(test=f"tests/test_conformance.py::test_case[{i}]",
+    failures = [failure(test=f"tests/test_conformance.py::test_case[{i}]", diagnosis=None, message=f"failure {i}",
                         params=[("W1", e := rng.normal(size=(3, 4)), e + 0.01), ("b1", [0.0, 1.0, 2.0, 3.0],
                                                                                    [0.0, 1.0, 2.0, 3.5])])
                 for i in range(MAX_DETAILED + 20)]
@@ -301,16 +308,31 @@ def test_many_failures_are_capped_and_the_cap_is_stated():
     assert len(page.all("img")) == MAX_PLOTTED
     assert f"heat maps for the first {MAX_PLOTTED} distinct gradients" in page.text
     assert f"No heat map: the page draws the first {MAX_PLOTTED} distinct gradients" in page.text
-    assert "20 more failures" in page.text and f"test_case[{MAX_DETAILED + 19}]" in page.text
+    assert "20 more blocks" in page.text and f"test_case[{MAX_DETAILED + 19}]" in page.text
     assert len(page.source) < 2_000_000
 
 
 def test_failures_with_the_same_gradients_share_one_heat_map():
     same = [("W1", [[1.0, 2.0], [3.0, 4.0]], [[1.0, 2.5], [3.0, 4.0]])]
-    page = rendered(document({"mlp": [failure(test=f"t::worked[{i}]", check="worked examples", params=same)
-                                      for i in range(3)]}))
+    causes = ("weight_not_transposed", "transposed", "sign_flipped")        # three blocks, one gradient
+    page = rendered(document({"mlp": [failure(test=f"t::worked[{i}]", check="worked examples", params=same,
+                                              diagnosis=(code, code)) for i, code in enumerate(causes)]}))
     assert len(page.all("img")) == 1 and page.text.count("The same gradients as") == 2
     assert page.all("a")[-1]["href"] == "#f-mlp-1"
+
+
+def test_the_same_failure_in_several_tests_is_one_block_with_one_reproducer():
+    """The same diagnosis and the same wrong tensors: one block, its count, the other tests
+    listed, one reproducer; another wrong tensor is a block of its own."""
+    one = [("W1", [[1.0, 2.0]], [[1.0, 2.5]]), ("b1", [1.0], [1.0])]
+    other = [("W1", [[1.0, 2.0]], [[1.0, 2.0]]), ("b1", [1.0], [3.0])]
+    failures = [failure(test=f"t::case[{i}]", params=one, reproducer=f"print({i})") for i in range(5)]
+    failures.append(failure(test="t::case[5]", params=other, reproducer="print(5)"))
+    page = rendered(document({"mlp": failures}))
+    assert "6 failures in 2 blocks" in page.text
+    assert "× 5" in page.text and "4 more failures with the same diagnosis and the same wrong tensors" in page.text
+    assert page.source.count('class="repro"') == 2
+    assert "print(0)" in page.source and "print(5)" in page.source and "print(3)" not in page.source
 
 
 def test_render_copes_with_sparse_and_odd_documents():
@@ -372,10 +394,9 @@ def test_end_to_end_page_of_a_buggy_implementation_in_chromium(tmp_path):
     env.pop("PYTHONDONTWRITEBYTECODE", None)       # pytest's cache of rewritten plugin modules
     env.pop("BACKPROP_IMPL", None)
     env.pop("PYTEST_XDIST_WORKER", None)
-    cmd = [sys.executable, "-m", "pytest", "--rootdir", str(ROOT), "-c", str(ROOT / "pyproject.toml"),
-           "-p", "no:cacheprovider", "-q", "-n", "0", "--impl", str(ROOT / "zoo" / "buggy" / "mlp_weight_not_transposed.py"),
-           "--report-html", "report.html", "--conformance-json", "report.json",
-           str(ROOT / "tests" / "test_conformance.py")]
+    cmd = [sys.executable, "-m", "backprop_harness.cli", "test",
+           str(ROOT / "zoo" / "buggy" / "mlp_weight_not_transposed.py"), "--html", "report.html",
+           "--json", "report.json", "--", "-q", "-n", "0"]
     harness = subprocess.run(cmd, cwd=run, env=env, capture_output=True, text=True, timeout=300)
     assert harness.returncode == 1, harness.stdout[-3000:] + harness.stderr[-3000:]
     page = run / "report.html"
@@ -407,17 +428,16 @@ def test_end_to_end_page_of_a_buggy_implementation_in_chromium(tmp_path):
 
 
 def test_a_failure_s_details_are_plain_json_whatever_the_implementation_returned():
-    """conftest.failure_detail: a loss returned as a 0-d array, NaN and infinity, a list
+    """record.Gradients.measured: a loss returned as a 0-d array, NaN and infinity, a list
     of lists, a string and a missing tensor all become JSON that render draws (a 0-d
     loss once made json.dumps fail, and the failure lost its details)."""
     from backprop_harness import mistakes
-    from backprop_harness.plugin import Evidence
-    from conftest import failure_detail
+    from backprop_harness.record import Gradients
     from oracles.cases import MLPCase
     case = MLPCase(np.zeros((1, 1)), np.zeros((1, 2)), [np.zeros((1, 2))], [np.zeros(2)], "sigmoid", "sse", "row")
     right = mistakes.right(case)
     received = {"W1": [[np.nan], [np.inf]], "b1": "not numbers"}
-    detail = failure_detail(Evidence("mlp_gradients", case, received, np.array(0.5)), right, 1e-12)
+    detail = Gradients.measured(case, "mlp_gradients", right, received, np.array(0.5), 1e-12).to_json()
     text = json.dumps(detail, allow_nan=False)
     back = json.loads(text)
     assert back["loss"] == {"expected": right.loss, "received": 0.5}
@@ -434,15 +454,17 @@ def test_a_determinism_failure_draws_the_answer_that_is_wrong():
     the wrong one and says which it is."""
     from backprop_harness import mistakes
     from backprop_harness.plugin import Evidence
-    from conftest import failure_detail
+    from backprop_harness.conformance.explain import determinism_gradients
     from oracles.cases import MLPCase
     case = MLPCase(np.zeros((1, 1)), np.zeros((1, 2)), [np.zeros((1, 2))], [np.zeros(2)], "sigmoid", "sse", "row")
     right = mistakes.right(case)
     wrong = {k: 2 * v + 1 for k, v in right.grads.items()}
-    first_wrong = failure_detail(Evidence("mlp_gradients", case, right.grads, right.loss, first=wrong), right, 1e-12)
+    first_wrong = determinism_gradients(Evidence("mlp_gradients", case, right.grads, right.loss, first=wrong),
+                                        right, 1e-12).to_json()
     assert "first answer" in first_wrong["received_is"]
     assert first_wrong["parameters"][0]["received"]["data"] == np.ravel(wrong["W1"]).tolist()
-    later_wrong = failure_detail(Evidence("mlp_gradients", case, wrong, right.loss, first=right.grads), right, 1e-12)
+    later_wrong = determinism_gradients(Evidence("mlp_gradients", case, wrong, right.loss, first=right.grads),
+                                        right, 1e-12).to_json()
     assert "after other calls" in later_wrong["received_is"]
     page = render({"systems": {"mlp": {"status": "fail", "failures": [
         {"test": "t", "check": "determinism", "message": "m", "gradients": first_wrong}]}}})

@@ -10,7 +10,7 @@ from backprop_harness.compare import assert_close
 from oracles.rounding import magnitude
 from oracles.tolerance import tolerance
 from reference import softmax
-from tests.strategies import arrays, softmax_cases
+from backprop_harness.strategies import arrays, softmax_cases
 
 pytestmark = pytest.mark.system("softmax")
 

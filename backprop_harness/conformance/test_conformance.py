@@ -34,7 +34,7 @@ from oracles.cases import GraphCase, MLPCase, Node, evaluate
 from oracles.finite_differences import directional, ravel_all
 from oracles.rounding import magnitude
 from oracles.tolerance import tolerance
-from tests.strategies import (EXTREME_LEAVES, FALLBACKS, SIGNED, directions, extreme_graph_cases, graph_cases, manual_cases,
+from backprop_harness.strategies import (EXTREME_LEAVES, FALLBACKS, SIGNED, directions, extreme_graph_cases, graph_cases, manual_cases,
                               mlp_cases, softmax_cases)
 
 # The "conformance" profile (conftest.py): the run's profile without the "explain" phase,
@@ -102,7 +102,7 @@ def _evidence(fn, case, answer, **kw) -> Evidence:
 def _fail(report: str | None, fn: str, check: str, evidence: Evidence):
     __tracebackhide__ = True
     if report:
-        raise ConformanceFailure(f"{fn}: {report}", check=check, evidence=evidence)
+        raise ConformanceFailure(f"{fn}: {report}", check=check, evidence=evidence, report=report)
 
 
 # --- worked examples -----------------------------------------------------------------------
@@ -256,7 +256,7 @@ def test_every_operation_alone_agrees_with_every_oracle(impl, conformance_oracle
             for oracle in conformance_oracles:
                 report = gradient_report(case, answer.gradient, oracles.gradient(case, oracle))
                 if report:
-                    raise ConformanceFailure(f"Value: {label}: {report}", check="oracles",
+                    raise ConformanceFailure(f"Value: {label}: {report}", check="oracles", report=report,
                                              evidence=_evidence("Value", case, answer, origin=f"the probe {label}"))
 
 
@@ -324,7 +324,7 @@ def test_loss_is_consistent_with_gradients(impl, fn, data):
     if report:
         raise ConformanceFailure(f"{fn}: the gradient is not the gradient of the reported loss "
                                  f"(along a random direction v)\n{report}", check="loss consistency",
-                                 evidence=_evidence(fn, case, answer))
+                                 evidence=_evidence(fn, case, answer), report=report)
 
 
 @pytest.mark.parametrize("fn", _fns("determinism", "inputs unmodified"))
@@ -379,5 +379,5 @@ def _repeat(impl, fn, data, fresh: bool):
                              oracles.Gradient(a1.loss, a1.grads, f"impl ({where})"), check_loss=a1.loss is not None)
     if report:
         raise ConformanceFailure(f"{fn}: the same call gave a different answer after other calls than {where} "
-                                 f"(state kept from an earlier call?)\n{report}", check="determinism",
+                                 f"(state kept from an earlier call?)\n{report}", check="determinism", report=report,
                                  evidence=_evidence(fn, first, answers[2], before=(other,), first=a1.grads))
