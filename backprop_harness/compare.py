@@ -16,10 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from oracles import EXACT, Gradient
-from oracles.rounding import magnitude
+from oracles.rounding import exact_rule
 from oracles.tolerance import Tolerance, tolerance
 
-__all__ = ["GradientMismatch", "Entry", "Mismatch", "Report", "compare", "assert_close", "exact_rule", "gradient_report", "assert_gradients_agree"]
+__all__ = ["GradientMismatch", "Entry", "Mismatch", "Report", "compare", "assert_close", "gradient_report", "assert_gradients_agree"]
 
 
 class GradientMismatch(AssertionError):
@@ -198,15 +198,6 @@ def _noise(a: Gradient, b: Gradient):
     return {k: (0.0 if a.noise is None else a.noise[k]) + (0.0 if b.noise is None else b.noise[k]) for k in b.grads}
 
 
-def exact_rule(case, expected: Gradient, dtype: str = "float64") -> tuple:
-    """(tolerance, gradient scale, loss scale) of the exact rule for two exact answers to
-    ``case``: the case's rounding magnitudes, or the expected gradient where it is larger."""
-    L_mag, mags = magnitude(case)
-    scale = max([float(np.max(m, initial=0.0)) for m in mags.values()]
-                + [float(np.max(np.abs(v), initial=0.0)) for v in expected.grads.values()])
-    return tolerance("exact", dtype, case.summation_length), scale, L_mag
-
-
 def gradient_report(case, got: Gradient, expected: Gradient, dtype: str = "float64",
                     check_loss: bool = True) -> Report | None:
     """Compare two answers to ``case`` under the policy; None when they agree, else the ``Report``.
@@ -225,7 +216,8 @@ def gradient_report(case, got: Gradient, expected: Gradient, dtype: str = "float
         noise = _noise(got, expected)
         L_scale = None
     else:
-        tol, scale, L_scale = exact_rule(case, expected, dtype)
+        rule = exact_rule(case, expected, dtype)
+        tol, scale, L_scale = rule.tolerance, rule.scale, rule.loss_magnitude
         noise = _noise(got, expected)
     report = compare("dL/d", got.grads, expected.grads, tol, got.method.upper(), expected.method.upper(),
                      scale=scale, noise=noise)

@@ -16,11 +16,10 @@ import numpy as np
 
 from backprop_harness import localise, mistakes
 from backprop_harness.localise import Where
-from backprop_harness.compare import exact_rule
+from oracles.rounding import exact_rule
 from backprop_harness.mistakes import batch_size
 from oracles import Gradient
 from oracles.cases import MANUAL_NAMES, GraphCase, ManualCase, MLPCase, SoftmaxCase, per_case
-from oracles.tolerance import tolerance
 
 __all__ = ["CODES", "MATCH_RTOL", "Diagnosis", "diagnose", "diagnose_repeat", "fixed", "probe_case", "separating_case",
            "of_failure"]
@@ -157,9 +156,8 @@ def _close(a, b, atol) -> bool:
 class _Matcher:
     def __init__(self, case, right, expected: dict):
         self.expected = expected
-        tol, scale, _ = exact_rule(case, right)
-        self.floor = tol.atol(scale)
-        self.float32 = tolerance("exact", "float32", case.summation_length).atol(scale)
+        self.floor = exact_rule(case, right).gradient_atol
+        self.float32 = exact_rule(case, right, "float32").gradient_atol
 
     def atol(self, *arrays):
         finite = [np.abs(a[np.isfinite(a)]) for a in arrays if a.size]
@@ -445,8 +443,7 @@ def _same_layer(other, second, where: Where) -> bool:
 
 
 def _loss_agrees(case, right, loss) -> bool:
-    tol, _, L_scale = exact_rule(case, right)
-    return abs(loss - right.loss) <= tol.atol(L_scale)
+    return abs(loss - right.loss) <= exact_rule(case, right).loss_atol
 
 
 def of_failure(exc) -> Diagnosis | None:

@@ -40,8 +40,7 @@ from backprop_harness.systems.mlp import activations as mlp_activations
 from oracles import numeric
 from oracles.cases import MLPCase
 from oracles.large import BUDGET, random_mlp, random_softmax, verify
-from oracles.rounding import magnitude
-from oracles.tolerance import tolerance
+from oracles.rounding import exact_rule
 
 __all__ = ["main", "add_arguments", "check", "run"]
 
@@ -183,7 +182,7 @@ def _report_loss(case, got) -> bool:
         print("loss: not returned by this function; not checked")
         return True
     expected = float(np.real(numeric.loss(case, case.params())))
-    atol = tolerance("exact", terms=case.summation_length).atol(magnitude(case)[0])
+    atol = exact_rule(case).loss_atol
     ok = abs(got - expected) <= atol
     print(f"loss: IMPL {got!r}  NUMPY {expected!r}  abs err {abs(got - expected):.3g}  tol {atol:.3g}: "
           f"{'agrees' if ok else 'WRONG'}")

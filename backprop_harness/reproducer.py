@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from backprop_harness import systems
-from backprop_harness.compare import exact_rule
+from oracles.rounding import exact_rule
 
 __all__ = ["snippet"]
 
@@ -53,8 +53,8 @@ def _import(spec) -> list:
 def tolerances(case, expected) -> tuple:
     """(atol of the gradient, atol of the loss or output): the policy's exact rule for the
     case, on the gradient's scale and on the loss's, as ``compare.gradient_report`` applies it."""
-    tol, scale, loss_scale = exact_rule(case, expected)
-    return tol.atol(scale), tol.atol(loss_scale)
+    rule = exact_rule(case, expected)
+    return rule.gradient_atol, rule.loss_atol
 
 
 def snippet(spec, fn: str, case, expected, title: str = "", before: list = (), conv: dict | None = None) -> str:

@@ -24,8 +24,7 @@ import numpy as np
 
 import fixtures
 from oracles.cases import MANUAL_NAMES, GraphCase, ManualCase, MLPCase, Node
-from oracles.rounding import magnitude
-from oracles.tolerance import tolerance
+from oracles.rounding import exact_rule
 
 __all__ = ["Question", "NotReadable", "questions", "read", "agrees"]
 
@@ -181,8 +180,8 @@ def float64_bound(question: Question) -> np.ndarray:
     magnitude (a derivative's own entry; the loss's for a loss or an output; the case's
     largest for a graph's intermediate values, whose magnitudes are not tracked)."""
     case = question.case
-    tol = tolerance("exact", "float64", case.summation_length)
-    L_mag, mags = magnitude(case)
+    rule = exact_rule(case)
+    tol, L_mag, mags = rule.tolerance, rule.loss_magnitude, rule.magnitudes
     name = _derivative_of(question)
     if name is not None:
         _, index = _split(question.output)

@@ -114,8 +114,7 @@ import numpy as np
 from oracles.cases import MLPCase, SoftmaxCase
 from oracles.finite_differences import COMPLEX_STEP, complex_step
 from oracles.numeric import ACTIVATIONS, log_softmax, loss
-from oracles.rounding import magnitude
-from oracles.tolerance import tolerance
+from oracles.rounding import exact_rule
 
 __all__ = ["Question", "Verification", "verify", "directional_only", "random_mlp", "random_softmax", "BUDGET",
            "MAX_BLOCKS"]
@@ -421,11 +420,10 @@ def _setup(case, grads, seed):
     """(rng, params, grads shaped like them, rounding magnitudes, the exact rule, max |grad|)."""
     params = case.params()
     grads = {k: np.asarray(grads[k], dtype=float).reshape(np.shape(params[k])) for k in params}
-    _, mags = magnitude(case)
-    mags = {k: np.broadcast_to(np.asarray(m, dtype=float), np.shape(params[k])) for k, m in mags.items()}
+    rule = exact_rule(case)
+    mags = {k: np.broadcast_to(np.asarray(m, dtype=float), np.shape(params[k])) for k, m in rule.magnitudes.items()}
     gmax = max(float(np.max(np.abs(g), initial=0.0)) for g in grads.values()) or 1.0
-    return (np.random.default_rng(seed), params, grads, mags, tolerance("exact", terms=case.summation_length),
-            gmax)
+    return np.random.default_rng(seed), params, grads, mags, rule.tolerance, gmax
 
 
 def verify(case, grads: dict, *, budget: int = BUDGET, spots: int = 4, seed: int = 0,

@@ -22,12 +22,15 @@ worst sign), written once per system, independently of ``reference/``.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from oracles.cases import MANUAL_NAMES, GraphCase, ManualCase, MLPCase, SoftmaxCase, evaluate, per_case
 from oracles.numeric import ACTIVATIONS, UNARY
+from oracles.tolerance import Tolerance, tolerance
 
-__all__ = ["magnitude"]
+__all__ = ["ExactRule", "exact_rule", "magnitude"]
 
 
 def _derivative_magnitude(act, a, M_z):
@@ -198,3 +201,37 @@ def _magnitude(case):
                 m.setflags(write=False)
             return L_mag, mags
     raise ValueError(f"not a case: {type(case).__name__}")
+
+
+@dataclass(frozen=True)
+class ExactRule:
+    """The policy's exact rule (``oracles.tolerance``, "exact") for two exact answers to one
+    case: the tolerance for the case's chain length, and the magnitudes it is applied to.
+
+    ``scale`` is the gradient's: its largest rounding magnitude, or the expected gradient's
+    largest |entry| where that is larger; ``loss_magnitude`` the loss's rounding magnitude;
+    ``magnitudes`` each parameter's per-entry rounding magnitude."""
+    tolerance: Tolerance
+    scale: float
+    loss_magnitude: float
+    magnitudes: dict
+
+    @property
+    def gradient_atol(self) -> float:
+        return float(self.tolerance.atol(self.scale))
+
+    @property
+    def loss_atol(self) -> float:
+        return float(self.tolerance.atol(self.loss_magnitude))
+
+
+def exact_rule(case, expected=None, dtype: str = "float64", extra_terms: int = 0) -> ExactRule:
+    """The exact rule for ``case`` (the one entry point: every comparison of exact answers uses
+    it). ``expected`` (an ``oracles.Gradient``), when given, can raise the gradient's scale;
+    ``extra_terms`` lengthens the chain for a derived quantity (a directional derivative sums
+    one more term per parameter entry)."""
+    L_mag, mags = magnitude(case)
+    scale = max([float(np.max(m, initial=0.0)) for m in mags.values()]
+                + ([] if expected is None else
+                   [float(np.max(np.abs(v), initial=0.0)) for v in expected.grads.values()]))
+    return ExactRule(tolerance("exact", dtype, case.summation_length + extra_terms), scale, L_mag, mags)

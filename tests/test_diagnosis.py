@@ -21,7 +21,7 @@ from hypothesis import given, strategies as st
 
 import oracles
 from backprop_harness import mistakes, reproducer
-from backprop_harness.compare import exact_rule
+from oracles.rounding import exact_rule
 from backprop_harness.diagnosis import CODES, MATCH_RTOL, diagnose, probe_case
 from backprop_harness.plugin import resolve
 from fixtures import SYSTEMS
@@ -51,8 +51,8 @@ def test_mistakes_are_named_and_right_answers_never(system, regime, data):
     for oracle in ("torch64", "complex_step"):
         g = oracles.gradient(case, oracle)
         assert diagnose(case, g.grads, g.loss).codes == ["unknown"], oracle
-    tol, scale, _ = exact_rule(case, right)
-    margin = 10 * (tol.atol(scale) + MATCH_RTOL * scale)       # well beyond rounding and the match tolerance
+    rule = exact_rule(case, right)
+    margin = 10 * (rule.gradient_atol + MATCH_RTOL * rule.scale)       # well beyond rounding and the match tolerance
     for code, answers in mistakes.mistaken(case).items():
         for wrong in answers:
             w = {k: np.asarray(v, dtype=float) for k, v in wrong.grads.items()}
