@@ -53,3 +53,14 @@ def test_a_broken_link_is_reported(tmp_path):
                     "```\n[in code](ignored.md)\n```\n![image](also-missing.png) [web](https://example.org)\n")
     assert broken_links(page) == ["nowhere.md: no such file", "page.md#no-such: no heading #no-such in page.md",
                                   "also-missing.png: no such file"]
+
+
+def test_readme_is_a_front_door():
+    """The README stays short and says what is, not how it came to be: no commit ids, issue
+    numbers or post file names (a user has neither the history nor the posts' files)."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 150, "README.md: over 150 lines; move the detail into docs/"
+    found = [m.group(0) for pattern in (r"\b(?:issue|PR|pull request)\s*#?\d+", r"\bcommit\s+[0-9a-f]{7,40}\b",
+                                        r"\b\d{3}_[0-9a-f]{16}\.txt\b", r"shared/seeds")
+             for m in re.finditer(pattern, text, re.I)]
+    assert not found, f"README.md names history or a post's file: {found}"
