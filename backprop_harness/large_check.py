@@ -106,8 +106,8 @@ def _case(impl: Implementation, args):
     except ConformanceFailure as exc:
         raise UsageError(str(exc)) from None
     if fn == "NeuralNetwork" and len(args.dims) != 3:
-        raise UsageError(f"--dims {','.join(map(str, args.dims))}: {impl.spec.label} provides only 003's "
-                         "NeuralNetwork (not mlp_gradients), which has one hidden layer; expected three sizes, "
+        raise UsageError(f"--dims {','.join(map(str, args.dims))}: {impl.spec.label} provides only the "
+                         "NeuralNetwork class (not mlp_gradients), which has one hidden layer; expected three sizes, "
                          "inputs,hidden,outputs, like 256,512,10")
     if args.system == "softmax":
         if args.dims[2] < 2:
@@ -122,7 +122,7 @@ def _case(impl: Implementation, args):
     if fn == "NeuralNetwork":
         c = random_mlp(args.dims, args.batch, args.seed)
         return (MLPCase(c.X, c.T, c.Ws, None), fn,
-                "003's network: row layout, sigmoid, no biases, squared error summed")
+                "NeuralNetwork's network: row layout, sigmoid, no biases, squared error summed")
     m = conv["mlp"]
     acts = mlp_activations(m, len(args.dims) - 1)
     case = random_mlp(args.dims, args.batch, args.seed, activations=acts, loss=m["loss"], layout=m["layout"])

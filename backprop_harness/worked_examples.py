@@ -45,6 +45,12 @@ class Question:
     node: tuple = ()        # graphs: ("data" or "grad", index of the value)
 
     @property
+    def origin(self) -> str:
+        """The record this question comes from, with its post by title (and author): a user of
+        the harness has neither the posts' files nor, often, the posts' numbering."""
+        return f"worked example {self.record.id} of {self.record.post}"
+
+    @property
     def expected(self):
         """The tokens the implementation must reproduce: the corrected value for an erratum."""
         return self.record.document_gives if self.record.is_erratum else self.record.printed

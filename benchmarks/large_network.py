@@ -255,7 +255,7 @@ def false_alarms(args):
         print(f"  {what:<12}{count[sat]:>5} networks: worst |got - expected| {worst[sat]:.1e} of max |grad|, "
               f"closest call {closest[sat]:.2g} of the tolerance")
     print("  (saturated: the reference's s(1 - s) loses the digits of a gradient that flows through saturated "
-          "units, which the complex step keeps; the exact rule's magnitude covers that, README)")
+          "units, which the complex step keeps; the exact rule's magnitude covers that: docs/tolerance.md)")
 
 
 def main(argv=None) -> int:

@@ -1,4 +1,4 @@
-"""Reference implementations of the four systems taught by the posts in shared/seeds.
+"""Reference implementations of the four systems taught by the posts (docs/posts.md).
 
 * ``reference.engine``   scalar computational graph (``Value``), reverse and forward mode (002, 003, 000)
 * ``reference.manual``   003's 2-2-2 sigmoid network, scalar by scalar

@@ -8,7 +8,8 @@ Do not modify the arrays you are given (copy them first if you must).
 Conventions are the posts' own; to use other ones for the networks, declare them
 here (docs/conventions.md lists every choice: the loss's factor, bias shapes, one
 instance at a time, the softmax network's hidden activation, integer labels, an L2
-term, the column layout), e.g. for 001's derivation post:
+term, the column layout), e.g. for the column layout and loss of "Backpropogation from
+scratch: Part I":
 
     CONVENTIONS = {"mlp": {"layout": "column", "loss": "half_mean"}}
 
@@ -20,7 +21,7 @@ import numpy as np  # noqa: F401  (you will need it)
 CONVENTIONS = {}
 
 
-# --- 1. scalar computational graph (002; micrograd's Value) ---------------------------------------
+# --- 1. scalar computational graph (micrograd's Value) --------------------------------------------
 
 class Value:
     """A scalar node of a computational graph.
@@ -45,12 +46,12 @@ class Value:
         raise NotImplementedError
 
 
-# --- 2. the 2-2-2 sigmoid network of 003, scalar by scalar --------------------------------------------
+# --- 2. the 2-2-2 sigmoid network of "A worked example of backpropagation", scalar by scalar ----------
 
 def forward(x, w):
     """(y1, y2) for one instance.
 
-    x = [x1, x2]; w = [w11, w12, w21, w22, v11, v12, v21, v22] (003's order):
+    x = [x1, x2]; w = [w11, w12, w21, w22, v11, v12, v21, v22] (the post's order):
         h1 = sigmoid(x1 w11 + x2 w21),  h2 = sigmoid(x1 w12 + x2 w22)
         y1 = sigmoid(h1 v11 + h2 v21),  y2 = sigmoid(h1 v12 + h2 v22)
     """
@@ -69,7 +70,7 @@ def gradients(x, t, w):
 def mlp_gradients(X, T, Ws, bs):
     """(loss, dWs, dbs) for a network of len(Ws) layers.
 
-    Row layout (003's numpy code): X (n, d0), T (n, dL), Ws[l] (d_l, d_l+1), bs[l] (d_l+1,);
+    Row layout (as in the worked example's numpy code): X (n, d0), T (n, dL), Ws[l] (d_l, d_l+1), bs[l] (d_l+1,);
         A_0 = X,  A_l+1 = sigmoid(A_l @ Ws[l] + bs[l])
         loss = sum over the batch and the outputs of (A_L - T)^2
     dWs[l] and dbs[l] have the shapes of Ws[l] and bs[l]; lists (or tuples) of arrays.
@@ -78,7 +79,7 @@ def mlp_gradients(X, T, Ws, bs):
 
 
 class NeuralNetwork:
-    """003's class: two sigmoid layers without biases.
+    """The class of "A worked example of backpropagation": two sigmoid layers without biases.
 
     The harness creates ``NeuralNetwork(input_dim, hidden_dim, output_dim)``, assigns
     ``net.W`` (input_dim, hidden_dim) and ``net.V`` (hidden_dim, output_dim), calls
@@ -96,7 +97,7 @@ class NeuralNetwork:
         raise NotImplementedError
 
 
-# --- 4. softmax / cross-entropy network (000) ---------------------------------------------------------
+# --- 4. softmax / cross-entropy network ("A Gentle Introduction to Backpropagation in Neural Networks") -
 
 def softmax_gradients(X, Y, W1, b1, W2, b2):
     """(loss, {"W1": ..., "b1": ..., "W2": ..., "b2": ...}).

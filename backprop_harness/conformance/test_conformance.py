@@ -141,11 +141,10 @@ def test_worked_example(impl, question):
     ok, bad = worked_examples.agrees(question, value)
     if not ok:
         what = "the corrected value (the post misprints it)" if question.record.is_erratum else "the printed value"
-        raise ConformanceFailure(f"{fn}: worked example {question.record.id} ({question.record.source}, "
-                                 f"{question.output}): IMPL does not reproduce {what}: "
+        raise ConformanceFailure(f"{fn}: {question.origin} ({question.output}): IMPL does not reproduce {what}: "
                                  f"{describe(bad, computed='IMPL')}", check="worked examples",
                                  evidence=_evidence(fn, *answer.extra.get("asked", (question.case, answer)),
-                                                    origin=f"the post's worked example {question.record.id}")
+                                                    origin=f"the {question.origin}")
                                  if answer.gradient.grads else None)
 
 

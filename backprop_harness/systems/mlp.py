@@ -221,7 +221,7 @@ def check_class_case(case: MLPCase):
     """003's ``NeuralNetwork`` answers only 003's network."""
     if (len(case.Ws) != 2 or case.bs is not None or case.layout != "row" or case.loss != "sse"
             or case.activations != ("sigmoid", "sigmoid")):
-        raise ValueError("NeuralNetwork is 003's network: two sigmoid layers, no biases, row layout, sse")
+        raise ValueError("NeuralNetwork is one fixed network: two sigmoid layers, no biases, row layout, sse")
 
 
 SYSTEM = MLP()
