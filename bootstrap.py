@@ -34,7 +34,7 @@ def main() -> int:
         venv.create(VENV, with_pip=True)
     python = BIN / "python"
     run(python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-        "-c", "constraints.txt", "-e", ".[test]")
+        "-c", "constraints.txt", "-e", ".[oracles,test]")
     return subprocess.run([BIN / "backprop-harness", "check"], cwd=ROOT).returncode
 
 

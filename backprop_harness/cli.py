@@ -59,6 +59,9 @@ def _test(args, extra: list) -> int:
     if args.html:
         cmd += ["--report-html", str(Path(args.html).resolve())]
     env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "BACKPROP_IMPL")}
+    # the same file gets the same verdict on every run: derandomized examples ("ci"), unless
+    # the caller asks for another profile (HYPOTHESIS_PROFILE, --hypothesis-profile after --)
+    env.setdefault("HYPOTHESIS_PROFILE", "ci")
     return subprocess.call(cmd + extra, env=env)
 
 
