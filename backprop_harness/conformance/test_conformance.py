@@ -128,12 +128,17 @@ def test_worked_example(impl, question):
         missing = sorted(set(question.ops) - set(impl.value_ops()["ops"]))
         if missing:
             raise NotProvided(f"not provided: Value operations {missing} that this example needs")
-    if fn == "forward":
-        answer = impl.forward_answer(question.case)
-    elif fn == "mlp_gradients":
-        answer = _mlp_worked_answer(impl, question.case)
-    else:
-        answer = impl.answer(question.case, fn)
+    try:
+        if fn == "forward":
+            answer = impl.forward_answer(question.case)
+        elif fn == "mlp_gradients":
+            answer = _mlp_worked_answer(impl, question.case)
+        else:
+            answer = impl.answer(question.case, fn)
+    except ConformanceFailure as exc:         # a malformed answer: its reproducer asks the same example
+        if exc.evidence is not None:
+            exc.evidence.origin = f"the {question.origin}"
+        raise
     try:
         value = worked_examples.read(question, answer)
     except worked_examples.NotReadable as exc:
