@@ -36,7 +36,6 @@ def test_forward_returns_the_outputs_of_backprop():
     x, t, w = [0.5, -1.0], [1.0, 0.0], [0.1, -0.2, 0.3, 0.4, -0.5, 0.6, 0.7, -0.8]
     r = manual.backprop(x, t, w)
     assert manual.forward(x, w) == (r.y1_out, r.y2_out)
-    assert set(r.as_dict()) >= {"h1_in", "h2_out", "grad_x1", "grad_x2", "loss"}
 
 
 @given(X=arrays((3, 2), -3, 3), T=arrays((3, 2), 0, 1), w=arrays((8,), -2, 2))
