@@ -21,11 +21,23 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from oracles.cases import BINARY, HIDDEN, MLP_LOSSES, REDUCTIONS, UNARY, GraphCase, ManualCase, MLPCase, Node, SoftmaxCase
+from oracles.cases import (
+    BINARY,
+    HIDDEN,
+    MLP_LOSSES,
+    REDUCTIONS,
+    UNARY,
+    GraphCase,
+    ManualCase,
+    MLPCase,
+    Node,
+    SoftmaxCase,
+)
 from oracles.numeric import ACTIVATIONS
 
 __all__ = ["REGIMES", "arrays", "directions", "one_hot", "layer_sizes", "networks", "graph_cases", "manual_cases",
-           "mlp_cases", "softmax_cases", "extreme_graph_cases", "cases", "RELU_MARGIN", "GRAPH_OPS", "FALLBACKS", "clear_of_zero"]
+           "mlp_cases", "softmax_cases", "extreme_graph_cases", "cases", "RELU_MARGIN", "GRAPH_OPS", "FALLBACKS",
+           "clear_of_zero"]
 
 REGIMES = ("conditioned", "saturated")
 SOFTMAX_REGIMES = ("conditioned", "saturated", "extreme_logits")

@@ -49,14 +49,15 @@ from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
 
 import oracles  # noqa: E402
 from backprop_harness.implementations import reference_gradient  # noqa: E402
+from backprop_harness.strategies import RELU_MARGIN, SOFTMAX_REGIMES, cases, clear_of_zero  # noqa: E402
 from oracles import EXACT, extended  # noqa: E402
 from oracles.cases import GraphCase, ManualCase, MLPCase, SoftmaxCase  # noqa: E402
 from oracles.numeric import ACTIVATIONS  # noqa: E402
 from oracles.rounding import magnitude  # noqa: E402
 from oracles.tolerance import tolerance  # noqa: E402
-from backprop_harness.strategies import RELU_MARGIN, SOFTMAX_REGIMES, clear_of_zero, cases  # noqa: E402
 
-PAIRS = [("scalar_graph", "conditioned")] + [(s, r) for s in ("manual_222", "mlp") for r in ("conditioned", "saturated")] \
+PAIRS = [("scalar_graph", "conditioned")] \
+    + [(s, r) for s in ("manual_222", "mlp") for r in ("conditioned", "saturated")] \
     + [("softmax", r) for r in SOFTMAX_REGIMES]
 LARGE_REGIME = "conditioned, 32-64"
 ORACLE_NAMES = list(oracles.ORACLES)
@@ -271,7 +272,8 @@ def summarise(records):
     with_ref = [r for r in records if r["versus_reference"] is not None]
     agree = [r for r in kept if r["cross"]["torch64 v jax64"] <= AUTODIFF_AGREEMENT]
     well = [r for r in kept if r["magnitude"] <= WELL_CONDITIONED * r["largest"]]
-    within = {f"{a} v {b}": [r for r in _above_floor(records, a, b) if r["magnitude"] <= MAX_CANCELLATION * r["largest"]]
+    within = {f"{a} v {b}": [r for r in _above_floor(records, a, b)
+                             if r["magnitude"] <= MAX_CANCELLATION * r["largest"]]
               for a, b in CROSS}
     worst_cases = {}
     for key, subset in within.items():
@@ -391,7 +393,8 @@ def report(rows, per_example, fresh):
             a, b = key.split(" v ")
             if a not in EXACT or b not in EXACT:
                 continue
-            print(f"   {system} {regime}, {key} {w['value']:.1e} [{w['case']}; magnitude {w['magnitude_over_largest']:.2g}]: "
+            print(f"   {system} {regime}, {key} {w['value']:.1e} "
+                  f"[{w['case']}; magnitude {w['magnitude_over_largest']:.2g}]: "
                   + ", ".join(f"{o} {w['versus_truth'][o]:.1e}" for o in EXACT) + f" -> {w['explanation']}")
 
     head = "".join(f"{c:>12}" for c in ("cs v torch", "cs v jax", "cs v truth", "torch v tr", "jax v truth"))
@@ -461,7 +464,8 @@ def main(argv=None):
     wall = time.perf_counter() - started
     print(f"\nwall time {wall:.0f} s")
     if args.json:
-        figures = {"settings": {"cases": args.cases, "large": args.large, "seed": args.seed, "u": U, "eps_longdouble": EPS_LD,
+        figures = {"settings": {"cases": args.cases, "large": args.large, "seed": args.seed, "u": U,
+                                "eps_longdouble": EPS_LD,
                                 "floor": FLOOR, "max_cancellation": MAX_CANCELLATION,
                                 "autodiff_agreement": AUTODIFF_AGREEMENT, "well_conditioned": WELL_CONDITIONED,
                                 "requirement": REQUIREMENT, "wall_seconds": wall},

@@ -96,11 +96,11 @@ if _CACHE:
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)   # every bucket counts
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
-import jax.numpy as jnp   # noqa: E402
-import numpy as np        # noqa: E402
-from jax import lax       # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+from jax import lax  # noqa: E402
 
-from oracles import Gradient   # noqa: E402
+from oracles import Gradient  # noqa: E402
 from oracles.cases import MANUAL_NAMES, GraphCase, ManualCase, MLPCase, Node, SoftmaxCase  # noqa: E402
 
 __all__ = ["gradient", "directional", "compile_count", "bucket", "depth_bucket", "precompile"]

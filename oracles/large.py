@@ -443,7 +443,7 @@ def verify(case, grads: dict, *, budget: int = BUDGET, spots: int = 4, seed: int
     layered = _Layered(case) if isinstance(case, (MLPCase, SoftmaxCase)) else None
     probes = _blocks(params, mags, layered, rng, budget)
     singletons: dict = {}
-    for label, name, idx, _ in probes:
+    for _label, name, idx, _ in probes:
         if idx.size == 1:
             singletons.setdefault(name, set()).add(int(idx[0]))
     probes += _spots(params, grads, mags, rng, spots, singletons) + [_all_direction(params, rng, 0)]

@@ -24,15 +24,16 @@ from backprop_harness import mistakes, reproducer
 from oracles.rounding import exact_rule
 from backprop_harness.diagnosis import CODES, MATCH_RTOL, diagnose, probe_case
 from backprop_harness.plugin import resolve
+from backprop_harness.strategies import cases
 from fixtures import SYSTEMS
 from oracles.cases import GraphCase, MLPCase, Node, SoftmaxCase
 from reference import mlp
-from backprop_harness.strategies import cases
 
 ROOT = Path(__file__).resolve().parent.parent
 
-REGIMES = [(s, r) for s in SYSTEMS for r in (("conditioned", "saturated", "extreme_logits") if s == "softmax"
-                                             else ("conditioned",) if s == "scalar_graph" else ("conditioned", "saturated"))]
+REGIMES = [(s, r) for s in SYSTEMS
+           for r in (("conditioned", "saturated", "extreme_logits") if s == "softmax"
+                     else ("conditioned",) if s == "scalar_graph" else ("conditioned", "saturated"))]
 
 
 def _scaled(grads, f):
@@ -228,7 +229,8 @@ def test_reproducers_follow_the_declared_conventions(tmp_path):
     path.write_text(f"CONVENTIONS = {{'softmax': {declared!r}}}\n" + source)
     conv = systems.SYSTEMS["softmax"].validate(declared)
     case = SoftmaxCase(np.array([[0.5, -1.0], [1.0, 2.0]]), np.eye(3)[[2, 0]], np.array([[0.5, 1.0], [1.0, -1.0]]),
-                       np.array([0.25, 0.0]), np.array([[1.0, -1.0, 0.5], [0.5, 0.5, 0.25]]), np.array([0.0, 0.1, -0.1]),
+                       np.array([0.25, 0.0]), np.array([[1.0, -1.0, 0.5], [0.5, 0.5, 0.25]]),
+                       np.array([0.0, 0.1, -0.1]),
                        "mean", "tanh")
     snippet = reproducer.snippet(resolve(str(path)), "softmax_gradients", case, mistakes.right(case), conv=conv)
     assert "np.array([2, 0])" in snippet                        # the labels, as integers

@@ -11,13 +11,19 @@ from hypothesis import given, strategies as st
 
 from backprop_harness.compare import assert_close
 from backprop_harness.implementations import VALUE_OPS
-from oracles.cases import evaluate
-from oracles.rounding import magnitude
-from oracles.finite_differences import central_difference
-from oracles.tolerance import tolerance
 from backprop_harness.strategies import graph_cases
-from reference.engine import (Value, forward_tangents, gradient_forward, gradient_magnitude, gradient_reverse,
-                              topological_order)
+from oracles.cases import evaluate
+from oracles.finite_differences import central_difference
+from oracles.rounding import magnitude
+from oracles.tolerance import tolerance
+from reference.engine import (
+    Value,
+    forward_tangents,
+    gradient_forward,
+    gradient_magnitude,
+    gradient_reverse,
+    topological_order,
+)
 
 pytestmark = pytest.mark.system("scalar_graph")
 

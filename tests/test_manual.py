@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given
 
 from backprop_harness.compare import assert_close
+from backprop_harness.strategies import arrays
 from oracles.tolerance import tolerance
 from reference import manual, mlp, protocol
 from reference.replays import network_222_graph
-from backprop_harness.strategies import arrays
 
 pytestmark = pytest.mark.system("manual_222")
 

@@ -8,12 +8,12 @@ import pytest
 from hypothesis import given, strategies as st
 
 from backprop_harness.compare import assert_close
+from backprop_harness.strategies import arrays, networks
 from oracles.cases import MLPCase
 from oracles.rounding import magnitude
 from oracles.tolerance import tolerance
 from reference import activations, mlp, protocol
 from reference.activations import ACTIVATIONS
-from backprop_harness.strategies import arrays, networks
 
 pytestmark = pytest.mark.system("mlp")
 

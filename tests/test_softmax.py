@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given
 
 from backprop_harness.compare import assert_close
+from backprop_harness.strategies import arrays, softmax_cases
 from oracles.rounding import magnitude
 from oracles.tolerance import tolerance
 from reference import protocol, softmax
-from backprop_harness.strategies import arrays, softmax_cases
 
 pytestmark = pytest.mark.system("softmax")
 

@@ -32,10 +32,12 @@ def _validated(path: Path, buggy: bool) -> dict:
     meta = declared(path)
     if buggy:
         if meta.get("system") not in SYSTEM_FUNCTIONS:
-            raise ValueError(f"{path.name}: ZOO['system'] = {meta.get('system')!r}; expected one of {list(SYSTEM_FUNCTIONS)}")
+            raise ValueError(f"{path.name}: ZOO['system'] = {meta.get('system')!r}; expected one of "
+                             f"{list(SYSTEM_FUNCTIONS)}")
         bad = [c for c in meta.get("fails", []) if c not in CHECKS]
         if bad or not meta.get("fails"):
-            raise ValueError(f"{path.name}: ZOO['fails'] = {meta.get('fails')!r}; expected a non-empty list from {CHECKS}")
+            raise ValueError(f"{path.name}: ZOO['fails'] = {meta.get('fails')!r}; expected a non-empty list "
+                             f"from {CHECKS}")
         if meta.get("diagnosis") is not None and meta["diagnosis"] not in CODES:
             raise ValueError(f"{path.name}: ZOO['diagnosis'] = {meta['diagnosis']!r}; expected None or a code of "
                              "backprop_harness.diagnosis.CODES")
