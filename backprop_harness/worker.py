@@ -351,7 +351,7 @@ def _parameters(obj) -> list | None:
 def _version(module, init) -> str | None:
     version = getattr(module, "__version__", None)
     if version is None and init.get("distribution"):
-        import importlib.metadata  # here: 50 ms of every worker's start, for installed packages only
+        import importlib.metadata  # here: costly at every worker's start, and only installed packages need it
         try:
             version = importlib.metadata.version(init["distribution"])
         except importlib.metadata.PackageNotFoundError:

@@ -302,7 +302,7 @@ def test_the_diagnosis_names_the_convention_not_a_mistake(tmp_path, load):
 
 
 def test_a_file_with_nothing_of_the_protocol_fails_and_says_what_it_meant(tmp_path):
-    """A misspelled function (``mlp_grad``) used to skip everything and exit 0, green in CI."""
+    """A misspelled function (``mlp_grad``) must not skip everything and exit 0 (green in CI)."""
     import os
     import subprocess
     import sys

@@ -178,7 +178,7 @@ def _snippet(spec, fn, case, before=()):
 def test_a_reproducer_holds_the_output_to_the_loss_s_tolerance_not_the_gradient_s():
     """A random seed's graph: its gradient is 0 (the leaf is multiplied by itself at 0)
     and its output 0.26; the reference's own output, one ulp from the complex-valued
-    evaluation the snippet prints as expected, was marked WRONG under the gradient's atol."""
+    evaluation the snippet prints as expected, would be WRONG under the gradient's atol."""
     nodes = (Node("add", 0, 0), Node("add", 1, 0), Node("mul", 2, 0), Node("neg", 3), Node("exp", 4),
              Node("pow", 5, 2.0), Node("neg", 6), Node("neg", 7), Node("neg", 8), Node("add", 9, 0.0),
              Node("sigmoid", 10), Node("tanh", 11))
@@ -255,7 +255,7 @@ def test_reproducers_of_the_reference_print_ok_for_every_system(system, data):
         return                                 # reference.protocol has the protocol's default conventions
     for fn in fns:
         out = io.StringIO()
-        with contextlib.redirect_stdout(out):          # in-process: a subprocess per example costs 0.2 s
+        with contextlib.redirect_stdout(out):          # in-process: a subprocess per example would dominate
             exec(_snippet(resolve(None), fn, case), {})
         lines = [line for line in out.getvalue().splitlines() if not line.startswith(" ")]
         assert lines and all(": ok" in line for line in lines), out.getvalue()

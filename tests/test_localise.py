@@ -173,7 +173,8 @@ NAIVE_SIGMOID = ("""        if x >= 0:
 def test_the_lecture_tanh_is_exact_enough_near_zero(tmp_path, ask):
     """(e^2x - 1)/(e^2x + 1) loses every relative digit at x = 1e-200 (it gives 0): an absolute
     error of a few eps, within the rounding of its terms, so the answer passes; its
-    derivative 1 - t^2 is exact. The verdict no longer depends on whether a seed draws it."""
+    derivative 1 - t^2 is exact. Asked here directly, so the verdict does not depend on
+    whether a seed draws such an x."""
     import oracles
     from backprop_harness.compare import gradient_report
     impl, probe, ops = ask(engine(tmp_path, "lecture", LECTURE_TANH))
