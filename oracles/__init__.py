@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["ORACLES", "EXACT", "REQUIRES", "available", "Gradient", "Directional", "gradient", "directional", "precompile_jax",
-           "jax_warmup_thread"]
+__all__ = ["ORACLES", "EXACT", "REQUIRES", "available", "Gradient", "Directional", "gradient", "directional",
+           "precompile_jax", "jax_warmup_thread"]
 
 # name -> (module, keyword arguments of its gradient and directional)
 ORACLES = {

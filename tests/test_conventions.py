@@ -310,7 +310,8 @@ def test_a_file_with_nothing_of_the_protocol_fails_and_says_what_it_meant(tmp_pa
     path.write_text("def mlp_grad(X, T, Ws, bs):\n    return 0\n")
     env = {k: v for k, v in os.environ.items() if k not in ("BACKPROP_IMPL", "PYTEST_XDIST_WORKER")}
     proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-n", "0",
-                           "--oracles", "complex_step", "--impl", str(path), "backprop_harness/conformance/test_conformance.py"],
+                           "--oracles", "complex_step", "--impl", str(path),
+                           "backprop_harness/conformance/test_conformance.py"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1, proc.stdout[-2000:]
     assert "defines none of the protocol's names" in proc.stdout and "mlp_grad for mlp_gradients?" in proc.stdout

@@ -21,12 +21,12 @@ from hypothesis import given, strategies as st
 
 import oracles
 from backprop_harness import mistakes, reproducer
-from oracles.rounding import exact_rule
 from backprop_harness.diagnosis import CODES, MATCH_RTOL, diagnose, probe_case
 from backprop_harness.plugin import resolve
 from backprop_harness.strategies import cases
 from fixtures import SYSTEMS
 from oracles.cases import GraphCase, MLPCase, Node, SoftmaxCase
+from oracles.rounding import exact_rule
 from reference import mlp
 
 ROOT = Path(__file__).resolve().parent.parent
