@@ -1,7 +1,6 @@
-"""Implementations under test, answering ``oracles.cases`` questions as ``oracles.Gradient``s.
-
-For now the built-in reference (``reference/``); the plug-in path adds
-adapters of the same shape for code the harness did not write.
+"""The built-in reference (``reference/``) answering ``oracles.cases`` questions as
+``oracles.Gradient``s, as the oracles do; the plug-in path
+(``backprop_harness.plugin``) asks code the harness did not write the same questions.
 """
 from __future__ import annotations
 

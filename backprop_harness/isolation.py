@@ -260,8 +260,8 @@ class Worker:
         if (self.sandbox_mode or os.environ.get("BACKPROP_SANDBOX")) != "off":
             # Imported here, on the parent's side only (the child imports none of it), and
             # not at all when the sandbox is off: Hypothesis also draws from the literals of
-            # the local modules loaded, so with the sandbox off a derandomized run draws the
-            # examples it drew before this module existed.
+            # the local modules loaded, so with the sandbox off a derandomized run's examples
+            # do not depend on the sandbox's code.
             from backprop_harness import sandbox
             box = sandbox.plan(self.sandbox_mode, self.handler, self.init, root=Path(_REPO_ROOT),
                                python=self.python)

@@ -27,9 +27,9 @@ shapes or dtypes (the message says what was expected).
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 import sys
 import time
+from dataclasses import replace
 
 import numpy as np
 
@@ -83,7 +83,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         help="layer sizes, inputs first (default 256,512,10; softmax: inputs,hidden,classes)")
     parser.add_argument("--batch", type=_positive, default=32, help="rows of X (default 32)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random network and of the check (default 0)")
-    parser.add_argument("--system", choices=("mlp", "softmax"), default="mlp", help="which protocol system (default mlp)")
+    parser.add_argument("--system", choices=("mlp", "softmax"), default="mlp",
+                        help="which protocol system (default mlp)")
     parser.add_argument("--timeout", type=float, default=60.0,
                         help="seconds your implementation may take for its one call (default 60)")
     parser.add_argument("--budget", type=_positive, default=BUDGET,
@@ -163,7 +164,8 @@ def run(impl: Implementation, args) -> int:
     for name, p in case.params().items():
         g = float(np.max(np.abs(answer.gradient.grads[name]), initial=0.0))
         verdict = "wrong" if name in bad else "ok"
-        print(f"  {name:<8}{np.size(p):>9}{g:>12.3g}{result.resolution[name]:>12.1e}{result.floor[name]:>10.1e}  {verdict}")
+        print(f"  {name:<8}{np.size(p):>9}{g:>12.3g}{result.resolution[name]:>12.1e}{result.floor[name]:>10.1e}"
+              f"  {verdict}")
     print("  (resolution: the smallest single-entry error this check is guaranteed to catch, over max |grad|; "
           "floor: one entry's own exact-rule tolerance)")
     ok = result.ok and loss_ok

@@ -195,7 +195,8 @@ def _fit(op, rows) -> str | None:
     nonzero = np.abs(want) > tol
     if nonzero.any():
         ratios = got[nonzero] / want[nonzero]
-        if np.all(np.abs(ratios - ratios[0]) <= 1e-9 * max(1.0, abs(ratios[0]))) and np.all(np.abs(got[~nonzero]) <= tol):
+        if np.all(np.abs(ratios - ratios[0]) <= 1e-9 * max(1.0, abs(ratios[0]))) \
+                and np.all(np.abs(got[~nonzero]) <= tol):
             c = ratios[0]
             if abs(c + 1) <= 1e-9:
                 return "its sign is flipped"

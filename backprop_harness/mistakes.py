@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from backprop_harness.implementations import reference_gradient
 from oracles import Gradient
 from oracles.cases import MANUAL_NAMES, GraphCase, ManualCase, MLPCase, SoftmaxCase, evaluate
-from backprop_harness.implementations import reference_gradient
 from reference.activations import activation, sigmoid
 
 __all__ = ["right", "mistaken", "batch_size"]

@@ -21,11 +21,23 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from oracles.cases import BINARY, HIDDEN, MLP_LOSSES, REDUCTIONS, UNARY, GraphCase, ManualCase, MLPCase, Node, SoftmaxCase
+from oracles.cases import (
+    BINARY,
+    HIDDEN,
+    MLP_LOSSES,
+    REDUCTIONS,
+    UNARY,
+    GraphCase,
+    ManualCase,
+    MLPCase,
+    Node,
+    SoftmaxCase,
+)
 from oracles.numeric import ACTIVATIONS
 
 __all__ = ["REGIMES", "arrays", "directions", "one_hot", "layer_sizes", "networks", "graph_cases", "manual_cases",
-           "mlp_cases", "softmax_cases", "extreme_graph_cases", "cases", "RELU_MARGIN", "GRAPH_OPS", "FALLBACKS", "clear_of_zero"]
+           "mlp_cases", "softmax_cases", "extreme_graph_cases", "cases", "RELU_MARGIN", "GRAPH_OPS", "FALLBACKS",
+           "clear_of_zero"]
 
 REGIMES = ("conditioned", "saturated")
 SOFTMAX_REGIMES = ("conditioned", "saturated", "extreme_logits")
@@ -299,9 +311,9 @@ def graph_cases(draw, ops=GRAPH_OPS, max_leaves=6, max_nodes=30):
     side (``2.5 - x``, ``x / 3``: the reflected operators). The values still
     untaken at the end are joined into the output by add, mul or sub (up to 5
     more nodes), so the output depends on every node: a mistake in any operation
-    can show in the gradient. (Drawing operands from all earlier values left a
-    median of 3 of 12 nodes on the output's path; bugs in div, sub, tanh and the
-    walk order then escaped one run in 5 to 3 in 5 of 50 examples: the bug zoo.)
+    can show in the gradient. (Operands drawn from all earlier values leave most
+    nodes off the output's path, where a wrong operation cannot show; the bug zoo's
+    mistakes in div, sub, tanh and the walk order would then escape many runs.)
 
     Guarantees, checked as the program is built from the values it computes:
     log arguments positive, divisors and negative-power bases away from 0, relu

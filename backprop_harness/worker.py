@@ -184,7 +184,8 @@ class Handler:
             out.backward()
             result = {"data": [], "grads": []}
             for i, v in enumerate(values):
-                label = f"x{i}" if i < len(leaves) else f"node {i - len(leaves)} ({request['nodes'][i - len(leaves)][0]})"
+                j = i - len(leaves)
+                label = f"x{i}" if j < 0 else f"node {j} ({request['nodes'][j][0]})"
                 result["data"].append(_number(getattr(v, "data", None), f"{label}.data"))
                 grad = getattr(v, "grad", None)
                 if i < len(leaves):
@@ -350,7 +351,7 @@ def _parameters(obj) -> list | None:
 def _version(module, init) -> str | None:
     version = getattr(module, "__version__", None)
     if version is None and init.get("distribution"):
-        import importlib.metadata      # here: 50 ms of every worker's start, for installed packages only
+        import importlib.metadata  # here: costly at every worker's start, and only installed packages need it
         try:
             version = importlib.metadata.version(init["distribution"])
         except importlib.metadata.PackageNotFoundError:

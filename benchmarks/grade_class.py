@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/grade_class.py [--jobs 2] [--profile ci] [--oracles complex_step] [--json out.json]
 
-Puts every zoo entry (41 buggy, 10 correct) in one class folder, grades it into a
+Puts every zoo entry (zoo/buggy and zoo/correct) in one class folder, grades it into a
 fresh output folder (nothing reused), and prints the wall time, the time per
 submission (median, 90th percentile, slowest) and whether every row has the
 verdict its ``ZOO`` declaration expects (buggy: its system fails with its
@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from backprop_harness import grade  # noqa: E402
-from tests.test_zoo import ENTRIES, outcome  # noqa: E402
+from zoo.judge import ENTRIES, outcome  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -45,7 +45,9 @@ def main(argv=None) -> int:
         wrong = []
         for path in ENTRIES:
             report = out / path.stem / "conformance.json"
-            run = {"report": json.loads(report.read_text()) if report.exists() else None}
+            log = out / path.stem / "pytest.log"
+            run = {"report": json.loads(report.read_text()) if report.exists() else None,
+                   "output": log.read_text() if log.exists() else ""}
             result = outcome(path, run)
             if not result["ok"]:
                 wrong.append(f"{path.stem}: {result['problem']}")

@@ -20,8 +20,8 @@ table         sigmoid MLPs from 2-2-2 (12 parameters with biases) to 256-512-10
               * central loop the classic check: two loss evaluations per coordinate in a
                              Python loop; timed on 2,000 coordinates and scaled (marked ~)
 resolution    256-512-10: per tensor, the smallest single-entry error guaranteed caught
-              (/ max |grad|) by one direction over the tensor (what ``verify`` asked
-              before the blocks), by ``verify`` now, and the floor (the largest
+              (/ max |grad|) by one direction over the tensor (the cheapest
+              question), by ``verify``, and the floor (the largest
               single entry's own exact-rule tolerance)
 budget        256-512-10: ``verify``'s budget against its resolution and time
 injection     256-512-10: one entry of each tensor off by 1e-5 ... 1e-10 of max |grad|

@@ -10,13 +10,13 @@ computes for every case each oracle's gradient, the reference's and the truth:
 float64's), whose own error is checked here by a second step (suite sizes). Prints:
 
 1. the reference against each oracle, relative to the gradient's largest entry,
-   median / 90th percentile, with the exact rule's sensitivity (as before);
+   median / 90th percentile, with the exact rule's sensitivity;
 2. each oracle and the reference against the truth, max|diff| / max|truth|:
    median / 90th percentile / worst;
 3. the same errors in units of u max(magnitude) (u = 2^-53, the magnitude from
    ``oracles.rounding``): what a float64 evaluation can reach at best is ~1 there;
 4. oracle against oracle, the worst case (over the cases whose gradient is within
-   MAX_CANCELLATION of its rounding magnitude, as before), and for each worst case
+   MAX_CANCELLATION of its rounding magnitude), and for each worst case
    of two exact oracles which of them is off from the truth, and by how much;
 5. the complex step against the autodiff oracles, worst case, over the cases where
    torch64 and jax64 agree within AUTODIFF_AGREEMENT of the largest entry and over
@@ -38,9 +38,8 @@ import pickle
 import time
 
 # One BLAS thread unless the caller says otherwise (set before numpy is imported). The numerical
-# oracles' matmuls are small and batched; on the 2-core development machine under load, OpenBLAS's
-# threads contended so that the float64 complex step of one 32-64-10 softmax case took 0.9 s with
-# one thread and 70-84 s with its default two: a cost per example that measured the load.
+# oracles' matmuls are small and batched; on a loaded machine OpenBLAS's threads contend for the
+# busy cores and slow them by orders of magnitude: a cost per example that would measure the load.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import hypothesis  # noqa: E402
@@ -49,14 +48,15 @@ from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
 
 import oracles  # noqa: E402
 from backprop_harness.implementations import reference_gradient  # noqa: E402
+from backprop_harness.strategies import RELU_MARGIN, SOFTMAX_REGIMES, cases, clear_of_zero  # noqa: E402
 from oracles import EXACT, extended  # noqa: E402
 from oracles.cases import GraphCase, ManualCase, MLPCase, SoftmaxCase  # noqa: E402
 from oracles.numeric import ACTIVATIONS  # noqa: E402
 from oracles.rounding import magnitude  # noqa: E402
 from oracles.tolerance import tolerance  # noqa: E402
-from backprop_harness.strategies import RELU_MARGIN, SOFTMAX_REGIMES, clear_of_zero, cases  # noqa: E402
 
-PAIRS = [("scalar_graph", "conditioned")] + [(s, r) for s in ("manual_222", "mlp") for r in ("conditioned", "saturated")] \
+PAIRS = [("scalar_graph", "conditioned")] \
+    + [(s, r) for s in ("manual_222", "mlp") for r in ("conditioned", "saturated")] \
     + [("softmax", r) for r in SOFTMAX_REGIMES]
 LARGE_REGIME = "conditioned, 32-64"
 ORACLE_NAMES = list(oracles.ORACLES)
@@ -86,9 +86,9 @@ WELL_CONDITIONED = 10.0
 SECOND_STEP = 3 * np.ldexp(np.longdouble(1), -1600)     # another mantissa than extended.STEP: other roundings
 
 # Larger networks: the architectures cycled through by --large (each batch 32). Long double
-# matmul has no BLAS and the truth evaluates the network once per parameter: a 64-64-10
-# network took ~40 s, so the input and hidden widths' product stays at 2048-2304 (3-5 s
-# per case for the truth, about as much again for the five oracles).
+# matmul has no BLAS and the truth evaluates the network once per parameter, so its cost
+# grows as the square of the widths: the input and hidden widths' product stays at
+# 2048-2304, where a case takes seconds rather than minutes.
 LARGE_ARCHITECTURES = {"mlp": [(32, 64, 10), (64, 32, 10), (32, 32, 32, 10)],
                        "softmax": [(32, 64, 10), (64, 32, 10), (48, 48, 10)]}
 LARGE_BATCH = 32
@@ -271,7 +271,8 @@ def summarise(records):
     with_ref = [r for r in records if r["versus_reference"] is not None]
     agree = [r for r in kept if r["cross"]["torch64 v jax64"] <= AUTODIFF_AGREEMENT]
     well = [r for r in kept if r["magnitude"] <= WELL_CONDITIONED * r["largest"]]
-    within = {f"{a} v {b}": [r for r in _above_floor(records, a, b) if r["magnitude"] <= MAX_CANCELLATION * r["largest"]]
+    within = {f"{a} v {b}": [r for r in _above_floor(records, a, b)
+                             if r["magnitude"] <= MAX_CANCELLATION * r["largest"]]
               for a, b in CROSS}
     worst_cases = {}
     for key, subset in within.items():
@@ -391,7 +392,8 @@ def report(rows, per_example, fresh):
             a, b = key.split(" v ")
             if a not in EXACT or b not in EXACT:
                 continue
-            print(f"   {system} {regime}, {key} {w['value']:.1e} [{w['case']}; magnitude {w['magnitude_over_largest']:.2g}]: "
+            print(f"   {system} {regime}, {key} {w['value']:.1e} "
+                  f"[{w['case']}; magnitude {w['magnitude_over_largest']:.2g}]: "
                   + ", ".join(f"{o} {w['versus_truth'][o]:.1e}" for o in EXACT) + f" -> {w['explanation']}")
 
     head = "".join(f"{c:>12}" for c in ("cs v torch", "cs v jax", "cs v truth", "torch v tr", "jax v truth"))
@@ -461,7 +463,8 @@ def main(argv=None):
     wall = time.perf_counter() - started
     print(f"\nwall time {wall:.0f} s")
     if args.json:
-        figures = {"settings": {"cases": args.cases, "large": args.large, "seed": args.seed, "u": U, "eps_longdouble": EPS_LD,
+        figures = {"settings": {"cases": args.cases, "large": args.large, "seed": args.seed, "u": U,
+                                "eps_longdouble": EPS_LD,
                                 "floor": FLOOR, "max_cancellation": MAX_CANCELLATION,
                                 "autodiff_agreement": AUTODIFF_AGREEMENT, "well_conditioned": WELL_CONDITIONED,
                                 "requirement": REQUIREMENT, "wall_seconds": wall},

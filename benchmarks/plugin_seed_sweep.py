@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def run(impl: str, seed: int, out: Path) -> dict:
     report = out / f"{Path(impl).stem}_{seed}.json"
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0",
-                           "backprop_harness/conformance/test_conformance.py", "--impl", impl, f"--hypothesis-seed={seed}",
+                           "backprop_harness/conformance/test_conformance.py", "--impl", impl,
+                           f"--hypothesis-seed={seed}",
                            "--conformance-json", str(report)], cwd=ROOT, capture_output=True, text=True)
     (out / f"{Path(impl).stem}_{seed}.log").write_text(proc.stdout + proc.stderr)
     if not report.exists():

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["ORACLES", "EXACT", "REQUIRES", "available", "Gradient", "Directional", "gradient", "directional", "precompile_jax",
-           "jax_warmup_thread"]
+__all__ = ["ORACLES", "EXACT", "REQUIRES", "available", "Gradient", "Directional", "gradient", "directional",
+           "precompile_jax", "jax_warmup_thread"]
 
 # name -> (module, keyword arguments of its gradient and directional)
 ORACLES = {
@@ -112,8 +112,7 @@ def precompile_jax(modes=("gradient", "directional")):
     """Import JAX and compile the smallest bucket of every system (``jax64.precompile``) on a
     daemon thread, and return it. Importing and tracing hold the GIL, XLA's compiler does
     not: on a machine whose second core the caller leaves idle, the first cases of each
-    system then find their bucket compiled (a first run of the suite otherwise spends
-    ~6 s compiling in line)."""
+    system then find their bucket compiled instead of compiling it in line."""
     global _jax_warmup
     if _jax_warmup is None:
         import atexit

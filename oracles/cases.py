@@ -313,7 +313,6 @@ def per_case(fn, size: int = 8):
             del kept[next(iter(kept))]
         kept[id(case)] = (case, value)
         return value
-    cached.cache_clear = kept.clear
     return cached
 
 

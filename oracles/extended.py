@@ -12,8 +12,8 @@ Why this is a truth for float64 errors:
   forward mode does, so the result is f' with rounding errors of at most k eps_ld
   times the rounding magnitude of the computation (``oracles.rounding``'s analysis
   with eps_ld for float64's eps; k as in the exact rule): 2^-11 of float64's bound.
-  Measured: two steps agree to <= 1e-18 of the largest entry, mpmath at 40 digits
-  to ~1e-3 of that bound (``tests/test_extended.py``);
+  ``tests/test_extended.py`` holds it to that: two steps, and mpmath at 40 digits,
+  agree with it far inside the bound;
 * no truncation: h = 2^-2000 ≈ 9e-603 (long double reaches 3e-4932, float64
   only 2e-308), so h^2 ≈ 8e-1205 and the O(h^2 f''') term is some 1100 orders
   below long double rounding for every derivative these systems have, with no
@@ -28,9 +28,10 @@ Why this is a truth for float64 errors:
 Every case's data are float64 arrays; numpy promotes them to long double
 against the long-double parameters (sigmoid's ``np.result_type`` included), and
 ``gradient`` refuses an answer whose dtype is not ``clongdouble``. Long-double
-matmul has no BLAS and every parameter costs one evaluation of the network: 0.3-1.7 ms
-per case of the suite's strategies, 3-4 s for a 32-64-10 network with batch 32, ~40 s
-at 64-64-10 (``benchmarks/oracle_accuracy.py`` measures it).
+matmul has no BLAS and every parameter costs one evaluation of the network: cheap
+on the suite's small cases, slow on networks of thousands of parameters, so it is
+the truth of tests and benchmarks, not an oracle of the default run
+(``benchmarks/oracle_accuracy.py`` reports its cost per case).
 """
 from __future__ import annotations
 

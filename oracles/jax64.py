@@ -6,15 +6,16 @@ Reverse mode (``gradient``) is ``jax.value_and_grad``, forward mode
 ``jax.nn.log_softmax``), independently of ``reference/``, ``oracles.numeric``
 and ``oracles.torch64``.
 
-Why buckets. Op-by-op ``jax.grad`` costs ~0.5 s a call and ``jax.jit`` ~0.1 s of
-compilation per new shape, and Hypothesis draws a new shape nearly every
+Why buckets. Un-jitted ``jax.grad`` dispatches op by op, and ``jax.jit`` compiles
+once per new shape at a cost of thousands of compiled calls
+(docs/design-figures.md), while Hypothesis draws a new shape nearly every
 example. So every case is padded up to a *bucket* and one compiled function
 serves every case in it:
 
 * sizes: every dimension (batch, each layer's width, softmax's features, hidden
   units and classes, a graph's leaves) is rounded up to ``bucket(d)``, the next
   power of two and at least 8; a graph's node count to the next power of two
-  and at least 64 (a padding node costs ~2.5 us a call, a compilation ~0.6 s);
+  and at least 64 (a padding node costs far less than a compilation);
 * MLP depth: rounded up to ``depth_bucket(L)``, the next power of two and at
   least 4, by appending identity layers (W = I, b = 0, f = identity) after the
   output layer; x * 1 + 0 is exact, so they carry the output through unchanged
@@ -48,38 +49,20 @@ Why the padding changes nothing. Padding adds exact zeros or selects them:
 
 What remains is the summation order of XLA's dot products on padded shapes: a
 few ulps of each sum's terms, amplified only where ``oracles.rounding`` expects
-it (against an unpadded ``jax.grad`` over 150 random MLPs the worst was 2e-13 of
-|dL/dW2|, through a tanh output of -0.99945, where 1 + a loses 11 bits).
+it (through a tanh output near -1, say, where 1 + a loses bits).
 
-Measured on 2 CPU cores shared with other work, jax 0.10.2, three runs of
-``PYTHONPATH=. .venv/bin/python /tmp/jax64_bench.py``, a throwaway script (not
-kept): per system 400 random cases, the first 200 as warm-up (recording the
-first call of each bucket), then ``gradient`` timed over the other 200 (host
-padding, the call, and the copy back included), then ``directional``. MLPs of
-depth 1-4, widths 1-8, batch 1-8, random activations, layouts, losses and
-biases; graphs of 1-8 leaves and 1-40 nodes of every op, constants on either
-side; softmax sizes 1-8::
-
-    import oracles.jax64                         0.5-0.7 s
-    MLP      1 bucket,  first call  0.5-1.0 s    then 0.41-0.63 ms a gradient call
-             (the process's first call: includes XLA's start-up)
-             directional: first 0.3-0.5 s, then 0.35-0.55 ms
-    graph    1 bucket,  first call  0.5-0.8 s    then 0.31-0.43 ms a gradient call
-             directional: first 0.2-0.25 s, then 0.2-0.3 ms
-    softmax  1 bucket,  first call  0.3-0.5 s    then 0.32-0.54 ms a gradient call
-
-With graph node buckets of 8, 16, 32, 64 instead, each of the four cost
-0.56-0.73 s to compile against 0.26-0.40 ms a call for 5-60 nodes, hence one
-bucket of at least 64 nodes.
+A graph's node count has one bucket of at least 64 nodes rather than buckets of
+8, 16, 32 and 64: each extra bucket is another compilation, and a padding node
+costs far less.
 
 ``compile_count()`` counts traces, which under ``jax.jit`` are one-to-one with
 compilations.
 
 Compiled executables are also kept on disk (JAX's persistent compilation cache,
 in ``BACKPROP_JAX_CACHE``, default ~/.cache/backprop-harness/jax; empty disables
-it): a later process that needs a bucket loads it instead of compiling it again
-(three buckets: 1.45 s cold, 0.61 s from the cache), which is most of what a
-second run of the suite, or a plug-in run after it, spends on JAX.
+it): a later process that needs a bucket loads it instead of compiling it again,
+which saves most of what a second run of the suite, or a plug-in run after it,
+would spend on JAX.
 """
 from __future__ import annotations
 
@@ -96,11 +79,11 @@ if _CACHE:
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)   # every bucket counts
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
-import jax.numpy as jnp   # noqa: E402
-import numpy as np        # noqa: E402
-from jax import lax       # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+from jax import lax  # noqa: E402
 
-from oracles import Gradient   # noqa: E402
+from oracles import Gradient  # noqa: E402
 from oracles.cases import MANUAL_NAMES, GraphCase, ManualCase, MLPCase, Node, SoftmaxCase  # noqa: E402
 
 __all__ = ["gradient", "directional", "compile_count", "bucket", "depth_bucket", "precompile"]
@@ -348,7 +331,7 @@ def _graph_loss(leaves, data):
 
 
 def _graph_shapes(case: GraphCase):
-    # a padding node costs ~2.5 us a call and a compilation ~0.6 s: one bucket for up to 64 nodes
+    # a padding node costs far less than a compilation: one bucket for up to 64 nodes
     return bucket(case.leaves.size), bucket(len(case.nodes), least=GRAPH_NODES_LEAST)
 
 

@@ -1,6 +1,6 @@
-"""Checking the gradient of a large network in about a second, every entry to within a
-small multiple of the exact rule's floor: the complex step on blocks of each tensor,
-bisection where a block fails.
+"""Checking the gradient of a large network in far fewer loss evaluations than it has
+parameters, every entry to within a small multiple of the exact rule's floor: the
+complex step on blocks of each tensor, bisection where a block fails.
 
 A coordinate-by-coordinate check costs two loss evaluations per parameter
 (137,000 for a 256-512-10 network). ``verify`` asks far fewer questions, each
@@ -44,24 +44,15 @@ The questions
   (``complex_step`` itself on ``oracles.numeric.loss`` of every parameter): an
   independent check of the layer-aware evaluation below in every run.
 
-Choice of ``budget`` (the 256-512-10 sigmoid MLP, batch 32: the ``budget`` section of
-``benchmarks/large_network.py``, best of 3 on this 2-core machine): the resolution
-goes as 1/budget; the time is a fixed part, one question per block (~45 us: the
-2 x 32 x 10 complex sigmoids of the output layer dominate) and one unit-column per
-unit and position of the second cover, which grows as the budget falls (a unit of
-few blocks gives few entries per position):
-
-    budget       1024     2048     4096     8192    16384    32768
-    W1          3.8e-9   1.9e-9   9.9e-10  5.2e-10  2.9e-10  1.7e-10   (/ max |grad|; floor 7.2e-11)
-    W2          3.8e-9   2.0e-9   1.0e-9   5.6e-10  3.2e-10  2.1e-10   (floor 1.1e-10)
-    seconds     0.59     0.46     0.43     0.56     0.90     1.58
-
-The default, 8192, keeps a correct gradient's check near 0.6 s (1.0-1.4 s while
-other test runs kept both cores busy) and resolves every entry of every tensor to
-5.6e-10 of max |grad| or better: within 5x-7x of the floor of its tensor's
-worst-conditioned entry (b1 and b2, a unit per entry, at the floor), and 7,000
-times finer than one direction over W1 (3.5e-6). Each halving of the resolution
-beyond it costs 1.6x-1.8x the time; below it the time hardly falls.
+Choice of ``budget``: the resolution goes as 1/budget; the time is a fixed part,
+one question per block (the complex sigmoids of the output layer dominate it) and
+one unit-column per unit and position of the second cover, which grows as the
+budget falls (a unit of few blocks gives few entries per position). So below some
+budget the time hardly falls, and above it each halving of the resolution costs
+markedly more time. The default, 8192, sits at that knee on a 256-512-10 network: it
+resolves every entry within a small multiple of its tensor's floor, thousands of
+times finer than one direction over a tensor (the table, and the command that
+makes it, are in docs/design-figures.md).
 
 The layer-aware evaluation
 --------------------------
@@ -97,8 +88,8 @@ What a pass means: every block, spot and direction agreed within the exact rule.
 ``Verification.resolution`` is, per tensor, the largest over its entries of the
 smallest tolerance of a question covering the entry (its block, or a spot),
 relative to the gradient's largest entry: a single wrong entry off by more than
-that (plus the correct gradient's own disagreement in that block, measured at
-~1e-15 of max |grad|) is caught. ``Verification.floor`` is the largest
+that (plus the correct gradient's own disagreement in that block, of the order of
+float64's rounding of max |grad|) is caught. ``Verification.floor`` is the largest
 single-entry tolerance of each tensor: what no check under the policy resolves
 better.
 """
@@ -119,7 +110,7 @@ from oracles.rounding import exact_rule
 __all__ = ["Question", "Verification", "verify", "directional_only", "random_mlp", "random_softmax", "BUDGET",
            "MAX_BLOCKS"]
 
-BUDGET = 8192          # block questions of the first cover (module docstring: the trade-off measured)
+BUDGET = 8192          # block questions of the first cover (module docstring: the trade-off)
 SECOND_COVER = 4       # the second cover's blocks are cut at this many caps
 MAX_BLOCKS = 64        # failing blocks of one tensor beyond which it is reported as widespread
 _EPS = float(np.finfo(np.float64).eps)
@@ -443,7 +434,7 @@ def verify(case, grads: dict, *, budget: int = BUDGET, spots: int = 4, seed: int
     layered = _Layered(case) if isinstance(case, (MLPCase, SoftmaxCase)) else None
     probes = _blocks(params, mags, layered, rng, budget)
     singletons: dict = {}
-    for label, name, idx, _ in probes:
+    for _label, name, idx, _ in probes:
         if idx.size == 1:
             singletons.setdefault(name, set()).add(int(idx[0]))
     probes += _spots(params, grads, mags, rng, spots, singletons) + [_all_direction(params, rng, 0)]

@@ -8,8 +8,8 @@ the sum of the absolute values of its terms, and every local derivative by the
 magnitude of the terms that compute it plus the error it inherits from the
 forward value it is evaluated at. It is far above |gradient| where terms cancel:
 
-* an output that lands on its target (Hypothesis found row vs column layout
-  differing by 7e-14 of |gradient|, 1.5e-16 of this magnitude);
+* an output that lands on its target (the row and column layouts can then differ
+  by many ulps of |gradient| and a fraction of an ulp of this magnitude);
 * a saturated sigmoid: s'(z) = s(1 - s) computed from s ≈ 1 loses all digits
   (at z = 27, torch's s(1 - s) is 4e-4 off the true 1.9e-12; at z >= 37 it is 0).
   Its magnitude is |s|(1 + |s|), the terms of s(1 - s), not |s'(z)|; so the

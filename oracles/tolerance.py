@@ -55,12 +55,12 @@ POLICY = {
     # k u with a factor 2 for complex arithmetic (the complex step). For the
     # Hypothesis networks (widths <= 8, depth <= 4, batch <= 8) k = 64..110, i.e.
     # 1.4e-14..2.4e-14 of the magnitude: an error of 1e-8 of the gradient's largest
-    # entry is caught unless the terms cancel by a factor of 4e5.
-    # Measured: worst reference vs torch64/jax64/complex step over the strategies'
-    # cases is below 1e-15 of the magnitude, two orders inside.
+    # entry is caught unless the terms cancel by a factor of 4e5. The reference against
+    # torch64, jax64 and the complex step stays well inside this bound on the strategies'
+    # cases (benchmarks/oracle_accuracy.py reports it in units of the magnitude).
     # The floor: below a gradient scale of ~1e-157 the complex step's imaginary parts,
     # h f' with h = 3e-151, fall under float64's smallest normal number (2.2e-308) and
-    # lose digits to underflow (Hypothesis found x * x at x = 2.5e-296). Gradients
+    # lose digits to underflow (x * x at x = 2.5e-296 is one such case). Gradients
     # below a scale of 1e-150 are judged absolutely, at k eps * 1e-150.
     # The complex step also reports its extrapolation's rounding (2 eps max|C(h)|, |C(2h)|),
     # ~eps |f'| except where an h^2 f''' term dwarfs a ~0 gradient; added 4 times.
@@ -73,13 +73,14 @@ POLICY = {
     # Central differences at h = eps^(1/3) (absolute, see finite_differences): truncation h^2 |f'''|/6 plus
     # rounding eps |f| / h are each ~eps^(2/3) = 3.7e-11 times the scale of f and its
     # derivatives. The test cases keep |f'''| and |f| within ~10x the gradient's scale
-    # (weights and inputs in [-3, 3]), giving ~1e-9 (measured worst: 7.8e-9 over the 400
-    # cases of `backprop-harness check`); 1e-7 leaves an order of magnitude and is still far below any error a
-    # real backprop bug produces (a wrong factor, sign, transpose or term: >= 1e-3).
+    # (weights and inputs in [-3, 3]), giving ~1e-9 (the worst over `backprop-harness
+    # check`'s cases is in docs/design-figures.md); 1e-7 leaves an order of magnitude and
+    # is still far below any error a real backprop bug produces (a wrong factor, sign,
+    # transpose or term: >= 1e-3).
     # The estimate also reports its own error (rounding eps |f| / h plus truncation
     # |D(2h) - D(h)| / 3), added 64 times: where the gradient is tiny next to f
-    # (saturated sigmoids: gradient 2.5e-5 with loss 6, error 1.1 x the rounding
-    # figure) or the third derivative is huge next to the first (a value doubled nine
+    # (saturated sigmoids: a gradient of 2.5e-5 with a loss of 6) or the third
+    # derivative is huge next to the first (a value doubled nine
     # times, then tanh: 1.5e-10 at a true 0), those terms, not 1e-7 of the scale, set
     # the bound. f is a sum of at most a few dozen rounded terms, each adding at most
     # eps |f|, hence 64.

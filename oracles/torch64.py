@@ -18,10 +18,9 @@ from oracles.cases import MANUAL_NAMES, GraphCase, ManualCase, MLPCase, SoftmaxC
 
 __all__ = ["loss", "gradient", "directional"]
 
-# One thread: the oracle's tensors are tiny, and torch's thread pool waits for a core that
-# is busy (a test run's workers and subprocesses, JAX compiling): one softmax gradient took
-# 5.5 ms on average with the default 2 threads while the other core was busy, 0.44 ms with
-# 1 (median 0.51 / 0.27 ms). Implementations under test run in their own processes.
+# One thread: the oracle's tensors are tiny, so more threads have nothing to share, and
+# torch's thread pool can wait for a core that is busy (a test run's workers and
+# subprocesses, JAX compiling). Implementations under test run in their own processes.
 torch.set_num_threads(1)
 
 _DTYPE = torch.float64

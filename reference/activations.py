@@ -71,6 +71,10 @@ def activation(name: str):
 
 
 def sigmoid_prime(z):
-    """s'(z) = s(z) (1 - s(z)), as a function of the pre-activation z."""
+    """s'(z) = s(z) (1 - s(z)), as a function of the pre-activation z.
+
+    Not used by the backward passes (they hold a, not z): it is the true derivative
+    against which fixture 001/sigma_prime_definition judges 001's x(1 - x).
+    """
     s = sigmoid(z)
     return s * (1 - s)

@@ -20,7 +20,7 @@ operations is the post's, so the digits it prints are reproduced exactly.
 """
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -69,9 +69,6 @@ class Manual222:
     def gradient(self) -> tuple:
         """dL/dw in 003's weight order [w11, w12, w21, w22, v11, v12, v21, v22]."""
         return tuple(getattr(self, "grad_" + n) for n in WEIGHT_NAMES)
-
-    def as_dict(self) -> dict:
-        return {f.name: v for f, v in zip(fields(self), astuple(self))}
 
 
 def _unpack(x, t, w, dtype):

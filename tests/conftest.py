@@ -9,7 +9,7 @@ _early = []    # the test module whose end-to-end runs were started when collect
 
 
 def pytest_collection_finish(session):
-    """The end-to-end ``pytest --impl`` runs of test_plugin_path.py take ~12 s of waiting
+    """The end-to-end ``pytest --impl`` runs of test_plugin_path.py would be waited for
     when their tests come; started now, at low priority, they run on the core the
     session leaves idle. Not in an xdist worker (each would start its own: the fixture
     starts them on demand there) nor when no selected test needs them."""

@@ -50,9 +50,9 @@ def test_errors_are_judged_against_the_whole_gradient():
 def test_gradient_report_names_parameter_sides_errors_and_tolerance():
     """The report a person reads: which entry, both sides by name, abs/rel error, the
     tolerance applied and its reason, how many entries disagree; no Jacobian dump."""
+    import oracles
     from backprop_harness.compare import gradient_report
     from backprop_harness.implementations import reference_gradient
-    import oracles
     from oracles import Gradient
     from oracles.cases import MLPCase
 

@@ -19,10 +19,10 @@ from backprop_harness import systems
 from backprop_harness.compare import gradient_report
 from backprop_harness.plugin import ConformanceFailure, Implementation, NotProvided, resolve
 from backprop_harness.recognition import recognise
+from backprop_harness.strategies import mlp_cases, softmax_cases
 from backprop_harness.systems.mlp import activations as mlp_activations
 from backprop_harness.systems.softmax import l2_coefficient
 from oracles.cases import MLP_LOSSES
-from backprop_harness.strategies import mlp_cases, softmax_cases
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = (ROOT / "tests" / "plugins" / "conventional.py").read_text()
@@ -67,7 +67,8 @@ def strategy(system: str, conv: dict):
 MLP_DECLARATIONS = (
     [{"loss": loss} for loss in MLP_LOSSES]
     + [{"bias": b} for b in ("vector", "row", "column", "none")]
-    + [{"layout": "column"}, {"batch": "one"}, {"activation": "relu"}, {"activation": "tanh", "output_activation": "identity"},
+    + [{"layout": "column"}, {"batch": "one"}, {"activation": "relu"},
+       {"activation": "tanh", "output_activation": "identity"},
        {"layout": "column", "loss": "half_sse", "bias": "column", "batch": "one"},
        {"bias": "row", "loss": "half_sse"}, {"activation": "relu", "bias": "none"},
        {"loss": "mean_all", "activation": "tanh", "output_activation": "identity"}])
@@ -76,7 +77,8 @@ SOFTMAX_DECLARATIONS = (
     + [{"reduction": "mean"}, {"labels": "index"}, {"l2": 0.05}, {"l2": 0.05, "l2_form": "half_lambda"},
        {"layout": "column"}, {"bias": "row"}, {"layout": "column", "labels": "index", "bias": "vector"},
        {"hidden": "relu", "reduction": "mean", "labels": "index", "l2": 0.05}])
-DECLARATIONS = ([pytest.param("mlp", d, id="mlp-" + "-".join(f"{k}={v}" for k, v in d.items())) for d in MLP_DECLARATIONS]
+DECLARATIONS = ([pytest.param("mlp", d, id="mlp-" + "-".join(f"{k}={v}" for k, v in d.items()))
+                 for d in MLP_DECLARATIONS]
                 + [pytest.param("softmax", d, id="softmax-" + "-".join(f"{k}={v}" for k, v in d.items()))
                    for d in SOFTMAX_DECLARATIONS])
 
@@ -118,7 +120,8 @@ def test_every_oracle_agrees_under_every_mlp_loss_and_softmax_choice():
     for hidden in ("sigmoid", "tanh", "relu"):
         for reduction in ("sum", "mean"):
             for l2 in (0.0, 0.3):
-                case = SoftmaxCase(X, Y, Ws[0], bs[0], rng.normal(size=(3, 3)), rng.normal(size=3), reduction, hidden, l2)
+                case = SoftmaxCase(X, Y, Ws[0], bs[0], rng.normal(size=(3, 3)), rng.normal(size=3), reduction,
+                                   hidden, l2)
                 answers = [oracles.gradient(case, o) for o in ORACLES]
                 for a in answers[1:]:
                     assert gradient_report(case, a, answers[0]) is None
@@ -299,7 +302,7 @@ def test_the_diagnosis_names_the_convention_not_a_mistake(tmp_path, load):
 
 
 def test_a_file_with_nothing_of_the_protocol_fails_and_says_what_it_meant(tmp_path):
-    """A misspelled function (``mlp_grad``) used to skip everything and exit 0, green in CI."""
+    """A misspelled function (``mlp_grad``) must not skip everything and exit 0 (green in CI)."""
     import os
     import subprocess
     import sys
@@ -307,7 +310,8 @@ def test_a_file_with_nothing_of_the_protocol_fails_and_says_what_it_meant(tmp_pa
     path.write_text("def mlp_grad(X, T, Ws, bs):\n    return 0\n")
     env = {k: v for k, v in os.environ.items() if k not in ("BACKPROP_IMPL", "PYTEST_XDIST_WORKER")}
     proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-n", "0",
-                           "--oracles", "complex_step", "--impl", str(path), "backprop_harness/conformance/test_conformance.py"],
+                           "--oracles", "complex_step", "--impl", str(path),
+                           "backprop_harness/conformance/test_conformance.py"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1, proc.stdout[-2000:]
     assert "defines none of the protocol's names" in proc.stdout and "mlp_grad for mlp_gradients?" in proc.stdout

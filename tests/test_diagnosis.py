@@ -21,18 +21,19 @@ from hypothesis import given, strategies as st
 
 import oracles
 from backprop_harness import mistakes, reproducer
-from oracles.rounding import exact_rule
 from backprop_harness.diagnosis import CODES, MATCH_RTOL, diagnose, probe_case
 from backprop_harness.plugin import resolve
+from backprop_harness.strategies import cases
 from fixtures import SYSTEMS
 from oracles.cases import GraphCase, MLPCase, Node, SoftmaxCase
+from oracles.rounding import exact_rule
 from reference import mlp
-from backprop_harness.strategies import cases
 
 ROOT = Path(__file__).resolve().parent.parent
 
-REGIMES = [(s, r) for s in SYSTEMS for r in (("conditioned", "saturated", "extreme_logits") if s == "softmax"
-                                             else ("conditioned",) if s == "scalar_graph" else ("conditioned", "saturated"))]
+REGIMES = [(s, r) for s in SYSTEMS
+           for r in (("conditioned", "saturated", "extreme_logits") if s == "softmax"
+                     else ("conditioned",) if s == "scalar_graph" else ("conditioned", "saturated"))]
 
 
 def _scaled(grads, f):
@@ -177,7 +178,7 @@ def _snippet(spec, fn, case, before=()):
 def test_a_reproducer_holds_the_output_to_the_loss_s_tolerance_not_the_gradient_s():
     """A random seed's graph: its gradient is 0 (the leaf is multiplied by itself at 0)
     and its output 0.26; the reference's own output, one ulp from the complex-valued
-    evaluation the snippet prints as expected, was marked WRONG under the gradient's atol."""
+    evaluation the snippet prints as expected, would be WRONG under the gradient's atol."""
     nodes = (Node("add", 0, 0), Node("add", 1, 0), Node("mul", 2, 0), Node("neg", 3), Node("exp", 4),
              Node("pow", 5, 2.0), Node("neg", 6), Node("neg", 7), Node("neg", 8), Node("add", 9, 0.0),
              Node("sigmoid", 10), Node("tanh", 11))
@@ -228,7 +229,8 @@ def test_reproducers_follow_the_declared_conventions(tmp_path):
     path.write_text(f"CONVENTIONS = {{'softmax': {declared!r}}}\n" + source)
     conv = systems.SYSTEMS["softmax"].validate(declared)
     case = SoftmaxCase(np.array([[0.5, -1.0], [1.0, 2.0]]), np.eye(3)[[2, 0]], np.array([[0.5, 1.0], [1.0, -1.0]]),
-                       np.array([0.25, 0.0]), np.array([[1.0, -1.0, 0.5], [0.5, 0.5, 0.25]]), np.array([0.0, 0.1, -0.1]),
+                       np.array([0.25, 0.0]), np.array([[1.0, -1.0, 0.5], [0.5, 0.5, 0.25]]),
+                       np.array([0.0, 0.1, -0.1]),
                        "mean", "tanh")
     snippet = reproducer.snippet(resolve(str(path)), "softmax_gradients", case, mistakes.right(case), conv=conv)
     assert "np.array([2, 0])" in snippet                        # the labels, as integers
@@ -253,7 +255,7 @@ def test_reproducers_of_the_reference_print_ok_for_every_system(system, data):
         return                                 # reference.protocol has the protocol's default conventions
     for fn in fns:
         out = io.StringIO()
-        with contextlib.redirect_stdout(out):          # in-process: a subprocess per example costs 0.2 s
+        with contextlib.redirect_stdout(out):          # in-process: a subprocess per example would dominate
             exec(_snippet(resolve(None), fn, case), {})
         lines = [line for line in out.getvalue().splitlines() if not line.startswith(" ")]
         assert lines and all(": ok" in line for line in lines), out.getvalue()

@@ -1,5 +1,6 @@
 """The scalar graph: each operation's local derivative, branches, deep graphs,
-the semantics of repeated backward(), forward mode against reverse mode."""
+the semantics of repeated backward(), forward mode against reverse mode, the
+gradient's magnitude, and the errors that name a bad operand."""
 from __future__ import annotations
 
 import math
@@ -10,13 +11,19 @@ from hypothesis import given, strategies as st
 
 from backprop_harness.compare import assert_close
 from backprop_harness.implementations import VALUE_OPS
-from oracles.cases import evaluate
-from oracles.rounding import magnitude
-from oracles.finite_differences import central_difference
-from oracles.tolerance import tolerance
 from backprop_harness.strategies import graph_cases
-from reference.engine import (Value, forward_tangents, gradient_forward, gradient_magnitude, gradient_reverse,
-                              topological_order)
+from oracles.cases import evaluate
+from oracles.finite_differences import central_difference
+from oracles.rounding import magnitude
+from oracles.tolerance import tolerance
+from reference.engine import (
+    Value,
+    forward_tangents,
+    gradient_forward,
+    gradient_magnitude,
+    gradient_reverse,
+    topological_order,
+)
 
 pytestmark = pytest.mark.system("scalar_graph")
 
@@ -162,3 +169,80 @@ def test_gradient_magnitude_bounds_the_gradient():
     out = a * b - b * a                 # two paths that cancel exactly
     assert gradient_reverse(out, [a, b]).gradient == (0.0, 0.0)
     assert gradient_magnitude(out, [a, b]) == (4.0, 4.0)
+
+
+def test_value_repr_shows_label_data_and_grad():
+    assert repr(Value(2.0)) == "Value(data=2.0, grad=0.0)"
+    v = Value(-1.5, label="w11")
+    v.grad = 3.0
+    assert repr(v) == "Value(w11: data=-1.5, grad=3.0)"
+
+
+def test_value_division_by_zero_and_log_of_zero_say_so():
+    with pytest.raises(ZeroDivisionError, match="^Value division by a Value whose data is 0$"):
+        Value(1.0) / Value(0.0)
+    with pytest.raises(ValueError, match=r"^Value.log needs a positive argument, got 0.0$"):
+        Value(0.0).log()
+
+
+def test_value_power_exponents_and_the_base_zero():
+    for k, name in [(True, "bool"), ("2", "str"), (Value(2.0), "Value")]:
+        with pytest.raises(TypeError, match=rf"^Value \*\* k needs a constant int or float exponent, got {name}; "
+                                            r"write \(k \* x.log\(\)\).exp\(\) for a variable exponent$"):
+            Value(2.0) ** k
+    for k in (1, 1.5, 2):                       # at 0: finite power and derivative for k >= 1
+        x = Value(0.0)
+        y = x ** k
+        y.backward()
+        assert (y.data, x.grad) == (0.0, 1.0 if k == 1 else 0.0)
+    for base in (0.0, 2.0, -3.0):              # x ** 0 = 1 is flat everywhere, at 0 too
+        x = Value(base)
+        y = x ** 0
+        y.backward()
+        assert (y.data, x.grad) == (1.0, 0.0)
+    for k in (-1, 0.5):
+        with pytest.raises(ZeroDivisionError, match=rf"^Value \*\* {k} at 0: the power or its derivative is infinite$"):
+            Value(0.0) ** k
+    x = Value(1.0)
+    y = x ** 0.5                               # base 1 is no special case
+    y.backward()
+    assert (y.data, x.grad) == (1.0, 0.5)
+
+
+def test_relu_subgradient_at_the_kink_is_zero():
+    x = Value(0.0)
+    r = x.relu()
+    r.backward()
+    assert (r.data, x.grad) == (0.0, 0.0)
+
+
+def test_gradient_reverse_reports_the_output_value():
+    x, y = Value(1.5), Value(-2.0)
+    f = x * y + x
+    r = gradient_reverse(f, [x, y])
+    assert (r.value, r.gradient, r.passes) == (-1.5, (-1.0, 1.5), 1)
+
+
+def test_value_type_errors_name_the_type():
+    with pytest.raises(TypeError, match=r"^cannot combine Value with str 'a'; expected a Value, int or float$"):
+        Value(1.0) + "a"
+    with pytest.raises(TypeError, match=r"^Value data must be a real number, got str 'a'$"):
+        Value("a")
+
+
+def test_forward_mode_treats_a_seeded_inner_node_as_an_input():
+    a, b, y = Value(1.0), Value(2.0), Value(4.0)
+    x = a + b
+    f = x * y
+    tangents = forward_tangents(f, {id(x): 1.0})          # df/dx = y, whatever a and b do
+    assert (tangents[id(f)], tangents[id(a)]) == (4.0, 0.0)
+    r = gradient_forward(f, [a, y])
+    assert (r.value, r.gradient, r.passes) == (12.0, (4.0, 3.0), 2)
+
+
+def test_gradient_magnitude_sums_absolute_path_products():
+    a, b, unused = Value(2.0), Value(-3.0), Value(5.0)
+    f = a * b + a                      # paths to a: |b| * 1 and 1; to b: |a|
+    assert gradient_magnitude(f, [a, b, unused]) == (4.0, 2.0, 0.0)   # not in the graph: 0
+    g = a - a                          # the gradient cancels, the magnitude does not
+    assert gradient_magnitude(g, [a]) == (2.0,)

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 import oracles
+from backprop_harness.strategies import RELU_MARGIN, clear_of_zero
 from oracles import extended, numeric
 from oracles.cases import GraphCase, ManualCase, MLPCase, Node, SoftmaxCase, evaluate
 from oracles.rounding import magnitude
 from oracles.tolerance import tolerance
-from backprop_harness.strategies import RELU_MARGIN, clear_of_zero
 
 EPS_LD = float(np.finfo(np.longdouble).eps)
 EPS64 = float(np.finfo(np.float64).eps)

@@ -280,7 +280,7 @@ def test_a_handler_error_is_a_worker_error_and_the_worker_stays(hostile, do, wha
 def test_a_failing_factory_is_a_worker_error_and_leaves_no_process():
     with Worker(HOSTILE, {"factory": "raise"}) as w:
         with pytest.raises(WorkerError, match="RuntimeError: the factory is broken"):
-            w.info
+            _ = w.info
         assert w.pid is None and w.starts == 1
 
 

@@ -7,8 +7,7 @@ import pytest
 
 from backprop_harness.implementations import reference_gradient
 from oracles.cases import GraphCase, ManualCase, MLPCase, Node, SoftmaxCase
-from oracles.large import (_answer, _bisect, _blocks, _Layered, _setup, directional_only, random_mlp,
-                           verify)
+from oracles.large import _answer, _bisect, _blocks, _Layered, _setup, directional_only, random_mlp, verify
 from oracles.numeric import sigmoid
 
 _rng = np.random.default_rng(7)

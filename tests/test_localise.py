@@ -46,7 +46,8 @@ def test_the_first_wrong_layer_walking_back_from_the_output():
     received = {**right, "W2": right["W2"] * 1.5, "b1": right["b1"] + 1, "W1": right["W1"] - 1}
     found = diagnose(case, received)
     assert found.codes == ["wrong_backward_step"]
-    assert found.where.layer == 2 and found.where.wrong == ["W1", "W2", "b1"] and found.where.right == ["W3", "b2", "b3"]
+    assert found.where.layer == 2
+    assert found.where.wrong == ["W1", "W2", "b1"] and found.where.right == ["W3", "b2", "b3"]
     assert "layer 2" in found.words() and "dL/dW2 (a constant factor 1.5 of the right one)" in found.words()
 
 
@@ -128,8 +129,9 @@ def test_a_correct_engine_has_no_wrong_operation(tmp_path, ask):
 
 
 def test_overwritten_gradients_are_found_by_structure_probes(tmp_path, ask):
-    impl, probe, ops = ask(engine(tmp_path, "overwrite", ("            self.grad += out.grad\n            other.grad += out.grad",
-                                                           "            self.grad = out.grad\n            other.grad = out.grad")))
+    accumulate = "            self.grad += out.grad\n            other.grad += out.grad"
+    overwrite = "            self.grad = out.grad\n            other.grad = out.grad"
+    impl, probe, ops = ask(engine(tmp_path, "overwrite", (accumulate, overwrite)))
     case = GraphCase([0.8], (Node("add", 0, 0),))
     g = impl.answer(case, "Value").gradient
     found = diagnose(case, g.grads, g.loss, probe, ops=ops)
@@ -153,12 +155,14 @@ def test_what_is_not_a_wrong_answer_is_named_as_what_it_is(exc, code):
 
 def test_a_wrong_answer_is_not_a_failure_of_another_kind():
     assert of_failure(ConformanceFailure("mlp_gradients: MLPCase (IMPL vs TORCH64)\ndL/d: ...")) is None
-    assert of_failure(ConformanceFailure("dWs[0] (dL/dW1) is float32; expected float64", check="shapes and dtypes")) is None
+    dtype = ConformanceFailure("dWs[0] (dL/dW1) is float32; expected float64", check="shapes and dtypes")
+    assert of_failure(dtype) is None
 
 
 # --- scalar engines as people write them: the textbook formulas -----------------------------------
 
-LECTURE_TANH = ("        t = math.tanh(self.data)\n", "        e = math.exp(2 * self.data)\n        t = (e - 1) / (e + 1)\n")
+LECTURE_TANH = ("        t = math.tanh(self.data)\n",
+                "        e = math.exp(2 * self.data)\n        t = (e - 1) / (e + 1)\n")
 NAIVE_SIGMOID = ("""        if x >= 0:
             s = 1 / (1 + math.exp(-x))
         else:
@@ -169,7 +173,8 @@ NAIVE_SIGMOID = ("""        if x >= 0:
 def test_the_lecture_tanh_is_exact_enough_near_zero(tmp_path, ask):
     """(e^2x - 1)/(e^2x + 1) loses every relative digit at x = 1e-200 (it gives 0): an absolute
     error of a few eps, within the rounding of its terms, so the answer passes; its
-    derivative 1 - t^2 is exact. The verdict no longer depends on whether a seed draws it."""
+    derivative 1 - t^2 is exact. Asked here directly, so the verdict does not depend on
+    whether a seed draws such an x."""
     import oracles
     from backprop_harness.compare import gradient_report
     impl, probe, ops = ask(engine(tmp_path, "lecture", LECTURE_TANH))

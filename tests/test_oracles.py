@@ -12,10 +12,10 @@ from hypothesis import event, given, note, strategies as st
 import oracles
 from backprop_harness.compare import assert_gradients_agree, compare, gradient_report
 from backprop_harness.implementations import reference_forward_mode, reference_gradient
+from backprop_harness.strategies import SOFTMAX_REGIMES, cases, directions
 from oracles import EXACT, ORACLES, Gradient
 from oracles.rounding import magnitude
 from oracles.tolerance import tolerance
-from backprop_harness.strategies import SOFTMAX_REGIMES, cases, directions
 
 SYSTEM_REGIMES = [("scalar_graph", "conditioned")] + [
     (system, regime) for system in ("manual_222", "mlp") for regime in ("conditioned", "saturated")] + [

@@ -62,7 +62,8 @@ class Softmax(System):
     def _sent(self, case, conv) -> dict:
         column = conv["layout"] == "column"
         shape = {"vector": lambda d: (d,), "row": lambda d: (1, d), "column": lambda d: (d, 1)}[conv["bias"]]
-        Y = np.argmax(case.Y, axis=1).astype(np.int64) if conv["labels"] == "index" else (case.Y.T if column else case.Y)
+        Y = (np.argmax(case.Y, axis=1).astype(np.int64) if conv["labels"] == "index"
+             else case.Y.T if column else case.Y)
         return {"X": case.X.T if column else case.X, "Y": Y,
                 "W1": case.W1.T if column else case.W1, "b1": case.b1.reshape(shape(case.b1.size)),
                 "W2": case.W2.T if column else case.W2, "b2": case.b2.reshape(shape(case.b2.size))}

@@ -95,4 +95,5 @@ def softmax_gradients(X, Y, W1, b1, W2, b2):
     dW1 = X.T @ dz + 2 * lam * W1
     if column:
         dW1, dW2 = dW1.T, dW2.T
-    return loss, {"W1": dW1, "b1": dz.sum(axis=0).reshape(shapes[0]), "W2": dW2, "b2": dZ.sum(axis=0).reshape(shapes[1])}
+    return loss, {"W1": dW1, "b1": dz.sum(axis=0).reshape(shapes[0]),
+                  "W2": dW2, "b2": dZ.sum(axis=0).reshape(shapes[1])}

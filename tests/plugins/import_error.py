@@ -1,6 +1,6 @@
 """Fails at import, as code with a missing dependency does."""
-import numpy as np
 import a_module_that_does_not_exist  # noqa: F401
+import numpy as np
 
 
 def gradients(x, t, w):

@@ -12,18 +12,19 @@ expects dL/d(layer output) and multiplies by its own act_fn.grad again. So the l
 layer is linear (act_fn=None) and its output goes through numpy-ml's Sigmoid
 activation object, which is the split the SquaredError.grad signature is built for.
 """
-import numpy as np
-
 # numpy_ml/utils/data_structures.py (imported by numpy_ml/__init__.py) does
 # `from collections import Hashable`, removed in Python 3.10; restore the old alias.
 import collections
 import collections.abc
+
+import numpy as np
+
 if not hasattr(collections, "Hashable"):
     collections.Hashable = collections.abc.Hashable
 
+from numpy_ml.neural_nets.activations import Sigmoid
 from numpy_ml.neural_nets.layers import FullyConnected
 from numpy_ml.neural_nets.losses import SquaredError
-from numpy_ml.neural_nets.activations import Sigmoid
 
 CONVENTIONS = {
     "mlp": {

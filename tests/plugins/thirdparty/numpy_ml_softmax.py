@@ -6,12 +6,13 @@ CrossEntropy.loss for the value, CrossEntropy.grad (which is dL/d(logits): it al
 goes through the softmax, so the Softmax layer's backward is not called), then
 backward through both FullyConnected layers; gradients read from layer.gradients.
 """
-import numpy as np
-
 # numpy_ml/utils/data_structures.py (imported by numpy_ml/__init__.py) does
 # `from collections import Hashable`, removed in Python 3.10; restore the old alias.
 import collections
 import collections.abc
+
+import numpy as np
+
 if not hasattr(collections, "Hashable"):
     collections.Hashable = collections.abc.Hashable
 
