@@ -30,12 +30,14 @@ def _check(args) -> int:
               f"{r.cases:>7}{'-' if route is None else f'{route:.1e}':>17}"
               f"{'-' if central is None else f'{central:.1e}':>18}{r.seconds:>7.2f}s")
     print(f"\nerrors are relative to the scale of the whole gradient; tolerances: routes "
-          f"{tolerance('exact').rtol:.2g} of the rounding magnitude, central differences {tolerance('central').rtol:g} (oracles/tolerance.py)")
+          f"{tolerance('exact').rtol:.2g} of the rounding magnitude, central differences "
+          f"{tolerance('central').rtol:g} (oracles/tolerance.py)")
     failed = [r for r in reports if not r.ok]
     for r in failed:
         for line in r.failures[:10]:
             print(f"  {r.system}: {line}")
-    print(f"total {time.perf_counter() - t0:.1f}s: {'all systems PASS' if not failed else f'{len(failed)} system(s) FAIL'}")
+    verdict = "all systems PASS" if not failed else f"{len(failed)} system(s) FAIL"
+    print(f"total {time.perf_counter() - t0:.1f}s: {verdict}")
     return 1 if failed else 0
 
 

@@ -19,7 +19,8 @@ from oracles import EXACT, Gradient
 from oracles.rounding import exact_rule
 from oracles.tolerance import Tolerance, tolerance
 
-__all__ = ["GradientMismatch", "Entry", "Mismatch", "Report", "compare", "assert_close", "gradient_report", "assert_gradients_agree"]
+__all__ = ["GradientMismatch", "Entry", "Mismatch", "Report", "compare", "assert_close", "gradient_report",
+           "assert_gradients_agree"]
 
 
 class GradientMismatch(AssertionError):

@@ -16,10 +16,10 @@ import numpy as np
 
 from backprop_harness import localise, mistakes
 from backprop_harness.localise import Where
-from oracles.rounding import exact_rule
 from backprop_harness.mistakes import batch_size
 from oracles import Gradient
 from oracles.cases import MANUAL_NAMES, GraphCase, ManualCase, MLPCase, SoftmaxCase, per_case
+from oracles.rounding import exact_rule
 
 __all__ = ["CODES", "MATCH_RTOL", "Diagnosis", "diagnose", "diagnose_repeat", "fixed", "probe_case", "separating_case",
            "of_failure"]
@@ -296,7 +296,8 @@ def _bias_shape_convention(case, received: dict, conv: dict, probe=None) -> Diag
             if not _close(r, e, matcher.atol(e)):
                 return None
             continue
-        if not (k.startswith("b") and r.ndim == 2 and r.size == e.size and _close(r.reshape(e.shape), e, matcher.atol(e))):
+        if not (k.startswith("b") and r.ndim == 2 and r.size == e.size
+                and _close(r.reshape(e.shape), e, matcher.atol(e))):
             return None
         shapes.add("row" if r.shape[0] == 1 else "column")
     if len(shapes) != 1:
@@ -307,7 +308,8 @@ def _bias_shape_convention(case, received: dict, conv: dict, probe=None) -> Diag
     declared = {**systems.non_defaults(systems.for_case(case).name, conv), "bias": bias}
     line = systems.conventions_line({systems.for_case(case).name: declared})
     return Diagnosis(["convention_mismatch"], where=None,
-                     note=f"The bias gradients have the right values as {'(1, d) rows' if bias == 'row' else '(d, 1) columns'}; "
+                     note=f"The bias gradients have the right values as "
+                          f"{'(1, d) rows' if bias == 'row' else '(d, 1) columns'}; "
                           f"if that is your code's convention, add this line to your file (its biases are then passed "
                           f"in that shape too):\n    {line}")
 
@@ -488,7 +490,8 @@ def diagnose_repeat(case, first: dict, again: dict, probe=None) -> Diagnosis:
         seen = [a for a in answers if a is not None]
         distinct = {tuple(float(np.asarray(v, dtype=float).sum()) for v in a[0].values()) for a in seen}
         if len(distinct) > 1:
-            return fixed("order_varies", note=f"{len(distinct)} different answers in {len(seen)} calls of the same case")
+            return fixed("order_varies",
+                         note=f"{len(distinct)} different answers in {len(seen)} calls of the same case")
     if matcher.matches(_as_tensors(case, first), expected):
         return fixed("stale_state")
     found = [diagnose(case, answer) for answer in (first, again)]

@@ -85,7 +85,7 @@ class Implementation:
         self._lost: dict = {}                  # function -> message of the hang or crash
         self._ops = None
         self._spares: list = []                # [(worker, thread loading it)] for the next fresh_answers
-        self.accuracy: dict = {}               # op -> the worst forward value seen (backprop_harness/conformance/test_conformance.py)
+        self.accuracy: dict = {}               # op -> the worst forward value seen (the conformance checks)
 
     def __repr__(self):
         return f"Implementation({self.spec.label!r})"
@@ -325,7 +325,7 @@ class Implementation:
 
         def load():
             try:
-                spare.info
+                _ = spare.info             # the property starts the worker and waits for its answer
             except BaseException:  # WorkerLost too: a start that fails fails again, and is reported, at the first call
                 pass
         loading = threading.Thread(target=load, name="spare-worker", daemon=True)

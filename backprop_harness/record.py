@@ -107,8 +107,8 @@ class TensorDiff:
             self.shown = r
         elif e.ndim == 2 and r.shape == e.shape[::-1]:
             self.shown = r.T
-            self.note = (f"received shape {shape_text(r.shape)}, expected {shape_text(e.shape)}: exactly the transpose; "
-                         f"compared and drawn transposed back")
+            self.note = (f"received shape {shape_text(r.shape)}, expected {shape_text(e.shape)}: exactly the "
+                         f"transpose; compared and drawn transposed back")
         elif r.size == e.size:
             self.shown = r.reshape(e.shape)
             self.note = (f"received shape {shape_text(r.shape)}, expected {shape_text(e.shape)}: the same number of "

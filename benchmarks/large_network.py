@@ -44,7 +44,7 @@ import numpy as np
 from backprop_harness.implementations import reference_gradient
 from oracles import numeric
 from oracles.cases import GraphCase, ManualCase, MLPCase, Node, SoftmaxCase
-from oracles.large import _blocks, _Layered, _setup, directional_only, random_mlp, random_softmax, verify
+from oracles.large import Layered, directional_only, prepare, probe_blocks, random_mlp, random_softmax, verify
 
 SIZES = [(2, 2, 2), (8, 16, 4), (32, 64, 10), (64, 128, 10), (128, 256, 10), (256, 512, 10)]
 SECTIONS = ("table", "resolution", "budget", "injection", "systems", "false-alarms")
@@ -122,7 +122,7 @@ def resolution(args):
     case = random_mlp(SIZES[-1], args.batch)
     grads = reference_gradient(case).grads
     result, t = _best(lambda: verify(random_mlp(SIZES[-1], args.batch), grads), args.repeat)
-    _, _, _, mags, tol, gmax = _setup(case, grads, 0)
+    _, _, _, mags, tol, gmax = prepare(case, grads, 0)
     print(f"{'-'.join(map(str, SIZES[-1]))}, batch {args.batch}: {result.report().splitlines()[0]} (best {t:.2f} s)")
     print("smallest single-entry error guaranteed caught, / max |grad| (exact rule, k = "
           f"{case.summation_length}):")
@@ -170,8 +170,8 @@ def injection(args):
         print(f"  {tensor:<8}" + "".join(f"{c:>16}" for c in cells), flush=True)
 
     # two entries of one first-cover block, equal signs, opposite errors: 0 in that block
-    _, params, _, mags, _, _ = _setup(case, correct, 0)
-    probes = _blocks(params, mags, _Layered(case), np.random.default_rng(0), 8192)     # verify's, seed 0
+    _, params, _, mags, _, _ = prepare(case, correct, 0)
+    probes = probe_blocks(params, mags, Layered(case), np.random.default_rng(0), 8192)     # verify's, seed 0
     print("two entries of one block with opposite errors (+e, -e; equal signs, so they cancel in it):")
     for tensor in ("W1", "W2"):
         label, idx, signs = next((lb, i, s) for lb, name, i, s in probes

@@ -108,7 +108,7 @@ from oracles.numeric import ACTIVATIONS, log_softmax, loss
 from oracles.rounding import exact_rule
 
 __all__ = ["Question", "Verification", "verify", "directional_only", "random_mlp", "random_softmax", "BUDGET",
-           "MAX_BLOCKS"]
+           "MAX_BLOCKS", "Layered", "prepare", "probe_blocks", "answer_blocks", "bisect_blocks"]
 
 BUDGET = 8192          # block questions of the first cover (module docstring: the trade-off)
 SECOND_COVER = 4       # the second cover's blocks are cut at this many caps
@@ -191,7 +191,7 @@ def _partition(own, cap, groups, rng, within=None):
     return [order[a:b] for a, b in zip(cuts[:-1].tolist(), cuts[1:].tolist())], where
 
 
-def _blocks(params, mags, layered, rng, budget):
+def probe_blocks(params, mags, layered, rng, budget):
     """Both covers' block probes, each block with random signs.
 
     The first cover's blocks lie within one unit (a column of W_l in the row layout: the
@@ -253,7 +253,7 @@ def _generic(case, params, supports):
     return est.gradient, est.noise
 
 
-class _Layered:
+class Layered:
     """A case as layers in the row layout, A_l = act_l(A_{l-1} @ W_l + b_l), and a loss head:
     MLPs (the squared error times ``loss_scale``) and the softmax network (identity output,
     cross-entropy; without an L2 term, which does not pass through the layers).
@@ -350,7 +350,7 @@ class _Layered:
         raise AssertionError("unreachable")
 
 
-def _answer(case, params, layered, probes, steps=(COMPLEX_STEP, 2 * COMPLEX_STEP)):
+def answer_blocks(case, params, layered, probes, steps=(COMPLEX_STEP, 2 * COMPLEX_STEP)):
     """(estimates, noise figures) of the complex step along every probe: the layer-aware
     evaluation where ``layered`` covers the probe's tensor, the generic one otherwise."""
     est, noise = np.empty(len(probes)), np.empty(len(probes))
@@ -380,9 +380,9 @@ def _answer(case, params, layered, probes, steps=(COMPLEX_STEP, 2 * COMPLEX_STEP
 
 def _ask(case, params, grads, mags, layered, probes, k_eps):
     """Every probe as a ``Question``: the gradient's side exactly rounded (``math.fsum`` of
-    exact products), the complex step's side by ``_answer``, the exact rule on the probe's
+    exact products), the complex step's side by ``answer_blocks``, the exact rule on the probe's
     own magnitude."""
-    est, noise = _answer(case, params, layered, probes)
+    est, noise = answer_blocks(case, params, layered, probes)
     got, scale = np.zeros(len(probes)), np.zeros(len(probes))
     terms: dict = {}                            # probe -> its exact products g_i u_i, over its tensors
     by_tensor: dict = {}
@@ -407,7 +407,7 @@ def _ask(case, params, grads, mags, layered, probes, k_eps):
     return questions, 2 * len(probes)
 
 
-def _setup(case, grads, seed):
+def prepare(case, grads, seed):
     """(rng, params, grads shaped like them, rounding magnitudes, the exact rule, max |grad|)."""
     params = case.params()
     grads = {k: np.asarray(grads[k], dtype=float).reshape(np.shape(params[k])) for k in params}
@@ -430,9 +430,9 @@ def verify(case, grads: dict, *, budget: int = BUDGET, spots: int = 4, seed: int
     module docstring derives the resolution and the choice of ``budget``.
     """
     t0 = time.perf_counter()
-    rng, params, grads, mags, tol, gmax = _setup(case, grads, seed)
-    layered = _Layered(case) if isinstance(case, (MLPCase, SoftmaxCase)) else None
-    probes = _blocks(params, mags, layered, rng, budget)
+    rng, params, grads, mags, tol, gmax = prepare(case, grads, seed)
+    layered = Layered(case) if isinstance(case, (MLPCase, SoftmaxCase)) else None
+    probes = probe_blocks(params, mags, layered, rng, budget)
     singletons: dict = {}
     for _label, name, idx, _ in probes:
         if idx.size == 1:
@@ -483,17 +483,17 @@ def _locate(case, params, grads, mags, layered, tol, name, failing, probes):
     first = [p for p in failing if not p[0].startswith("cover")]
     if sum(p[0].startswith("block") for p in first) > MAX_BLOCKS:
         return [widespread("block", [p for p in first if p[0].startswith("block")])], 0
-    found, cost, stopped = _bisect(case, params, grads, mags, layered, tol, first)
+    found, cost, stopped = bisect_blocks(case, params, grads, mags, layered, tol, first)
     rest = [p for p in failing if p[0].startswith("cover") and not set(found) & set(p[2].tolist())]
     notes = [f"widespread: bisection stopped with {stopped} parts of blocks failing"] if stopped else []
     if len(rest) > MAX_BLOCKS:
         return [entry(i) for i in sorted(set(found))] + notes + [widespread("cover", rest)], cost
-    more, c, stopped = _bisect(case, params, grads, mags, layered, tol, rest)
+    more, c, stopped = bisect_blocks(case, params, grads, mags, layered, tol, rest)
     notes += [f"widespread: bisection stopped with {stopped} parts of second-cover blocks failing"] if stopped else []
     return [entry(i) for i in sorted(set(found) | set(more))] + notes, cost + c
 
 
-def _bisect(case, params, grads, mags, layered, tol, blocks):
+def bisect_blocks(case, params, grads, mags, layered, tol, blocks):
     """Flat indices of the wrong entries in ``blocks`` (probes that failed), halving each with
     its signs, one batched round per level; (indices, complex evaluations spent, how many
     parts still failed when more than 4 MAX_BLOCKS were in flight and it stopped)."""
@@ -515,7 +515,7 @@ def _bisect(case, params, grads, mags, layered, tol, blocks):
 def directional_only(case, grads: dict, *, count: int = 4, seed: int = 0) -> Verification:
     """Only ``count`` random sign directions over all parameters: the cheapest check."""
     t0 = time.perf_counter()
-    rng, params, grads, mags, tol, gmax = _setup(case, grads, seed)
+    rng, params, grads, mags, tol, gmax = prepare(case, grads, seed)
     probes = [_all_direction(params, rng, d) for d in range(count)]
     questions, evaluations = _ask(case, params, grads, mags, None, probes, tol)
     n_total = sum(float(np.sum(m)) for m in mags.values())

@@ -161,4 +161,5 @@ def test_printed_precision_is_exact():
     assert fixtures.agrees_at_printed_precision(0.1 + 0.2, "0.30000000000000004")[0]
     assert not fixtures.agrees_at_printed_precision(0.3, "0.30000000000000004")[0]
     ok, bad = fixtures.agrees_at_printed_precision([1.0, 2.0], [["1"], ["2"], ["3"]])
-    assert not ok and fixtures.describe(bad) == "entry shape: printed 3 numbers, recomputed '2 numbers' -> a different count"
+    assert not ok
+    assert fixtures.describe(bad) == "entry shape: printed 3 numbers, recomputed '2 numbers' -> a different count"

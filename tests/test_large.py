@@ -7,7 +7,16 @@ import pytest
 
 from backprop_harness.implementations import reference_gradient
 from oracles.cases import GraphCase, ManualCase, MLPCase, Node, SoftmaxCase
-from oracles.large import _answer, _bisect, _blocks, _Layered, _setup, directional_only, random_mlp, verify
+from oracles.large import (
+    Layered,
+    answer_blocks,
+    bisect_blocks,
+    directional_only,
+    prepare,
+    probe_blocks,
+    random_mlp,
+    verify,
+)
 from oracles.numeric import sigmoid
 
 _rng = np.random.default_rng(7)
@@ -75,10 +84,10 @@ def test_the_layer_aware_evaluation_is_the_generic_complex_step(name):
     ``complex_step`` on ``oracles.numeric.loss``: two exact evaluations of one derivative,
     held to the exact rule on each block's magnitude."""
     case = VARIANTS[name]
-    _, params, grads, mags, tol, _ = _setup(case, reference_gradient(case).grads, 0)
-    probes = _blocks(params, mags, _Layered(case), np.random.default_rng(0), budget=8)
-    fast, _ = _answer(case, params, _Layered(case), probes)
-    generic, _ = _answer(case, params, None, probes)
+    _, params, grads, mags, tol, _ = prepare(case, reference_gradient(case).grads, 0)
+    probes = probe_blocks(params, mags, Layered(case), np.random.default_rng(0), budget=8)
+    fast, _ = answer_blocks(case, params, Layered(case), probes)
+    generic, _ = answer_blocks(case, params, None, probes)
     scales = np.array([np.sum(np.ravel(mags[name])[idx]) for _, name, idx, _ in probes])
     assert np.all(np.abs(fast - generic) <= [tol.atol(s) for s in scales])
     assert np.max(np.abs(generic)) > 0
@@ -86,9 +95,9 @@ def test_the_layer_aware_evaluation_is_the_generic_complex_step(name):
 
 def test_blocks_partition_each_tensor_by_unit_and_two_entries_share_at_most_one_block():
     case = CASES["mlp"]
-    _, params, grads, mags, _, _ = _setup(case, reference_gradient(case).grads, 0)
-    layered = _Layered(case)
-    probes = _blocks(params, mags, layered, np.random.default_rng(0), budget=64)
+    _, params, grads, mags, _, _ = prepare(case, reference_gradient(case).grads, 0)
+    layered = Layered(case)
+    probes = probe_blocks(params, mags, layered, np.random.default_rng(0), budget=64)
     for name, p in params.items():
         first = [idx for label, k, idx, _ in probes if k == name and label.startswith("block")]
         second = [idx for label, k, idx, _ in probes if k == name and label.startswith("cover")]
@@ -106,8 +115,8 @@ def test_blocks_partition_each_tensor_by_unit_and_two_entries_share_at_most_one_
 def test_each_block_is_held_to_the_exact_rule_on_its_own_magnitudes_and_under_the_cap():
     case = CASES["mlp"]
     result = verify(case, reference_gradient(case).grads, budget=64)
-    _, params, _, mags, tol, gmax = _setup(case, reference_gradient(case).grads, 0)
-    probes = _blocks(params, mags, _Layered(case), np.random.default_rng(0), budget=64)
+    _, params, _, mags, tol, gmax = prepare(case, reference_gradient(case).grads, 0)
+    probes = probe_blocks(params, mags, Layered(case), np.random.default_rng(0), budget=64)
     cap = sum(float(np.sum(m)) for m in mags.values()) / 64
     by_label = {q.label: q for q in result.questions}
     for label, name, idx, _ in probes:
@@ -152,8 +161,8 @@ def test_two_opposite_errors_in_one_block_are_both_located(same_sign):
     where the signs differ they add up, and bisection, halving with the block's own signs,
     keeps them adding up down to each entry."""
     case = CASES["mlp"]
-    _, params, grads, mags, _, _ = _setup(case, reference_gradient(case).grads, 0)
-    probes = _blocks(params, mags, _Layered(case), np.random.default_rng(0), budget=64)   # verify's, seed 0
+    _, params, grads, mags, _, _ = prepare(case, reference_gradient(case).grads, 0)
+    probes = probe_blocks(params, mags, Layered(case), np.random.default_rng(0), budget=64)   # verify's, seed 0
     def partner(signs):          # an entry in the same half as the first, of the sign wanted
         half = signs[1:(signs.size + 1) // 2]
         return 1 + int(np.argmax((half == signs[0]) == same_sign)) if np.any((half == signs[0]) == same_sign) else 0
@@ -168,9 +177,9 @@ def test_two_opposite_errors_in_one_block_are_both_located(same_sign):
     assert next(q for q in result.questions if q.label == label).ok == same_sign
     assert not result.ok and result.located == {"W2": sorted(where)}
     if not same_sign:                        # their block alone, bisected: both found, not cancelled
-        _, params, grads, mags, tol, _ = _setup(case, grads, 0)
+        _, params, grads, mags, tol, _ = prepare(case, grads, 0)
         block = next(b for b in probes if b[0] == label)
-        assert sorted(_bisect(case, params, grads, mags, _Layered(case), tol, [block])[0]) == sorted([i, j])
+        assert sorted(bisect_blocks(case, params, grads, mags, Layered(case), tol, [block])[0]) == sorted([i, j])
 
 
 def test_a_wrong_tensor_is_reported_as_widespread_without_checking_every_entry():

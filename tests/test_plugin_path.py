@@ -211,7 +211,8 @@ def test_every_fresh_answer_comes_from_a_process_that_answered_nothing(tmp_path,
     np.testing.assert_array_equal(impl.answer(cases[1]).gradient.grads["W1"],
                                   reference_gradient(cases[0]).grads["W1"])       # the used worker is stale
     for case in cases[1:]:          # a reused process would answer the previous case
-        np.testing.assert_array_equal(impl.fresh_answer(case).gradient.grads["W1"], reference_gradient(case).grads["W1"])
+        np.testing.assert_array_equal(impl.fresh_answer(case).gradient.grads["W1"],
+                                      reference_gradient(case).grads["W1"])
     for _, loading in impl._spares:
         loading.join()
     processes = [impl.worker] + [spare for spare, _ in impl._spares]
@@ -350,7 +351,8 @@ def test_misbehaving_run_completes_with_a_verdict_per_system(runs):
     assert systems["scalar_graph"]["first_failure"]["check"] == "worked examples"
     assert "SIGSEGV" in systems["softmax"]["first_failure"]["message"]
     junit = ElementTree.parse(runs["output"] / "misbehaves.xml").getroot()[0]
-    failures = [case.find("failure").get("message") for case in junit.iter("testcase") if case.find("failure") is not None]
+    failures = [case.find("failure").get("message") for case in junit.iter("testcase")
+                if case.find("failure") is not None]
     assert int(junit.get("failures")) == len(failures) > 0
     # mlp's two functions fail each their own way: NeuralNetwork exits, mlp_gradients hangs
     for expected in ("exited with status 3 during NeuralNetwork", "did not answer within 1 s (call: mlp_gradients)",
@@ -358,10 +360,12 @@ def test_misbehaving_run_completes_with_a_verdict_per_system(runs):
         assert any(expected in m for m in failures), expected
     assert not any("Traceback" in m for m in failures)
     # it overwrote a fixture; the harness restored it and said so
-    assert not report["fixtures_unchanged"] and report["fixture_changes"] == ["fixtures/003_worked_example.toml modified"]
+    assert not report["fixtures_unchanged"]
+    assert report["fixture_changes"] == ["fixtures/003_worked_example.toml modified"]
     assert "were restored" in output
     fixtures = runs["project copy"] / "fixtures"
-    assert (fixtures / "003_worked_example.toml").read_bytes() == (ROOT / "fixtures/003_worked_example.toml").read_bytes()
+    original = (ROOT / "fixtures/003_worked_example.toml").read_bytes()
+    assert (fixtures / "003_worked_example.toml").read_bytes() == original
 
 
 def test_a_plugin_that_does_not_load_fails_every_system_without_a_harness_traceback(runs):

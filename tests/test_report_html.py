@@ -453,8 +453,8 @@ def test_a_determinism_failure_draws_the_answer_that_is_wrong():
     """Right after other calls but wrong the first time (or the reverse): the page draws
     the wrong one and says which it is."""
     from backprop_harness import mistakes
-    from backprop_harness.plugin import Evidence
     from backprop_harness.conformance.explain import determinism_gradients
+    from backprop_harness.plugin import Evidence
     from oracles.cases import MLPCase
     case = MLPCase(np.zeros((1, 1)), np.zeros((1, 2)), [np.zeros((1, 2))], [np.zeros(2)], "sigmoid", "sse", "row")
     right = mistakes.right(case)

@@ -27,6 +27,17 @@ from backprop_harness.compare import compare, gradient_report
 from backprop_harness.diagnosis import fixed
 from backprop_harness.plugin import Answer, ConformanceFailure, Evidence, NotApplicable, NotProvided
 from backprop_harness.protocol import FUNCTION_SYSTEM
+from backprop_harness.strategies import (
+    EXTREME_LEAVES,
+    FALLBACKS,
+    SIGNED,
+    directions,
+    extreme_graph_cases,
+    graph_cases,
+    manual_cases,
+    mlp_cases,
+    softmax_cases,
+)
 from backprop_harness.systems.softmax import l2_coefficient
 from fixtures import describe
 from oracles import numeric
@@ -34,8 +45,6 @@ from oracles.cases import GraphCase, MLPCase, Node, evaluate
 from oracles.finite_differences import directional, ravel_all
 from oracles.rounding import magnitude
 from oracles.tolerance import tolerance
-from backprop_harness.strategies import (EXTREME_LEAVES, FALLBACKS, SIGNED, directions, extreme_graph_cases, graph_cases, manual_cases,
-                              mlp_cases, softmax_cases)
 
 # The "conformance" profile (conftest.py): the run's profile without the "explain" phase,
 # and, when the built-in reference is under test, a fifth of its examples.
@@ -222,14 +231,16 @@ def _expression(case) -> str:
     return values[-1] + " at " + ", ".join(f"x{i} = {float(v)!r}" for i, v in enumerate(case.leaves))
 
 
-@pytest.mark.parametrize("fn, regime", _params(("oracles", "shapes and dtypes"), [(fn, "conditioned") for fn in FUNCTIONS]))
+@pytest.mark.parametrize("fn, regime", _params(("oracles", "shapes and dtypes"),
+                                               [(fn, "conditioned") for fn in FUNCTIONS]))
 @conformance_settings
 @given(data=st.data())
 def test_agrees_with_every_oracle(impl, conformance_oracles, fn, regime, data):
     _agree_with_oracles(impl, fn, _draw_case(impl, fn, data, regime), "oracles", conformance_oracles)
 
 
-@pytest.mark.parametrize("fn, regime", _params(("extreme inputs", "shapes and dtypes"), [(fn, r) for fn, rs in EXTREME.items() for r in rs]))
+@pytest.mark.parametrize("fn, regime", _params(("extreme inputs", "shapes and dtypes"),
+                                               [(fn, r) for fn, rs in EXTREME.items() for r in rs]))
 @conformance_settings
 @given(data=st.data())
 def test_extreme_inputs_stay_finite_and_agree(impl, conformance_oracles, fn, regime, data):

@@ -458,7 +458,7 @@ def render(doc: dict) -> str:
       whose details cannot be shown is named in its place.
     """
     doc = doc if isinstance(doc, dict) else {}
-    from backprop_harness.diagnosis import CODES as words     # imported only when a page is made
+    from backprop_harness.diagnosis import CODES as words  # imported only when a page is made
     checks = tuple(CHECKS)
     systems = doc.get("systems") if isinstance(doc.get("systems"), dict) else {}
     impl = doc.get("implementation") if isinstance(doc.get("implementation"), dict) else {}
