@@ -163,3 +163,8 @@ def test_printed_precision_is_exact():
     ok, bad = fixtures.agrees_at_printed_precision([1.0, 2.0], [["1"], ["2"], ["3"]])
     assert not ok
     assert fixtures.describe(bad) == "entry shape: printed 3 numbers, recomputed '2 numbers' -> a different count"
+
+
+def test_the_fixtures_know_the_systems_the_harness_checks():
+    from backprop_harness.protocol import SYSTEMS
+    assert fixtures.SYSTEMS == SYSTEMS
