@@ -25,7 +25,7 @@ _WHY_NOT_GRADED = {
     "invalid": "the submission could not be graded as handed in",
     "crashed": "the run ended without a report",
     "tampered": "it changed the grader's own files during its run",
-    "harness error": "the grader failed on it (not your code's fault): it will be graded again",
+    "harness error": "the grader failed on it (not your code's fault; the staff can see why)",
 }
 
 
