@@ -340,7 +340,8 @@ def discover(directory: Path, exclude: Path | None = None, entry: tuple = ()) ->
             elif len(tops) == 1 or len(named) == 1:
                 found.append(Submission(path.name, path, tops[0] if len(tops) == 1 else named[0], digest))
             else:
-                names = ", ".join([*entry, *(n for n in ("submission.py", f"{path.name}.py") if n not in entry)])
+                names = [*entry, *(n for n in ("submission.py", f"{path.name}.py") if n not in entry)]
+                names = ", ".join(names[:-1]) + " or " + names[-1]
                 why = ("has no .py file at its top" if not tops else
                        f"has {len(tops)} .py files at its top ({', '.join(p.name for p in tops)}) and none "
                        f"named {names}")
