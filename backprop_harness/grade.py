@@ -19,11 +19,17 @@ changed harness; a run that the harness itself broke is a ``harness error`` row
 and a non-zero exit, never a graded row. Every run gets its own caches (bytecode,
 JAX's compilations), which no submission can see.
 
+``--assignment FILE`` says what is graded and how it scores (``backprop_harness.assignment``:
+the systems and their points, the conventions fixed, the checks' weights, the limits, a
+folder's entry file); without it every system is worth one point when it passes. Each
+record carries its score, its points per system and its feedback (``backprop_harness.feedback``).
+
 OUTDIR gets, per submission, ``NAME/result.json`` (this command's record),
 ``NAME/conformance.json`` and ``NAME/report.html`` (the run's report),
 ``NAME/submission/`` (the copy that was graded: the reproducers import it),
 ``NAME/gradescope/results.json`` (Gradescope's format) and ``NAME/pytest.log``;
-for the class, ``gradebook.csv`` and ``results.json``. Records are written only
+for the class, ``gradebook.csv`` (with a feedback column), ``results.json`` and ``index.html``
+(the class page, ``backprop_harness.class_page``). Records are written only
 after every process of the submission is gone, and each is signed (HMAC-SHA256
 with a key kept in ``OUTDIR/.grade-key``). A submission whose ``result.json``
 matches its content and the grading settings, and whose signature holds, is not run
@@ -728,7 +734,8 @@ class Progress:
         with self.lock:
             self.running -= 1
             self.done += 1
-            what = f"{record['name']}: {record['score']}/{record['max_score']} ({record['status']}, {record['seconds']:.0f} s)"
+            what = (f"{record['name']}: {record['score']:g}/{record['max_score']:g} ({record['status']}, "
+                    f"{record['seconds']:.0f} s)")
             self.stream.write(("\r\x1b[K" if self.tty else "") + what + "\n" + (self._line() if self.tty else ""))
             self.stream.flush()
 
