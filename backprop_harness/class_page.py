@@ -16,9 +16,10 @@ from urllib.parse import quote
 
 from backprop_harness import write_atomically
 
-__all__ = ["render", "write", "BINS"]
+__all__ = ["render", "write", "BINS", "TOP_DIAGNOSES"]
 
 BINS = 10              # bars of the score distribution (tenths of the maximum), and one for full marks
+TOP_DIAGNOSES = 20     # rows of the diagnoses table; the rest are counted in one line
 _BADGE = {"pass": "pass", "fail": "fail", "not provided": "np"}
 
 
@@ -73,11 +74,17 @@ def _diagnoses(records: list, course) -> str:
     problems = Counter(r.get("status") for r in records if r.get("status") != "graded")
     if not met and not problems:
         return '<section id="diagnoses"><h2>Most common diagnoses</h2><p class="note">No failure.</p></section>'
+    ranked = sorted(met.items(), key=lambda kv: (-kv[1], kv[0]))
     rows = "".join(f'<tr><td class="count">{n}</td><td><code class="chip">{_e(system)}</code></td>'
                    f'<td><code class="chip">{_e(code)}</code></td><td>{_e(words.get(code, ""))}'
                    f'<small>{_e(", ".join(where[(system, code)][:8]))}'
                    f'{" …" if len(where[(system, code)]) > 8 else ""}</small></td></tr>'
-                   for (system, code), n in sorted(met.items(), key=lambda kv: (-kv[1], kv[0])))
+                   for (system, code), n in ranked[:TOP_DIAGNOSES])
+    rest = ranked[TOP_DIAGNOSES:]
+    if rest:
+        rows += (f'<tr><td class="count">{sum(n for _, n in rest)}</td><td colspan="3" class="note">{len(rest)} '
+                 f'other diagnoses, met once or a few times each: '
+                 + _e(", ".join(f"{system} {code}" for (system, code), _ in rest)) + "</td></tr>")
     runs = "".join(f'<li><b>{n}</b> {_e(status)}</li>' for status, n in problems.most_common())
     return ('<section id="diagnoses"><h2>Most common diagnoses</h2><table class="diag"><thead><tr><th>submissions'
             '</th><th>system</th><th>code</th><th>the mistake</th></tr></thead><tbody>' + rows + '</tbody></table>'
@@ -140,7 +147,7 @@ vertical-align:middle}
 .grid td{text-align:center;white-space:nowrap}
 .grid thead th,.diag thead th,.hist thead th{color:var(--muted);font-weight:600;font-size:.88em}
 .grid small,.diag small{display:block;color:var(--muted);font-size:.8em;white-space:normal}
-.grid th.who{text-align:left;font-weight:600;max-width:22em}
+.grid th.who{text-align:left;font-weight:600;min-width:14em;max-width:22em;overflow-wrap:anywhere}
 .grid td.score{font-weight:700}.grid td.score.full{color:var(--pass)}
 .grid td.secs{color:var(--muted)}
 td.c-fail{background:var(--fail-bg)}td.c-err{background:var(--err-bg)}

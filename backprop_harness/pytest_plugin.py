@@ -5,7 +5,9 @@ line once before it has read any conftest: an option it does not know yet makes
 its value look like a path (``--conformance-json /tmp/report.json``), and an
 existing path there moves pytest's rootdir away from this project. A plugin
 installed with the package is known from the start. Everything else is in
-``conftest.py``.
+``conftest.py``, but for ``--conventions`` (an assignment's conventions, fixed for the
+run), which is applied where every caller reads an implementation's conventions
+(``fix_conventions``).
 """
 from __future__ import annotations
 

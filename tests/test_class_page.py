@@ -126,3 +126,13 @@ def test_the_page_in_chromium(tmp_path):
     dom = _chromium(tmp_path / "profile-dom", "--dump-dom", page.as_uri()).stdout
     assert "Most common diagnoses" in dom and "Students × systems" in dom and "HW 2" in dom
     assert 'href="carol/report.html"' in dom and "&lt;script&gt;" in dom
+
+
+def test_the_diagnoses_table_keeps_the_most_common_and_counts_the_rest():
+    many = [_record(f"s{i}", ("not provided", "fail", "not provided", "not provided"), codes=(f"code_{i:02d}",))
+            for i in range(class_page.TOP_DIAGNOSES + 3)]
+    many.append(_record("t", ("not provided", "fail", "not provided", "not provided"), codes=("code_05",)))
+    page = Page(class_page.render(many, COURSE))
+    text = " ".join(c.strip() for c in page.chunks if c.strip())
+    assert text.index("2 manual_222 code_05") < text.index("1 manual_222 code_00")
+    assert f"3 3 other diagnoses, met once or a few times each: manual_222 code_{class_page.TOP_DIAGNOSES:02d}" in text
