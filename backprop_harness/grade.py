@@ -437,6 +437,7 @@ def run_one(sub: Submission, outdir: Path, settings: Settings) -> dict | None:
         env = {**os.environ, "PYTHONPATH": str(harness), "HYPOTHESIS_PROFILE": settings.profile,
                "BACKPROP_SANDBOX": settings.sandbox}
         env.pop("BACKPROP_IMPL", None)
+        env.pop("BACKPROP_CONVENTIONS", None)        # the assignment's, if any, are on the command line
         # pytest rewrites the asserts of every module of a plugin's distribution (76 of
         # Hypothesis's) and caches the result as bytecode: without the cache, 1.5 s a run
         env.pop("PYTHONDONTWRITEBYTECODE", None)

@@ -128,6 +128,10 @@ def _harness_files() -> list:
 def build(assignment_file, out) -> Path:
     """Write the autograder bundle for ``assignment_file`` (checked first) to ``out``."""
     assignments.load(assignment_file)
+    missing = [part for part in (*grade.HARNESS_PARTS, "constraints.txt") if not (grade.ROOT / part).exists()]
+    if missing:
+        raise FileNotFoundError(f"the harness's source tree is not here ({grade.ROOT} has no {', '.join(missing)}): "
+                                f"build the bundle from a clone of the harness")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     part = out.with_name(f".{out.name}.{os.getpid()}.part")
@@ -209,8 +213,11 @@ def main(args) -> int:
     """``backprop-harness gradescope``: 0 written; 2 an assignment that is not valid."""
     try:
         out = build(args.assignment, args.out)
-    except (FileNotFoundError, assignments.AssignmentError) as exc:
+    except assignments.AssignmentError as exc:
         print(f"backprop-harness gradescope: the assignment is not valid: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"backprop-harness gradescope: {exc}", file=sys.stderr)
         return 2
     with zipfile.ZipFile(out) as archive:
         count = len(archive.namelist())

@@ -411,3 +411,27 @@ def test_an_interrupt_kills_the_runs_under_way_and_keeps_what_finished(tmp_path)
     left = [line for line in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout.splitlines()
             if f"--impl {out}" in line]
     assert not left, f"runs left behind: {left}"
+
+
+def test_an_assignment_that_is_not_valid_is_a_usage_error(tmp_path, capsys):
+    from backprop_harness.cli import main
+    (tmp_path / "hw.toml").write_text("[systems.softmx]\nweight = 1\n")
+    assert main(["grade", str(tmp_path), "--out", str(tmp_path / "o"), "--assignment", str(tmp_path / "hw.toml")]) == 2
+    err = capsys.readouterr().err
+    assert "the assignment is not valid" in err and "did you mean 'softmax'?" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_an_option_given_wins_over_the_assignment_which_wins_over_the_default():
+    import argparse
+    course = assignment.parse({"systems": {"mlp": {"weight": 1}}, "oracles": ["central"], "profile": "smoke",
+                               "limits": {"run_seconds": 60}}, "hw.toml")
+    given = argparse.Namespace(profile=None, timeout=None, impl_timeout=2.0, oracles="all", no_html=False,
+                               allow_modified_harness=False)
+    settings = grade.settings_of(given, course, "off")
+    assert (settings.profile, settings.timeout, settings.impl_timeout) == ("smoke", 60.0, 2.0)
+    assert settings.oracles == "torch64,jax64,complex_step,richardson,central" and settings.assignment is course
+    plain = grade.settings_of(argparse.Namespace(**{**given.__dict__, "impl_timeout": None, "oracles": None}),
+                              assignment.DEFAULT, "off")
+    assert (plain.profile, plain.timeout, plain.impl_timeout, plain.oracles) == ("ci", 300.0, 5.0, "complex_step")
+    assert plain.assignment is None and "assignment" not in plain.key()

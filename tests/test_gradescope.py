@@ -140,3 +140,9 @@ def test_run_autograder_writes_results_gradescope_reads(bundle, tmp_path, kind):
         assert "importing backprop.py raised SyntaxError" in doc["output"]
         assert doc["extra_data"]["status"] == "load error" and "Not graded" in manual["output"]
     assert doc["execution_time"] >= 1
+
+
+def test_a_bundle_needs_the_harness_s_source_tree(tmp_path, monkeypatch):
+    monkeypatch.setattr(grade, "ROOT", tmp_path / "site-packages")
+    with pytest.raises(FileNotFoundError, match="build the bundle from a clone of the harness"):
+        gradescope.build(SAMPLE, tmp_path / "a.zip")
