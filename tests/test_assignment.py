@@ -149,3 +149,28 @@ def test_fixed_conventions_replace_the_declared_ones_key_by_key(monkeypatch):
 def test_a_bad_conventions_option_is_a_usage_error(text, message):
     with pytest.raises(pytest.UsageError, match=message):
         pytest_plugin._fixed(text)
+
+
+def _conformance(impl: Path, out: Path, conventions: str) -> dict:
+    import json
+    import os
+    import subprocess
+    import sys
+    env = {k: v for k, v in os.environ.items() if k not in ("BACKPROP_IMPL", "PYTEST_ADDOPTS", "PYTEST_XDIST_WORKER")}
+    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-n", "0", "--oracles", "complex_step",
+           "--impl", str(impl), "--conventions", conventions, "--conformance-json", str(out),
+           "-k", "every_oracle", str(ROOT / "tests" / "test_conformance.py")]
+    run = subprocess.run(cmd, cwd=ROOT, env={**env, "HYPOTHESIS_PROFILE": "ci"}, capture_output=True, text=True,
+                         timeout=300)
+    assert out.exists(), run.stdout[-3000:] + run.stderr[-3000:]
+    return json.loads(out.read_text())["systems"]["mlp"]
+
+
+def test_the_run_asks_the_assignment_s_question(tmp_path):
+    """A correct MLP of the posts' Σ, asked for ½·mean, is right under another convention; one
+    that computes ½·mean (and declares it) passes."""
+    fixed = '{"mlp": {"loss": "half_mean"}}'
+    summed = _conformance(ROOT / "zoo" / "correct" / "mlp_einsum.py", tmp_path / "summed.json", fixed)
+    assert summed["status"] == "fail" and summed["diagnosis"] == ["convention_mismatch"]
+    halved = _conformance(ROOT / "zoo" / "correct" / "mlp_column_convention.py", tmp_path / "halved.json", fixed)
+    assert halved["status"] == "pass"
