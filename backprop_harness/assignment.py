@@ -25,7 +25,7 @@ tests that passed (a check none of whose tests ran, or only tests of functions
 the submission does not provide, is left out of the share); nothing otherwise,
 and nothing for any system when the run itself failed (a timeout, a file that
 does not load, a changed harness). Without a file, ``DEFAULT``: every system one
-point when it passes, which is what ``grade`` scored before assignments existed.
+point when it passes, nothing when it fails, no conventions fixed.
 """
 from __future__ import annotations
 
@@ -48,8 +48,7 @@ PROFILES = ("ci", "dev", "thorough", "smoke")
 _TOP = ("title", "oracles", "profile", "partial_credit", "systems", "checks", "limits", "submission", "feedback")
 _TABLES = {"limits": ("run_seconds", "call_seconds"), "submission": ("entry",), "feedback": ("visibility",)}
 _SYSTEM_KEYS = ("weight", "conventions")
-# the run's outcome -> what a submission that did not run to its end earns: nothing
-_GRADED = "graded"
+_GRADED = "graded"          # the one outcome of a run that earns points
 
 
 class AssignmentError(ValueError):

@@ -78,9 +78,9 @@ def _reproduce(s: dict, entry: str | None, inline: bool) -> list:
     command = f"backprop-harness test {entry or 'your_file.py'}"
     snippet = s.get("reproducer")
     if inline and snippet and len(snippet) <= REPRODUCER_LIMIT:
-        return [f"To reproduce: save this script beside {entry or 'your file'} and run it with python (it needs "
-                f"numpy only); `{command}` runs every check.", "----- from here -----", snippet.rstrip(),
-                "----- to here -----"]
+        how = (f"To reproduce: save this script beside {entry or 'your file'} and run it with python (it needs "
+               f"numpy only); `{command}` runs every check.")
+        return [how, "----- from here -----", snippet.rstrip(), "----- to here -----"]
     where = " (the reproducing script is in the report)" if snippet else ""
     return [f"To reproduce: `{command}`{where}."]
 

@@ -672,7 +672,7 @@ def gradescope(record: dict, course: Assignment = assignments.DEFAULT) -> dict:
                + (f"\n{problem}" if problem else ""))
     if record.get("load_error") and record["load_error"].strip() != (record.get("note") or "").strip():
         summary += "\n" + record["load_error"]
-    return {"score": float(record["score"]), "execution_time": int(math.ceil(record["seconds"])),
+    return {"score": float(record["score"]), "execution_time": math.ceil(record["seconds"]),
             "output": summary, "output_format": "text", "test_output_format": "text", "test_name_format": "text",
             "visibility": course.visibility, "stdout_visibility": "hidden",
             "extra_data": {"max_score": float(record["max_score"]), "status": record["status"],

@@ -162,14 +162,15 @@ def _submission_folder(submission: Path) -> Path:
     return submission
 
 
-def run(root, python_sandbox: str | None = None, stream=sys.stdout) -> Path:
+def run(root, sandbox_mode: str | None = None, stream=sys.stdout) -> Path:
     """Grade ``root/submission`` under ``root/source/assignment.toml`` into
-    ``root/results/results.json``; returns that path. The output (Gradescope shows it to
-    the instructor only) says how it was graded."""
+    ``root/results/results.json``; returns that path. ``sandbox_mode``: auto (the strict
+    sandbox where it can be built, else none), strict or off; default ``BACKPROP_AUTOGRADER_SANDBOX``,
+    else auto. The output (Gradescope shows it to the instructor only) says how it was graded."""
     from backprop_harness import sandbox
     root = Path(root)
     course = assignments.load(root / "source" / "assignment.toml")
-    wanted = python_sandbox or os.environ.get(SANDBOX_VARIABLE) or "auto"
+    wanted = sandbox_mode or os.environ.get(SANDBOX_VARIABLE) or "auto"
     if wanted not in ("auto", "strict", "off"):
         raise ValueError(f"{SANDBOX_VARIABLE}={wanted!r}: expected auto, strict or off")
     state = sandbox.status() if wanted != "off" else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import shutil
 import sys
@@ -190,7 +191,7 @@ GS_FORMATS = {"text", "html", "simple_format", "md", "ansi"}
 def spec_problems(doc) -> list:
     """What in ``doc`` breaks Gradescope's results.json specification."""
     def number(x):
-        return isinstance(x, (int, float)) and not isinstance(x, bool) and x == x and abs(x) != float("inf")
+        return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
     out = [f"unknown top-level key {k!r}" for k in doc if k not in GS_TOP]
     tests = doc.get("tests")
     if "score" not in doc and not (isinstance(tests, list) and all("score" in t for t in tests)):
