@@ -1,7 +1,10 @@
 """Command line: ``backprop-harness test PATH`` checks your implementation (the conformance
 suite, from any folder, whatever pytest configuration surrounds it);
 ``backprop-harness check`` prints a verdict per system for the reference;
-``backprop-harness grade DIR --out OUTDIR`` grades a class (``backprop_harness/grade.py``);
+``backprop-harness grade DIR --out OUTDIR`` grades a class (``backprop_harness/grade.py``;
+``--assignment FILE`` for a course's, docs/grading.md);
+``backprop-harness gradescope --assignment FILE --out autograder.zip`` builds a Gradescope
+autograder (``backprop_harness/gradescope.py``);
 ``backprop-harness large --impl PATH`` checks an implementation's gradient of a large network
 (``backprop_harness/large_check.py``)."""
 from __future__ import annotations
@@ -80,9 +83,11 @@ def main(argv=None) -> int:
     check = sub.add_parser("check", help="run the correctness benchmark and print a verdict per system")
     check.add_argument("--cases", type=int, default=100, help="random cases per system (default 100)")
     check.add_argument("--seed", type=int, default=0, help="seed of the random cases (default 0)")
-    from backprop_harness import grade, large_check
+    from backprop_harness import grade, gradescope, large_check
     grade.add_arguments(sub.add_parser("grade", help="grade every submission in a folder: a gradebook, "
-                                                      "Gradescope results and an HTML report each"))
+                                                      "Gradescope results and an HTML report each, a class page"))
+    gradescope.add_arguments(sub.add_parser("gradescope", help="build a Gradescope autograder (a zip) that grades "
+                                                               "each submission under an assignment"))
     large_check.add_arguments(sub.add_parser("large", help="check your implementation's gradient of a large "
                                                            "network (256-512-10 by default) in about a second",
                                              description=large_check.DESCRIPTION))
@@ -93,6 +98,8 @@ def main(argv=None) -> int:
         return _test(args, extra)
     if args.command == "grade":
         return grade.main(args)
+    if args.command == "gradescope":
+        return gradescope.main(args)
     if args.command == "large":
         return large_check.check(args)
     if args.cases < 0:

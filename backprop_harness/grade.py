@@ -19,11 +19,17 @@ changed harness; a run that the harness itself broke is a ``harness error`` row
 and a non-zero exit, never a graded row. Every run gets its own caches (bytecode,
 JAX's compilations), which no submission can see.
 
+``--assignment FILE`` says what is graded and how it scores (``backprop_harness.assignment``:
+the systems and their points, the conventions fixed, the checks' weights, the limits, a
+folder's entry file); without it every system is worth one point when it passes. Each
+record carries its score, its points per system and its feedback (``backprop_harness.feedback``).
+
 OUTDIR gets, per submission, ``NAME/result.json`` (this command's record),
 ``NAME/conformance.json`` and ``NAME/report.html`` (the run's report),
 ``NAME/submission/`` (the copy that was graded: the reproducers import it),
 ``NAME/gradescope/results.json`` (Gradescope's format) and ``NAME/pytest.log``;
-for the class, ``gradebook.csv`` and ``results.json``. Records are written only
+for the class, ``gradebook.csv`` (with a feedback column), ``results.json`` and ``index.html``
+(the class page, ``backprop_harness.class_page``). Records are written only
 after every process of the submission is gone, and each is signed (HMAC-SHA256
 with a key kept in ``OUTDIR/.grade-key``). A submission whose ``result.json``
 matches its content and the grading settings, and whose signature holds, is not run
@@ -38,6 +44,7 @@ import hashlib
 import hmac
 import io
 import json
+import math
 import os
 import shutil
 import signal
@@ -52,7 +59,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from backprop_harness import sandbox, write_atomically
+from backprop_harness import assignment as assignments
+from backprop_harness import class_page, feedback, sandbox, write_atomically
+from backprop_harness.assignment import Assignment
 from fixtures import SYSTEMS
 
 __all__ = ["Submission", "Settings", "HarnessChanged", "discover", "grade", "check_harness", "check_installed",
@@ -89,11 +98,24 @@ class Settings:
     sandbox: str = "off"
     allow_modified_harness: bool = False
     caches: Path | None = None        # this run's own caches (grade makes them); not part of the key
+    # what is graded and how it scores (None: assignment.DEFAULT, one point a passing system)
+    assignment: Assignment | None = None
+    # why the harness's self-check is not run before a strict class, where it proves nothing
+    # (a fresh container per submission, built from a bundle that is no git checkout); not part of the key
+    no_self_check: str | None = None
+
+    @property
+    def course(self) -> Assignment:
+        return self.assignment or assignments.DEFAULT
 
     def key(self) -> dict:
-        """What a stored result must have been graded with to be reused."""
-        return {"profile": self.profile, "impl_timeout": self.impl_timeout, "oracles": self.oracles,
-                "sandbox": self.sandbox, "harness": _harness_digest()}
+        """What a stored result must have been graded with to be reused (an assignment's
+        weights are not: a reused record is scored again)."""
+        key = {"profile": self.profile, "impl_timeout": self.impl_timeout, "oracles": self.oracles,
+               "sandbox": self.sandbox, "harness": _harness_digest()}
+        if self.course.source is not None:
+            key["assignment"] = self.course.run_key()
+        return key
 
 
 # --- finding the submissions ------------------------------------------------------------------------
@@ -296,10 +318,11 @@ def _harness_state() -> str:
     return _digest_files(files)
 
 
-def discover(directory: Path, exclude: Path | None = None) -> list:
+def discover(directory: Path, exclude: Path | None = None, entry: tuple = ()) -> list:
     """The submissions in ``directory``, by name: each ``.py`` file, and each folder with
-    one ``.py`` file at its top (or, among several, one named ``submission.py`` or after
-    the folder). Names starting with "." or "_" (hidden, ``__pycache__``) are ignored, and
+    its entry file at its top: the first of ``entry`` (an assignment's names) it holds, else
+    its one ``.py`` file (or, among several, one named ``submission.py`` or after the
+    folder). Names starting with "." or "_" (hidden, ``__pycache__``) are ignored, and
     so is ``exclude`` (the output folder, when it is inside ``directory``)."""
     directory = Path(directory)
     if not directory.is_dir():
@@ -316,13 +339,18 @@ def discover(directory: Path, exclude: Path | None = None) -> list:
             files = _files_under(path)
             digest = _digest_files(files) if files else hashlib.sha256(b"").hexdigest()
             tops = sorted(p for p in path.glob("*.py"))
+            given = [path / name for name in entry if (path / name).is_file()]
             named = [p for p in tops if p.name in ("submission.py", f"{path.name}.py")]
-            if len(tops) == 1 or len(named) == 1:
+            if given:
+                found.append(Submission(path.name, path, given[0], digest))
+            elif len(tops) == 1 or len(named) == 1:
                 found.append(Submission(path.name, path, tops[0] if len(tops) == 1 else named[0], digest))
             else:
+                names = [*entry, *(n for n in ("submission.py", f"{path.name}.py") if n not in entry)]
+                names = ", ".join(names[:-1]) + " or " + names[-1]
                 why = ("has no .py file at its top" if not tops else
                        f"has {len(tops)} .py files at its top ({', '.join(p.name for p in tops)}) and none "
-                       f"named submission.py or {path.name}.py")
+                       f"named {names}")
                 found.append(Submission(path.name, path, None, digest, f"the folder {why}"))
     names = [s.name for s in found]
     clashes = sorted({n for n in names if names.count(n) > 1})
@@ -371,6 +399,8 @@ def _command(sub: Submission, harness: Path, out: Path, settings: Settings) -> l
            "--oracles", settings.oracles, "--conformance-json", str(out / "conformance.json")]
     if settings.html:
         cmd += ["--report-html", str(out / "report.html")]
+    if settings.course.conventions:
+        cmd += ["--conventions", json.dumps(settings.course.conventions)]
     return cmd + [str(harness / "backprop_harness" / "conformance" / "test_conformance.py")]
 
 
@@ -383,9 +413,10 @@ def run_one(sub: Submission, outdir: Path, settings: Settings) -> dict | None:
         (out / stale).unlink(missing_ok=True)
     started = time.perf_counter()
     record = {"name": sub.name, "path": str(sub.path), "sha256": sub.sha256, "settings": settings.key(),
-              "graded": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+              "graded": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "entry": sub.entry.name if sub.entry is not None else None}
     if sub.problem:
-        return _finish(record, out, "invalid", sub.problem, None, started, "")
+        return _finish(record, out, "invalid", sub.problem, None, started, "", settings.course)
     with tempfile.TemporaryDirectory(prefix=f"grade-{sub.name[:40]}-") as scratch:
         scratch = Path(scratch)
         # the submission as graded stays beside its report, so the reproducers' paths work
@@ -406,6 +437,7 @@ def run_one(sub: Submission, outdir: Path, settings: Settings) -> dict | None:
         env = {**os.environ, "PYTHONPATH": str(harness), "HYPOTHESIS_PROFILE": settings.profile,
                "BACKPROP_SANDBOX": settings.sandbox}
         env.pop("BACKPROP_IMPL", None)
+        env.pop("BACKPROP_CONVENTIONS", None)        # the assignment's, if any, are on the command line
         # pytest rewrites the asserts of every module of a plugin's distribution (76 of
         # Hypothesis's) and caches the result as bytecode: without the cache, 1.5 s a run
         env.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -439,7 +471,7 @@ def run_one(sub: Submission, outdir: Path, settings: Settings) -> dict | None:
         tampered = _digest_files(_files_under(harness)) != before
     conformance = _read_json(out / "conformance.json")
     if isinstance(leftover, str):
-        return _finish(record, out, "harness error", leftover, conformance, started, text)
+        return _finish(record, out, "harness error", leftover, conformance, started, text, settings.course)
     size = (out / "conformance.json").stat().st_size if (out / "conformance.json").exists() else 0
     if status is None and size > REPORT_LIMIT:
         # what the harness kept of an answer is bounded by what it shows; a report this
@@ -471,7 +503,7 @@ def run_one(sub: Submission, outdir: Path, settings: Settings) -> dict | None:
             status, note = "load error", conformance["implementation"]["load_error"].strip().splitlines()[-1]
         else:
             status = "graded"
-    return _finish(record, out, status, note, conformance, started, text)
+    return _finish(record, out, status, note, conformance, started, text, settings.course)
 
 
 # the runs under way (their own sessions: Ctrl-C does not reach them), killed on an interrupt
@@ -545,65 +577,134 @@ def signed(record: dict, key: bytes) -> bool:
     return isinstance(record.get("digest"), str) and hmac.compare_digest(record["digest"], _signature(record, key))
 
 
-def _finish(record, out: Path, status: str, note, conformance, started: float, log: str) -> dict:
+REPRODUCER_KEEP = 3 * feedback.REPRODUCER_LIMIT     # characters of a reproducing script a record keeps
+LOAD_ERROR_KEEP = 4000                               # characters of a load error's traceback
+
+
+def _clip(text, keep: int):
+    return None if text is None else str(text)[:keep]
+
+
+def _from_conformance(conformance: dict | None, status: str) -> tuple:
+    """What a record keeps of a run's report (docs/conformance-schema.md): per system its
+    verdict, diagnosis codes, the first failure (check, message, diagnosis in words, the
+    reproducing script, naming the submission's file by its own name) and each check's
+    counts of tests by outcome; and the load error. The one place that reads the report."""
+    conformance = conformance or {}
+    impl = conformance.get("implementation") or {}
+
+    def own_names(text):
+        return _own_names(text, impl.get("file") or impl.get("label"))
+
     systems = {}
     for system in SYSTEMS:
-        s = (conformance or {}).get("systems", {}).get(system, {})
+        s = conformance.get("systems", {}).get(system, {})
         verdict = s.get("status", "error")
         if status in _ERROR_STATUSES:
             verdict = "error" if status != "load error" or verdict != "not provided" else verdict
         first = s.get("first_failure") or {}
-        systems[system] = {"status": verdict, "diagnosis": s.get("diagnosis") or [],
-                           "message": first.get("message")}
-    score = sum(1 for s in systems.values() if s["status"] == "pass")
-    record.update(status=status, note=note, systems=systems, score=score, max_score=len(SYSTEMS),
+        detail = next((f for f in s.get("failures") or [] if f.get("test") == first.get("test")), {})
+        systems[system] = {"status": verdict, "diagnosis": s.get("diagnosis") or [], "message": first.get("message"),
+                           "check": first.get("check"),
+                           "words": ((detail.get("diagnosis") or {}).get("words") if verdict == "fail" else None),
+                           "reproducer": own_names(_clip(detail.get("reproducer"), REPRODUCER_KEEP))
+                           if verdict == "fail" else None,
+                           "checks": {c: {k: v for k, v in n.items() if isinstance(v, int)}
+                                      for c, n in (s.get("checks") or {}).items() if isinstance(n, dict)}}
+    return systems, own_names(_clip(impl.get("load_error"), LOAD_ERROR_KEEP))
+
+
+def _own_names(text, graded_file):
+    """``text`` with the graded copy's path written as the student knows the file: by its name."""
+    if text is None or not graded_file or not Path(graded_file).is_absolute():
+        return text
+    name = Path(graded_file).name
+    return text.replace(repr(str(graded_file)), repr(name)).replace(str(graded_file), name)
+
+
+def _scored(record: dict, course: Assignment) -> dict:
+    """``record`` with its score under ``course``: the points per system, the total and the
+    feedback text (computed from the record alone: a reused record is scored again)."""
+    scored = assignments.assess(course, record["status"], record["systems"])
+    record.update(score=scored["score"], max_score=scored["max_score"], points=scored["systems"],
+                  assignment=course.sha256)
+    record["feedback"] = feedback.text(record, course)
+    return record
+
+
+def _finish(record, out: Path, status: str, note, conformance, started: float, log: str,
+            course: Assignment = assignments.DEFAULT) -> dict:
+    systems, load_error = _from_conformance(conformance, status)
+    if status == "load error":
+        note = _own_names(note, ((conformance or {}).get("implementation") or {}).get("label"))
+    record.update(status=status, note=note, systems=systems, load_error=load_error,
                   seconds=round(time.perf_counter() - started, 2),
                   files={k: v for k, v in (("conformance", "conformance.json"), ("report", "report.html"))
                          if (out / v).exists()})
+    _scored(record, course)
     write_atomically(out / "pytest.log", log)
     record["files"]["gradescope"] = "gradescope/results.json"
     record["files"]["log"] = "pytest.log"
     record["digest"] = _signature(record, _secret(out.parent))
-    write_atomically(out / "gradescope" / "results.json", json.dumps(gradescope(record), indent=2) + "\n")
+    write_atomically(out / "gradescope" / "results.json", json.dumps(gradescope(record, course), indent=2) + "\n")
     write_atomically(out / "result.json", json.dumps(record, indent=2) + "\n")
     return record
 
 
-def gradescope(record: dict) -> dict:
-    """The record in Gradescope's autograder ``results.json`` format: a test per system."""
+def gradescope(record: dict, course: Assignment = assignments.DEFAULT) -> dict:
+    """The record in Gradescope's autograder ``results.json`` format (its specification,
+    "Output format"): a test per system of the assignment, worth the system's points, whose
+    output is that system's feedback with the reproducing script; the top-level score; the
+    run's time in whole seconds; the assignment's visibility for the tests and the whole.
+    Every text is plain ("text" format: nothing of a submission's output is read as HTML)."""
     tests = []
-    for number, (system, s) in enumerate(record["systems"].items(), 1):
-        lines = [f"{system}: {s['status']}"]
-        if s["diagnosis"] and s["status"] == "fail":
-            lines.append("diagnosis: " + ", ".join(s["diagnosis"]))
-        if s["message"]:
-            lines.append(s["message"])
-        if record["status"] != "graded" and record["note"]:
-            lines.append(f"{record['status']}: {record['note']}")
-        tests.append({"name": system, "number": str(number), "score": 1.0 if s["status"] == "pass" else 0.0,
-                      "max_score": 1.0, "status": "passed" if s["status"] == "pass" else "failed",
-                      "output": "\n".join(lines), "visibility": "visible"})
-    return {"score": float(record["score"]), "max_score": float(record["max_score"]),
-            "execution_time": record["seconds"], "visibility": "visible", "stdout_visibility": "hidden",
-            "output": f"backprop-harness: {record['score']}/{record['max_score']} systems pass"
-                      + (f" ({record['status']}: {record['note']})" if record["status"] != "graded" else ""),
+    for number, system in enumerate(course.systems, 1):
+        points = (record.get("points") or {}).get(system) or {}
+        earned = float(points.get("points", 0.0))
+        worth = float(points.get("max_points", course.systems[system]))
+        tests.append({"name": system, "number": str(number), "score": earned, "max_score": worth,
+                      "status": "passed" if earned >= worth else "failed",
+                      "output": feedback.system_text(record, system, course, inline=True),
+                      "output_format": "text", "visibility": course.visibility})
+    problem = feedback.run_problem(record)
+    summary = (f"backprop-harness: {record['score']:g} of {record['max_score']:g} points"
+               + (f" ({course.title})" if course.title else "")
+               + (f"\n{problem}" if problem else ""))
+    if record.get("load_error") and record["load_error"].strip() != (record.get("note") or "").strip():
+        summary += "\n" + record["load_error"]
+    return {"score": float(record["score"]), "execution_time": math.ceil(record["seconds"]),
+            "output": summary, "output_format": "text", "test_output_format": "text", "test_name_format": "text",
+            "visibility": course.visibility, "stdout_visibility": "hidden",
+            "extra_data": {"max_score": float(record["max_score"]), "status": record["status"],
+                           "assignment": course.source, "assignment_sha256": course.sha256},
             "tests": tests}
 
 
 # --- the class ---------------------------------------------------------------------------------------
 
-COLUMNS = ("submission", *SYSTEMS, "diagnosis", "score", "max_score", "seconds", "status", "note")
+COLUMNS = ("submission", *SYSTEMS, "diagnosis", "score", "max_score", "seconds", "status", "note", "feedback")
 
 
-def gradebook_csv(records: list) -> str:
+def columns(course: Assignment = assignments.DEFAULT) -> tuple:
+    """The gradebook's columns: a verdict per system of the assignment and, with an
+    assignment, the points of each; the diagnosis codes; the score; the feedback."""
+    if course.source is None:
+        return COLUMNS
+    return ("submission", *course.systems, *(f"{s} points" for s in course.systems), "diagnosis", "score",
+            "max_score", "seconds", "status", "note", "feedback")
+
+
+def gradebook_csv(records: list, course: Assignment = assignments.DEFAULT) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(COLUMNS)
+    w.writerow(columns(course))
     for r in records:
         codes = [f"{system}:{code}" for system, s in r["systems"].items() if s["status"] == "fail"
-                 for code in s["diagnosis"]]
-        w.writerow([r["name"], *(r["systems"][s]["status"] for s in SYSTEMS), " ".join(codes), r["score"],
-                    r["max_score"], f"{r['seconds']:.1f}", r["status"], r["note"] or ""])
+                 and system in course.systems for code in s["diagnosis"]]
+        points = [f"{r['points'][s]['points']:g}" for s in course.systems] if course.source is not None else []
+        w.writerow([r["name"], *(r["systems"][s]["status"] for s in course.systems), *points, " ".join(codes),
+                    f"{r['score']:g}", f"{r['max_score']:g}", f"{r['seconds']:.1f}", r["status"], r["note"] or "",
+                    r.get("feedback") or feedback.text(r, course)])
     return buf.getvalue()
 
 
@@ -634,7 +735,8 @@ class Progress:
         with self.lock:
             self.running -= 1
             self.done += 1
-            what = f"{record['name']}: {record['score']}/{record['max_score']} ({record['status']}, {record['seconds']:.0f} s)"
+            what = (f"{record['name']}: {record['score']:g}/{record['max_score']:g} ({record['status']}, "
+                    f"{record['seconds']:.0f} s)")
             self.stream.write(("\r\x1b[K" if self.tty else "") + what + "\n" + (self._line() if self.tty else ""))
             self.stream.flush()
 
@@ -649,7 +751,8 @@ def grade(directory: Path, outdir: Path, settings: Settings, jobs: int, progress
     With ``settings.sandbox == "strict"`` the sandbox must work (else ``sandbox.Unavailable``)
     and the harness must be intact (else ``HarnessChanged``, unless
     ``settings.allow_modified_harness``, which the summary then records)."""
-    subs = discover(directory, exclude=outdir)
+    course = settings.course
+    subs = discover(directory, exclude=outdir, entry=course.entry)
     changed = []
     if settings.sandbox == "strict":
         if sandbox.shows_harness(Path(outdir) / "NAME" / "submission"):
@@ -658,7 +761,7 @@ def grade(directory: Path, outdir: Path, settings: Settings, jobs: int, progress
         state = sandbox.status()
         if not state.available:
             raise sandbox.Unavailable(f"no sandbox can be built here: {state.reason}")
-        changed = check_harness()
+        changed = check_harness() if settings.no_self_check is None else []
         if changed and not settings.allow_modified_harness:
             raise HarnessChanged(changed)
     elif settings.sandbox != "off":
@@ -671,10 +774,15 @@ def grade(directory: Path, outdir: Path, settings: Settings, jobs: int, progress
         if old and old.get("sha256") == sub.sha256 and old.get("settings") == key \
                 and old.get("status") != "harness error":
             if signed(old, secret):
+                before = json.dumps(old, sort_keys=True)
+                _scored(old, course)             # the assignment's weights may have changed since
+                if json.dumps(old, sort_keys=True) != before:
+                    old["digest"] = _signature(old, secret)
+                    write_atomically(outdir / sub.name / "result.json", json.dumps(old, indent=2) + "\n")
                 records[sub.name] = old
                 # its Gradescope file from the checked record, not as found
                 write_atomically(outdir / sub.name / "gradescope" / "results.json",
-                                 json.dumps(gradescope(old), indent=2) + "\n")
+                                 json.dumps(gradescope(old, course), indent=2) + "\n")
                 continue
             forged.append(sub.name)
         todo.append(sub)
@@ -697,7 +805,7 @@ def grade(directory: Path, outdir: Path, settings: Settings, jobs: int, progress
                               "graded": datetime.now(timezone.utc).isoformat(timespec="seconds")},
                              outdir / sub.name, "harness error", "the harness's files or the venv's start-up "
                              "hooks changed during this run: not graded (restore the harness and run again)",
-                             None, time.perf_counter(), "")
+                             None, time.perf_counter(), "", course)
         else:
             record = run_one(sub, outdir, run_settings)
         if record is not None:
@@ -725,36 +833,47 @@ def grade(directory: Path, outdir: Path, settings: Settings, jobs: int, progress
     pool.shutdown()
     progress.close()
     ordered = [records[s.name] for s in subs]
-    gradebook = gradebook_csv(ordered)
+    gradebook = gradebook_csv(ordered, course)
     write_atomically(outdir / "gradebook.csv", gradebook)
     summary = {"schema": SCHEMA, "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                "directory": str(directory), "settings": key, "jobs": jobs,
+               "assignment": course.to_json() if course.source is not None else course.describe(),
                "sandbox": sandbox.describe(settings.sandbox),
                "harness_check": ("not run (no sandbox)" if settings.sandbox == "off" else
+                                 f"not run ({settings.no_self_check})" if settings.no_self_check else
                                  "intact" if not changed else {"allowed changes": changed}),
                "seconds": round(time.perf_counter() - started, 1), "graded_now": len(todo),
                "reused": len(subs) - len(todo), "regraded_changed_records": forged,
                "gradebook_sha256": hashlib.sha256(gradebook.encode()).hexdigest(), "submissions": ordered}
     summary["digest"] = _signature(summary, secret)
     write_atomically(outdir / "results.json", json.dumps(summary, indent=2) + "\n")
+    class_page.write(outdir / "index.html", ordered, course, summary)
     return ordered
 
 
 def add_arguments(parser):
     parser.add_argument("directory", type=Path, help="the submissions: .py files and/or folders with one .py file")
     parser.add_argument("--out", type=Path, required=True, help="where the gradebook and the reports go")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+    parser.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
                         help="submissions graded at once (default: the number of cores)")
-    parser.add_argument("--timeout", type=float, default=300.0,
-                        help="seconds a submission's whole run may take before it is killed (default 300)")
-    parser.add_argument("--impl-timeout", type=float, default=5.0,
-                        help="seconds each call of a submission may take (default 5)")
-    parser.add_argument("--profile", default="ci", choices=("ci", "dev", "thorough", "smoke"),
-                        help="Hypothesis profile (default ci: derandomized, so a re-run gives the same verdicts)")
-    parser.add_argument("--oracles", default="complex_step",
-                        help="oracles to compare with (default complex_step: exact to float64's rounding on every "
-                             "system, numpy only; the suite's own CI holds it to torch and JAX, so a class need "
-                             "not pay their import and compile time per submission; 'all' for all five)")
+    parser.add_argument("--assignment", type=Path, metavar="FILE",
+                        help="the assignment (TOML, docs/grading.md): the systems and their points, the "
+                             "conventions fixed, the checks' weights, the limits, the entry file; without it every "
+                             "system is worth 1 point when it passes")
+    parser.add_argument("--timeout", type=float, default=None,
+                        help="seconds a submission's whole run may take before it is killed (default: the "
+                             "assignment's [limits] run_seconds, else 300)")
+    parser.add_argument("--impl-timeout", type=float, default=None,
+                        help="seconds each call of a submission may take (default: the assignment's [limits] "
+                             "call_seconds, else 5)")
+    parser.add_argument("--profile", default=None, choices=("ci", "dev", "thorough", "smoke"),
+                        help="Hypothesis profile (default: the assignment's, else ci: derandomized, so a re-run "
+                             "gives the same verdicts)")
+    parser.add_argument("--oracles", default=None,
+                        help="oracles to compare with (default: the assignment's, else complex_step: exact to "
+                             "float64's rounding on every system, numpy only; the suite's own CI holds it to torch "
+                             "and JAX, so a class need not pay their import and compile time per submission; "
+                             "'all' for all five)")
     parser.add_argument("--no-html", action="store_true", help="skip the per-submission HTML reports")
     parser.add_argument("--no-sandbox", action="store_true",
                         help="grade without the sandbox (it is required otherwise): the submissions then run as "
@@ -765,6 +884,18 @@ def add_arguments(parser):
                              "records); results.json lists the differences")
 
 
+def settings_of(args, course: Assignment, mode: str) -> Settings:
+    """The run's settings: an option given on the command line, else the assignment's, else the default."""
+    def pick(given, assigned, default):
+        return given if given is not None else assigned if assigned is not None else default
+    oracles = pick(args.oracles, course.oracles, "complex_step")
+    if oracles == "all":
+        oracles = "torch64,jax64,complex_step,richardson,central"
+    return Settings(pick(args.profile, course.profile, "ci"), pick(args.timeout, course.run_seconds, 300.0),
+                    pick(args.impl_timeout, course.call_seconds, 5.0), not args.no_html, oracles, mode,
+                    args.allow_modified_harness, assignment=course if course.source is not None else None)
+
+
 UNPROTECTED = ("without the sandbox, nothing keeps a submission from reading the reference, the fixtures, the "
                "other submissions and the records, from changing the harness, its venv and your caches, or from "
                "leaving processes behind; use --no-sandbox only for code you trust (docs/sandbox.md)")
@@ -773,9 +904,16 @@ UNPROTECTED = ("without the sandbox, nothing keeps a submission from reading the
 def main(args) -> int:
     """The command: 0 graded; 2 a usage error or no sandbox; 3 a changed harness, or rows
     the harness itself failed (``harness error``)."""
-    if args.jobs < 1 or args.timeout <= 0 or args.impl_timeout <= 0:
+    if args.jobs < 1 or (args.timeout is not None and args.timeout <= 0) or \
+            (args.impl_timeout is not None and args.impl_timeout <= 0):
         print("backprop-harness grade: --jobs must be >= 1, --timeout and --impl-timeout positive", file=sys.stderr)
         return 2
+    try:
+        course = assignments.load(args.assignment) if args.assignment else assignments.DEFAULT
+    except (FileNotFoundError, assignments.AssignmentError) as exc:
+        print(f"backprop-harness grade: the assignment is not valid: {exc}", file=sys.stderr)
+        return 2
+    print(f"backprop-harness grade: {course.describe()}", file=sys.stderr)
     mode = "off" if args.no_sandbox else "strict"
     if mode == "strict":
         state = sandbox.status()
@@ -788,10 +926,7 @@ def main(args) -> int:
     else:
         print(f"backprop-harness grade: --no-sandbox: {UNPROTECTED}", file=sys.stderr)
     try:
-        oracles = "torch64,jax64,complex_step,richardson,central" if args.oracles == "all" else args.oracles
-        records = grade(args.directory, args.out, Settings(args.profile, args.timeout, args.impl_timeout,
-                                                           not args.no_html, oracles, mode,
-                                                           args.allow_modified_harness), args.jobs)
+        records = grade(args.directory, args.out, settings_of(args, course, mode), args.jobs)
     except (FileNotFoundError, ValueError, sandbox.Unavailable) as exc:
         print(f"backprop-harness grade: {exc}", file=sys.stderr)
         return 2
@@ -803,8 +938,11 @@ def main(args) -> int:
         print("backprop-harness grade: interrupted; the submissions graded so far are kept, and the same "
               "command resumes from them", file=sys.stderr)
         return 130
-    passed = sum(r["score"] == r["max_score"] for r in records)
-    print(f"{len(records)} submissions, {passed} pass every system; gradebook: {args.out / 'gradebook.csv'}")
+    full = sum(r["score"] >= r["max_score"] for r in records)
+    mean = sum(r["score"] for r in records) / len(records) if records else 0.0
+    print(f"{len(records)} submissions, {full} with full marks ({course.max_score:g} points: "
+          f"{'every system passing' if course.source is None else 'the assignment'}), mean {mean:.2f}; "
+          f"gradebook: {args.out / 'gradebook.csv'}, class page: {args.out / 'index.html'}")
     broken = [r["name"] for r in records if r["status"] == "harness error"]
     if broken:
         print(f"backprop-harness grade: the harness failed on {len(broken)} submission(s) ({', '.join(broken)}): "

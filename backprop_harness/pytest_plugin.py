@@ -5,7 +5,9 @@ line once before it has read any conftest: an option it does not know yet makes
 its value look like a path (``--conformance-json /tmp/report.json``), and an
 existing path there moves pytest's rootdir away from this project. A plugin
 installed with the package is known from the start. Everything else is in
-``conftest.py``.
+``conftest.py``, but for ``--conventions`` (an assignment's conventions, fixed for the
+run), which is applied where every caller reads an implementation's conventions
+(``fix_conventions``).
 """
 from __future__ import annotations
 
@@ -25,9 +27,62 @@ def pytest_addoption(parser):
                          "jax64, complex_step, richardson, central); the report names those used")
     group.addoption("--conformance-json", default=None, metavar="PATH",
                     help="write the verdict per system as JSON (docs/conformance-schema.md)")
+    group.addoption("--conventions", default=os.environ.get("BACKPROP_CONVENTIONS") or None, metavar="JSON",
+                    help="conventions fixed for this run, as JSON {system: {key: value}} (an assignment's: "
+                         "backprop-harness grade --assignment): for the keys it names they replace the "
+                         "implementation's CONVENTIONS (docs/conventions.md); env BACKPROP_CONVENTIONS")
     group.addoption("--report-html", default=None, metavar="PATH",
                     help="write a self-contained HTML report: the verdict per system, and for every failing "
                          "gradient a heat map of its error per parameter, the diagnosis and the reproducer")
+
+
+def pytest_configure(config):
+    """``--conventions``: checked before anything runs, then applied where every caller reads
+    an implementation's conventions (``plugin.Implementation.conventions``)."""
+    text = config.getoption("conventions")
+    if text:
+        fix_conventions(_fixed(text))
+
+
+def _fixed(text: str) -> dict:
+    import json
+
+    import pytest
+
+    from backprop_harness import systems
+    try:
+        fixed = json.loads(text)
+    except ValueError as exc:
+        raise pytest.UsageError(f"--conventions: not JSON ({exc}); expected e.g. "
+                                f"'{{\"mlp\": {{\"loss\": \"half_mean\"}}}}'") from None
+    try:
+        systems.conventions(fixed)
+    except systems.ConventionError as exc:
+        raise pytest.UsageError(f"--conventions: {exc}") from None
+    return fixed
+
+
+def fix_conventions(fixed: dict):
+    """Every ``Implementation`` of this process is asked under ``fixed`` ({system: {key:
+    value}}, valid): its own declaration for the other keys, the defaults for the rest.
+    A declaration that is not valid stays a failure of its own (bad_conventions)."""
+    from backprop_harness import plugin, systems
+    declared_only = plugin.Implementation.conventions
+
+    def conventions(self) -> dict:
+        declared = self.info.get("conventions")
+        if declared is not None and not (isinstance(declared, dict)
+                                         and all(isinstance(v, dict) for v in declared.values())):
+            return declared_only(self)
+        merged = {name: {**(declared or {}).get(name, {}), **fixed.get(name, {})}
+                  for name in [*(declared or {}), *(n for n in fixed if n not in (declared or {}))]}
+        try:
+            return systems.conventions(merged)
+        except systems.ConventionError as exc:
+            raise plugin.ConformanceFailure(f"CONVENTIONS is not valid: {exc}") from None
+
+    conventions.__doc__ = declared_only.__doc__
+    plugin.Implementation.conventions = conventions
 
 
 def pytest_sessionfinish(session, exitstatus):
