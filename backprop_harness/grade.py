@@ -59,8 +59,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from backprop_harness import assignment as assignments
-from backprop_harness import class_page, feedback, sandbox, write_atomically
+from backprop_harness import assignment as assignments, class_page, feedback, sandbox, write_atomically
 from backprop_harness.assignment import Assignment
 from fixtures import SYSTEMS
 
@@ -395,7 +394,8 @@ def _copy_harness(target: Path):
 
 def _command(sub: Submission, harness: Path, out: Path, settings: Settings) -> list:
     cmd = [sys.executable, "-m", "pytest", "--rootdir", str(harness), "-c", str(harness / "pyproject.toml"),
-           "-p", "no:cacheprovider", "-q", "-n", "0", "--impl", str(sub.entry), "--impl-timeout", str(settings.impl_timeout),
+           "-p", "no:cacheprovider", "-q", "-n", "0", "--impl", str(sub.entry),
+           "--impl-timeout", str(settings.impl_timeout),
            "--oracles", settings.oracles, "--conformance-json", str(out / "conformance.json")]
     if settings.html:
         cmd += ["--report-html", str(out / "report.html")]

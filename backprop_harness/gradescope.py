@@ -36,8 +36,7 @@ import traceback
 import zipfile
 from pathlib import Path
 
-from backprop_harness import assignment as assignments
-from backprop_harness import grade
+from backprop_harness import assignment as assignments, grade
 
 __all__ = ["build", "run", "setup_script", "RUN_AUTOGRADER", "TORCH_INDEX", "ROOT_VARIABLE", "PYTHON_VARIABLE",
            "SANDBOX_VARIABLE", "main", "add_arguments"]
@@ -99,7 +98,8 @@ $PIP install --no-deps --index-url {TORCH_INDEX} torch=={_torch_pin()}
 # the harness, in place (the bundle's copy is the one that runs), with its pinned dependencies
 $PIP install -c "$SOURCE/harness/constraints.txt" -e "$SOURCE/harness"
 $PIP check
-/autograder/venv/bin/python -c "import backprop_harness.grade, numpy, pytest, hypothesis, torch; print('backprop-harness installed; torch', torch.__version__)"
+/autograder/venv/bin/python -c "import backprop_harness.grade, numpy, pytest, hypothesis, torch; \
+print('backprop-harness installed; torch', torch.__version__)"
 """
 
 

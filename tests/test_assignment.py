@@ -159,7 +159,7 @@ def _conformance(impl: Path, out: Path, conventions: str) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("BACKPROP_IMPL", "PYTEST_ADDOPTS", "PYTEST_XDIST_WORKER")}
     cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-n", "0", "--oracles", "complex_step",
            "--impl", str(impl), "--conventions", conventions, "--conformance-json", str(out),
-           "-k", "every_oracle", str(ROOT / "tests" / "test_conformance.py")]
+           "-k", "every_oracle", str(ROOT / "backprop_harness" / "conformance" / "test_conformance.py")]
     run = subprocess.run(cmd, cwd=ROOT, env={**env, "HYPOTHESIS_PROFILE": "ci"}, capture_output=True, text=True,
                          timeout=300)
     assert out.exists(), run.stdout[-3000:] + run.stderr[-3000:]

@@ -56,7 +56,8 @@ def test_the_bundle_holds_the_two_scripts_the_assignment_and_the_harness(bundle)
     assert modes["setup.sh"] & stat.S_IXUSR and modes["run_autograder"] & stat.S_IXUSR
     for part in (*grade.HARNESS_PARTS, "constraints.txt"):
         assert any(n == f"harness/{part}" or n.startswith(f"harness/{part}/") for n in names), part
-    assert "harness/tests/test_conformance.py" in names and "harness/backprop_harness/pytest_plugin.py" in names
+    assert "harness/backprop_harness/conformance/test_conformance.py" in names
+    assert "harness/backprop_harness/pytest_plugin.py" in names
     assert not any("__pycache__" in n or n.endswith(".pyc") or n.startswith("harness/zoo/") for n in names)
 
 

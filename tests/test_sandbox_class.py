@@ -33,9 +33,9 @@ ATTACKS = sorted(p.stem for p in HOSTILE.glob("[a-g]_*.py"))      # h_huge_answe
 STATE = sandbox.status()
 EVERY_SANDBOX_UID = range(sandbox.UID_BASE, sandbox.UID_BASE + sandbox.UID_SLOTS * sandbox.PID_MAX)
 # After the run, the records are watched this long for a change: a minute, long past
-# any write a process of the run could still make. The only writer that could outlive the run is b_grandchild's, which rewrites them
-# every 0.2 s for as long as it lives, and it is also checked to be gone when the command
-# returns (no process of any sandbox's uid is left).
+# any write a process of the run could still make. The only writer that could outlive the
+# run is b_grandchild's, which rewrites them every 0.2 s for as long as it lives, and it is
+# also checked to be gone when the command returns (no process of any sandbox's uid is left).
 WATCH_SECONDS = 60.0
 
 pytestmark = [pytest.mark.slow,
