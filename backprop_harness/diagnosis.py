@@ -216,10 +216,11 @@ def _bias_not_summed(case, expected: dict, received: dict, matcher) -> list:
     return found
 
 
-def convention(case, received: dict, loss, probe, conv: dict) -> Diagnosis | None:
+def convention(case, received: dict, loss, probe, conv: dict, fixed: dict | None = None) -> Diagnosis | None:
     """``convention_mismatch`` (with the line to add) or ``inconsistent_convention`` when the
     answer is exactly that of another convention of the case's system, on the case and on the
-    system's probe case (``recognition.recognise``); None otherwise."""
+    system's probe case (``recognition.recognise``); None otherwise. ``fixed`` ({system: {key:
+    value}}) is what the run's assignment fixes: the advice is then to change the code."""
     from backprop_harness import systems
     from backprop_harness.recognition import recognise
     system = systems.for_case(case)
@@ -262,7 +263,7 @@ def convention(case, received: dict, loss, probe, conv: dict) -> Diagnosis | Non
     if seen is None:
         return None
     if seen.declare is not None:
-        return Diagnosis(["convention_mismatch"], note=seen.message())
+        return Diagnosis(["convention_mismatch"], note=seen.message((fixed or {}).get(system.name)))
     return Diagnosis(["inconsistent_convention"], note=seen.message())
 
 
@@ -314,13 +315,15 @@ def _bias_shape_convention(case, received: dict, conv: dict, probe=None) -> Diag
                           f"in that shape too):\n    {line}")
 
 
-def diagnose(case, received: dict, loss=None, probe=None, conv: dict | None = None, ops=None) -> Diagnosis:
+def diagnose(case, received: dict, loss=None, probe=None, conv: dict | None = None, ops=None,
+             fixed: dict | None = None) -> Diagnosis:
     """Name the known mistakes whose answer on ``case`` is ``received`` (a dict of gradients
     by parameter name, as returned: any shape); ``loss`` the loss it reported.
 
     First, with the system's declared conventions ``conv``: an answer that is exactly that
     of another convention is named as such (``convention``), not as a mistake: a correct
-    1/2 sum judged under the sum is not "the factor 2 is missing".
+    1/2 sum judged under the sum is not "the factor 2 is missing". ``fixed``: the conventions
+    an assignment fixes for the run (the advice is then to change the code, not to declare).
 
     Then where it is wrong (``localise``): for a network, which tensors, their patterns and
     the layer (confirmed on the probe case); for a scalar engine (``ops``: the operations it
@@ -341,7 +344,7 @@ def diagnose(case, received: dict, loss=None, probe=None, conv: dict | None = No
                                                "otherwise: state kept between calls decides the answer")
     inconsistent = None
     if conv is not None:
-        named = convention(case, received, loss, probe, conv)
+        named = convention(case, received, loss, probe, conv, fixed)
         if named is not None and named.codes != ["inconsistent_convention"]:
             return named
         inconsistent = named                 # said beside the mistake that gives it, if one does

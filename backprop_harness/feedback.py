@@ -10,15 +10,11 @@ report.
 """
 from __future__ import annotations
 
-import json
-import re
-
 from backprop_harness.protocol import SYSTEM_FUNCTIONS
 
 __all__ = ["text", "system_text", "run_problem", "REPRODUCER_LIMIT"]
 
 REPRODUCER_LIMIT = 6000          # characters of a reproducing script shown inline
-_RECOGNISED = re.compile(r"CONVENTIONS = (\{.*\})")
 _WHY_NOT_GRADED = {
     "timeout": "the run did not finish within the time limit and was stopped",
     "load error": "your file could not be loaded",
@@ -44,25 +40,10 @@ def run_problem(record: dict) -> str | None:
 
 
 def _words(s: dict, system: str, assignment) -> str:
-    """The diagnosis in words; a convention recognised under fixed conventions is told as what
-    it is here (the answer of another question), not as a line to declare."""
+    """The diagnosis in words (under an assignment's fixed conventions the diagnosis itself
+    says to change the code, not to declare)."""
     codes = s.get("diagnosis") or []
     words = (s.get("words") or "").strip()
-    fixed = (getattr(assignment, "conventions", None) or {}).get(system)
-    if "convention_mismatch" in codes and fixed:
-        asked = ", ".join(f"{k} = {v!r}" for k, v in fixed.items())
-        found = _RECOGNISED.search(words)
-        other = ""
-        if found:
-            try:
-                entries = json.loads(found.group(1)).get(system) or {}
-                other = (" (" + ", ".join(f"{k} = {v!r}" for k, v in entries.items()) + ")" if entries
-                         else " (the protocol's defaults, docs/conventions.md)")
-            except ValueError:
-                other = ""
-        return (f"convention_mismatch: your loss and gradient are exactly right for another convention{other} "
-                f"than the one this assignment asks for ({asked}). Compute the assignment's; declaring "
-                f"CONVENTIONS in your file does not change what is asked.")
     if words:
         return words
     return ", ".join(codes) if codes else ""

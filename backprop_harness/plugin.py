@@ -73,8 +73,10 @@ def resolve(spec: str | None, cwd: str | os.PathLike | None = None) -> Spec:
 class Implementation:
     """The code under test, in its own process; one per run."""
 
-    def __init__(self, spec: Spec, call_timeout: float = 5.0, start_timeout: float = 60.0):
+    def __init__(self, spec: Spec, call_timeout: float = 5.0, start_timeout: float = 60.0,
+                 fixed_conventions: dict | None = None):
         self.spec = spec
+        self.fixed_conventions = fixed_conventions or {}      # an assignment's: {system: {key: value}}
         init = {"kind": "module" if spec.kind in ("adapter", "reference") else spec.kind, "target": spec.target,
                 "sys_path": list(spec.sys_path), "distribution": spec.distribution}
         self.worker = Worker("backprop_harness.worker:factory", init, call_timeout=call_timeout,
@@ -136,8 +138,10 @@ class Implementation:
         defined = ", ".join(self.functions) or "nothing from the protocol"
         near = "; ".join(f"{found} is not {fn}" for fn, found in info.get("near_misses", {}).items())
         notes = "".join(f"\n  note: {note}" for note in self.notes())
+        fixed = (f"\n  conventions fixed for this run: {systems.conventions_line(self.fixed_conventions)}"
+                 if self.fixed_conventions else "")
         return (f"implementation under test: {self.spec.label}{where}{version}; defines {defined}"
-                + (f" (did you mean the protocol's names? {near})" if near else "") + notes)
+                + (f" (did you mean the protocol's names? {near})" if near else "") + notes + fixed)
 
     @property
     def functions(self) -> dict:
@@ -180,10 +184,18 @@ class Implementation:
         return out
 
     def conventions(self) -> dict:
-        """The implementation's declared conventions (``systems.conventions``); a bad
-        declaration is a failure of every test that depends on it."""
+        """The conventions the implementation is asked under (``systems.conventions``): its
+        declared ones, with the keys of ``fixed_conventions`` (an assignment's) replacing its
+        own. A bad declaration is a failure of every test that depends on it."""
+        declared = self.info.get("conventions")
+        well_formed = declared is None or (isinstance(declared, dict)
+                                           and all(isinstance(v, dict) for v in declared.values()))
+        if self.fixed_conventions and well_formed:
+            declared = declared or {}
+            declared = {name: {**declared.get(name, {}), **self.fixed_conventions.get(name, {})}
+                        for name in [*declared, *(n for n in self.fixed_conventions if n not in declared)]}
         try:
-            return systems.conventions(self.info.get("conventions"))
+            return systems.conventions(declared)
         except ConventionError as exc:
             raise ConformanceFailure(f"CONVENTIONS is not valid: {exc}") from None
 

@@ -4,10 +4,8 @@ They live here rather than in ``conftest.py`` because pytest parses the command
 line once before it has read any conftest: an option it does not know yet makes
 its value look like a path (``--conformance-json /tmp/report.json``), and an
 existing path there moves pytest's rootdir away from this project. A plugin
-installed with the package is known from the start. Everything else is in
-``conftest.py``, but for ``--conventions`` (an assignment's conventions, fixed for the
-run), which is applied where every caller reads an implementation's conventions
-(``fix_conventions``).
+installed with the package is known from the start. Everything else is in the
+conformance plug-in (``backprop_harness/conformance/plugin.py``).
 """
 from __future__ import annotations
 
@@ -36,20 +34,15 @@ def pytest_addoption(parser):
                          "gradient a heat map of its error per parameter, the diagnosis and the reproducer")
 
 
-def pytest_configure(config):
-    """``--conventions``: checked before anything runs, then applied where every caller reads
-    an implementation's conventions (``plugin.Implementation.conventions``)."""
-    text = config.getoption("conventions")
-    if text:
-        fix_conventions(_fixed(text))
-
-
-def _fixed(text: str) -> dict:
+def fixed_conventions(text: str | None) -> dict:
+    """``--conventions``' value, checked: {system: {key: value}} ({} when not given)."""
     import json
 
     import pytest
 
     from backprop_harness import systems
+    if not text:
+        return {}
     try:
         fixed = json.loads(text)
     except ValueError as exc:
@@ -60,29 +53,6 @@ def _fixed(text: str) -> dict:
     except systems.ConventionError as exc:
         raise pytest.UsageError(f"--conventions: {exc}") from None
     return fixed
-
-
-def fix_conventions(fixed: dict):
-    """Every ``Implementation`` of this process is asked under ``fixed`` ({system: {key:
-    value}}, valid): its own declaration for the other keys, the defaults for the rest.
-    A declaration that is not valid stays a failure of its own (bad_conventions)."""
-    from backprop_harness import plugin, systems
-    declared_only = plugin.Implementation.conventions
-
-    def conventions(self) -> dict:
-        declared = self.info.get("conventions")
-        if declared is not None and not (isinstance(declared, dict)
-                                         and all(isinstance(v, dict) for v in declared.values())):
-            return declared_only(self)
-        merged = {name: {**(declared or {}).get(name, {}), **fixed.get(name, {})}
-                  for name in [*(declared or {}), *(n for n in fixed if n not in (declared or {}))]}
-        try:
-            return systems.conventions(merged)
-        except systems.ConventionError as exc:
-            raise plugin.ConformanceFailure(f"CONVENTIONS is not valid: {exc}") from None
-
-    conventions.__doc__ = declared_only.__doc__
-    plugin.Implementation.conventions = conventions
 
 
 def pytest_sessionfinish(session, exitstatus):

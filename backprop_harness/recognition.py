@@ -35,7 +35,16 @@ class Recognition:
     def line(self) -> str | None:
         return systems.conventions_line({self.system: self.declare}) if self.declare is not None else None
 
-    def message(self) -> str:
+    def message(self, fixed: dict | None = None) -> str:
+        """What to do about it; ``fixed`` ({key: value} of the system) is what the run's assignment
+        fixes, which a declaration in the file cannot change."""
+        if self.declare is not None and fixed:
+            computed = {**systems.conventions({})[self.system], **self.declare}
+            differ = {k: computed[k] for k, v in fixed.items() if computed.get(k) != v}
+            if differ:
+                return (f"Your code computes {', '.join(f'{k} = {v!r}' for k, v in differ.items())}; the "
+                        f"assignment fixes {', '.join(f'{k} = {fixed[k]!r}' for k in differ)}: change the code to "
+                        "the assignment's convention (a declaration in the file does not change what is asked)")
         if self.declare is not None:
             return ("If that convention is what you meant, add this line to your file (no code to change):\n"
                     f"    {self.line}")

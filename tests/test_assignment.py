@@ -122,33 +122,32 @@ def test_without_an_assignment_the_score_is_the_systems_passing():
 
 # --- the conventions reach the run --------------------------------------------------------------------
 
-def _loaded(conventions) -> plugin.Implementation:
+def _loaded(conventions, fixed=None) -> plugin.Implementation:
     impl = plugin.Implementation.__new__(plugin.Implementation)
     impl._info = {"loaded": True, "conventions": conventions}
+    impl.fixed_conventions = fixed or {}
     return impl
 
 
-def test_fixed_conventions_replace_the_declared_ones_key_by_key(monkeypatch):
-    # monkeypatch restores the method fix_conventions replaces
-    monkeypatch.setattr(plugin.Implementation, "conventions", plugin.Implementation.conventions)
+def test_fixed_conventions_replace_the_declared_ones_key_by_key():
     declared = {"mlp": {"layout": "column", "loss": "sse"}}
     assert _loaded(declared).conventions()["mlp"]["loss"] == "sse"
-    pytest_plugin.fix_conventions({"mlp": {"loss": "half_mean"}})
-    conv = _loaded(declared).conventions()
+    fixed = {"mlp": {"loss": "half_mean"}}
+    conv = _loaded(declared, fixed).conventions()
     assert conv["mlp"]["loss"] == "half_mean" and conv["mlp"]["layout"] == "column"
-    assert _loaded(None).conventions()["mlp"]["loss"] == "half_mean"
-    assert _loaded({"mlp": {"loss": "nonsense"}}).conventions()["mlp"]["loss"] == "half_mean"
+    assert _loaded(None, fixed).conventions()["mlp"]["loss"] == "half_mean"
+    assert _loaded({"mlp": {"loss": "nonsense"}}, fixed).conventions()["mlp"]["loss"] == "half_mean"
     with pytest.raises(plugin.ConformanceFailure, match="CONVENTIONS is not valid"):
-        _loaded({"mlp": {"layout": "nonsense"}}).conventions()      # a key the assignment leaves free
+        _loaded({"mlp": {"layout": "nonsense"}}, fixed).conventions()      # a key the assignment leaves free
     with pytest.raises(plugin.ConformanceFailure, match="CONVENTIONS is not valid"):
-        _loaded(["not", "a", "dict"]).conventions()
+        _loaded(["not", "a", "dict"], fixed).conventions()
 
 
 @pytest.mark.parametrize("text, message", [("{mlp: 1}", "not JSON"),
                                            ('{"mlp": {"loss": "halfmean"}}', "expected one of")])
 def test_a_bad_conventions_option_is_a_usage_error(text, message):
     with pytest.raises(pytest.UsageError, match=message):
-        pytest_plugin._fixed(text)
+        pytest_plugin.fixed_conventions(text)
 
 
 def _conformance(impl: Path, out: Path, conventions: str) -> dict:
@@ -172,5 +171,8 @@ def test_the_run_asks_the_assignment_s_question(tmp_path):
     fixed = '{"mlp": {"loss": "half_mean"}}'
     summed = _conformance(ROOT / "zoo" / "correct" / "mlp_einsum.py", tmp_path / "summed.json", fixed)
     assert summed["status"] == "fail" and summed["diagnosis"] == ["convention_mismatch"]
+    # the file cannot change what the assignment asks: the advice is to change the code
+    words = summed["failures"][0]["diagnosis"]["words"]
+    assert "the assignment fixes" in words and "add this line" not in words, words
     halved = _conformance(ROOT / "zoo" / "correct" / "mlp_column_convention.py", tmp_path / "halved.json", fixed)
     assert halved["status"] == "pass"

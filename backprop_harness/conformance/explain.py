@@ -88,7 +88,8 @@ def _explain(record: Failure, impl, evidence, otherwise=None):
             except AssertionError:                  # CONVENTIONS itself is the failure
                 conv = None
             ops = (impl.value_ops_seen or {}).get("ops") if evidence.fn == "Value" else None
-            found = diagnosis.diagnose(evidence.case, evidence.received, evidence.loss, probe, conv, ops)
+            found = diagnosis.diagnose(evidence.case, evidence.received, evidence.loss, probe, conv, ops,
+                                       getattr(impl, "fixed_conventions", None))
         else:
             found = diagnosis.fixed("unknown")
         if otherwise is not None and not found.known:     # what the failure is, when no mistake explains it

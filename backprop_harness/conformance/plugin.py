@@ -72,8 +72,10 @@ def implementation(config):
     state = _state(config)
     if "impl" not in state:
         from backprop_harness.plugin import Implementation, resolve
+        from backprop_harness.pytest_plugin import fixed_conventions
         spec = resolve(config.getoption("impl"), config.invocation_params.dir)
-        state["impl"] = Implementation(spec, call_timeout=config.getoption("impl_timeout"))
+        state["impl"] = Implementation(spec, call_timeout=config.getoption("impl_timeout"),
+                                       fixed_conventions=fixed_conventions(config.getoption("conventions")))
     return state["impl"]
 
 
@@ -126,7 +128,9 @@ def pytest_configure(config):
     for line in MARKERS:
         config.addinivalue_line("markers", line)
     _register_conformance_profile(config)
-    chosen_oracles(config)                 # a bad --oracles is a usage error before anything runs
+    chosen_oracles(config)                 # a bad --oracles or --conventions is a usage error before anything runs
+    from backprop_harness.pytest_plugin import fixed_conventions
+    fixed_conventions(config.getoption("conventions"))
     if config.getoption("impl_timeout") <= 0:
         raise pytest.UsageError(f"--impl-timeout must be positive, got {config.getoption('impl_timeout')}")
     if _is_controller(config):
@@ -392,10 +396,19 @@ def document(config, changes: list, exit_status: int) -> dict:
     return run_record(config).document(
         {"spec": config.getoption("impl"), "label": impl.spec.label, "file": info.get("file"),
          "version": info.get("version"), "provides": sorted(info.get("functions", {})),
-         "load_error": impl.load_error()},
+         "load_error": impl.load_error(), "conventions": _conventions(impl),
+         "fixed_conventions": impl.fixed_conventions or None},
         generated=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         profile=settings.get_current_profile_name(), oracles=list(chosen_oracles(config)),
         fixtures_sha256=_digest(_state(config).get("fixtures", {})), changes=changes, exit_status=exit_status)
+
+
+def _conventions(impl) -> dict | None:
+    """The conventions the run asked under, by system; None where the declaration is not valid."""
+    try:
+        return impl.conventions() if impl.info.get("loaded") else None
+    except AssertionError:
+        return None
 
 
 def _write(config, option: str, path: Path, text: str):
