@@ -31,7 +31,7 @@ def _num(x) -> str:
     return f"{float(x):g}"
 
 
-def _bins(records: list, max_score: float) -> list:
+def bins(records: list, max_score: float) -> list:
     """[(label, count)]: scores in tenths of the maximum, full marks apart."""
     counts = [0] * (BINS + 1)
     for r in records:
@@ -43,10 +43,10 @@ def _bins(records: list, max_score: float) -> list:
 
 
 def _distribution(records: list, max_score: float) -> str:
-    bins = _bins(records, max_score)
-    top = max((c for _, c in bins), default=0) or 1
+    counted = bins(records, max_score)
+    top = max((c for _, c in counted), default=0) or 1
     rows = "".join(f'<tr><th scope="row">{_e(label)}</th><td class="bar"><span style="width:{100 * c / top:.1f}%">'
-                   f'</span></td><td class="count">{c}</td></tr>' for label, c in reversed(bins))
+                   f'</span></td><td class="count">{c}</td></tr>' for label, c in reversed(counted))
     scores = sorted(float(r.get("score", 0)) for r in records)
     mean = sum(scores) / len(scores) if scores else 0.0
     median = (scores[len(scores) // 2] if len(scores) % 2 else

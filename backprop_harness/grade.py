@@ -162,7 +162,7 @@ def site_dirs() -> list:
     return sorted({Path(paths["purelib"]), Path(paths["platlib"])})
 
 
-def _record_hash(path: Path, algorithm: str) -> str:
+def record_hash(path: Path, algorithm: str) -> str:
     h = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -191,7 +191,7 @@ def check_installed(sites) -> list:
         path, spec, dist = item
         algorithm, _, expected = spec.partition("=")
         try:
-            if _record_hash(path, algorithm) != expected:
+            if record_hash(path, algorithm) != expected:
                 return f"{path}: changed since {dist} installed it"
         except FileNotFoundError:
             return f"{path}: missing (installed by {dist})"
@@ -416,7 +416,7 @@ def run_one(sub: Submission, outdir: Path, settings: Settings) -> dict | None:
               "graded": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "entry": sub.entry.name if sub.entry is not None else None}
     if sub.problem:
-        return _finish(record, out, "invalid", sub.problem, None, started, "", settings.course)
+        return finish(record, out, "invalid", sub.problem, None, started, "", settings.course)
     with tempfile.TemporaryDirectory(prefix=f"grade-{sub.name[:40]}-") as scratch:
         scratch = Path(scratch)
         # the submission as graded stays beside its report, so the reproducers' paths work
@@ -471,7 +471,7 @@ def run_one(sub: Submission, outdir: Path, settings: Settings) -> dict | None:
         tampered = _digest_files(_files_under(harness)) != before
     conformance = _read_json(out / "conformance.json")
     if isinstance(leftover, str):
-        return _finish(record, out, "harness error", leftover, conformance, started, text, settings.course)
+        return finish(record, out, "harness error", leftover, conformance, started, text, settings.course)
     size = (out / "conformance.json").stat().st_size if (out / "conformance.json").exists() else 0
     if status is None and size > REPORT_LIMIT:
         # what the harness kept of an answer is bounded by what it shows; a report this
@@ -503,7 +503,7 @@ def run_one(sub: Submission, outdir: Path, settings: Settings) -> dict | None:
             status, note = "load error", conformance["implementation"]["load_error"].strip().splitlines()[-1]
         else:
             status = "graded"
-    return _finish(record, out, status, note, conformance, started, text, settings.course)
+    return finish(record, out, status, note, conformance, started, text, settings.course)
 
 
 # the runs under way (their own sessions: Ctrl-C does not reach them), killed on an interrupt
@@ -552,7 +552,7 @@ def _read_json(path: Path, limit: int = REPORT_LIMIT):
 _ERROR_STATUSES = ("tampered", "timeout", "crashed", "invalid", "load error", "harness error")
 
 
-def _secret(outdir: Path) -> bytes:
+def secret(outdir: Path) -> bytes:
     """The key that signs this output folder's records: made once, readable by its owner
     only, out of every sandbox's sight."""
     path = Path(outdir) / ".grade-key"
@@ -622,7 +622,7 @@ def _own_names(text, graded_file):
     return text.replace(repr(str(graded_file)), repr(name)).replace(str(graded_file), name)
 
 
-def _scored(record: dict, course: Assignment) -> dict:
+def scored(record: dict, course: Assignment) -> dict:
     """``record`` with its score under ``course``: the points per system, the total and the
     feedback text (computed from the record alone: a reused record is scored again)."""
     scored = assignments.assess(course, record["status"], record["systems"])
@@ -632,7 +632,7 @@ def _scored(record: dict, course: Assignment) -> dict:
     return record
 
 
-def _finish(record, out: Path, status: str, note, conformance, started: float, log: str,
+def finish(record, out: Path, status: str, note, conformance, started: float, log: str,
             course: Assignment = assignments.DEFAULT) -> dict:
     systems, load_error = _from_conformance(conformance, status)
     if status == "load error":
@@ -641,11 +641,11 @@ def _finish(record, out: Path, status: str, note, conformance, started: float, l
                   seconds=round(time.perf_counter() - started, 2),
                   files={k: v for k, v in (("conformance", "conformance.json"), ("report", "report.html"))
                          if (out / v).exists()})
-    _scored(record, course)
+    scored(record, course)
     write_atomically(out / "pytest.log", log)
     record["files"]["gradescope"] = "gradescope/results.json"
     record["files"]["log"] = "pytest.log"
-    record["digest"] = _signature(record, _secret(out.parent))
+    record["digest"] = _signature(record, secret(out.parent))
     write_atomically(out / "gradescope" / "results.json", json.dumps(gradescope(record, course), indent=2) + "\n")
     write_atomically(out / "result.json", json.dumps(record, indent=2) + "\n")
     return record
@@ -767,17 +767,17 @@ def grade(directory: Path, outdir: Path, settings: Settings, jobs: int, progress
     elif settings.sandbox != "off":
         raise ValueError(f"grade's sandbox is 'strict' or 'off', not {settings.sandbox!r}")
     outdir.mkdir(parents=True, exist_ok=True)
-    key, secret = settings.key(), _secret(outdir)
+    key, signing = settings.key(), secret(outdir)
     records, todo, forged = {}, [], []
     for sub in subs:
         old = _read_json(outdir / sub.name / "result.json")
         if old and old.get("sha256") == sub.sha256 and old.get("settings") == key \
                 and old.get("status") != "harness error":
-            if signed(old, secret):
+            if signed(old, signing):
                 before = json.dumps(old, sort_keys=True)
-                _scored(old, course)             # the assignment's weights may have changed since
+                scored(old, course)             # the assignment's weights may have changed since
                 if json.dumps(old, sort_keys=True) != before:
-                    old["digest"] = _signature(old, secret)
+                    old["digest"] = _signature(old, signing)
                     write_atomically(outdir / sub.name / "result.json", json.dumps(old, indent=2) + "\n")
                 records[sub.name] = old
                 # its Gradescope file from the checked record, not as found
@@ -801,7 +801,7 @@ def grade(directory: Path, outdir: Path, settings: Settings, jobs: int, progress
             return None
         progress.start()
         if _harness_state() != start_state:
-            record = _finish({"name": sub.name, "path": str(sub.path), "sha256": sub.sha256, "settings": key,
+            record = finish({"name": sub.name, "path": str(sub.path), "sha256": sub.sha256, "settings": key,
                               "graded": datetime.now(timezone.utc).isoformat(timespec="seconds")},
                              outdir / sub.name, "harness error", "the harness's files or the venv's start-up "
                              "hooks changed during this run: not graded (restore the harness and run again)",
@@ -845,7 +845,7 @@ def grade(directory: Path, outdir: Path, settings: Settings, jobs: int, progress
                "seconds": round(time.perf_counter() - started, 1), "graded_now": len(todo),
                "reused": len(subs) - len(todo), "regraded_changed_records": forged,
                "gradebook_sha256": hashlib.sha256(gradebook.encode()).hexdigest(), "submissions": ordered}
-    summary["digest"] = _signature(summary, secret)
+    summary["digest"] = _signature(summary, signing)
     write_atomically(outdir / "results.json", json.dumps(summary, indent=2) + "\n")
     class_page.write(outdir / "index.html", ordered, course, summary)
     return ordered

@@ -153,7 +153,7 @@ def build(assignment_file, out) -> Path:
     return out
 
 
-def _submission_folder(submission: Path) -> Path:
+def submission_folder(submission: Path) -> Path:
     """The folder holding the student's files: the submission itself, or the one folder it
     holds when it holds nothing else (a zip of a folder)."""
     entries = [p for p in submission.iterdir() if not p.name.startswith((".", "__MACOSX"))]
@@ -185,7 +185,7 @@ def run(root, sandbox_mode: str | None = None, stream=sys.stdout) -> Path:
     try:
         klass = scratch / "class"
         klass.mkdir()
-        shutil.copytree(_submission_folder(root / "submission"), klass / "submission")
+        shutil.copytree(submission_folder(root / "submission"), klass / "submission")
         args = argparse.Namespace(profile=None, timeout=None, impl_timeout=None, oracles=None, no_html=True,
                                   allow_modified_harness=True)
         settings = grade.settings_of(args, course, mode)

@@ -26,7 +26,7 @@ def _record(name, verdicts, codes=("sign_flipped",), status="graded", note=None,
                for s, v in zip(SYSTEMS, verdicts)}
     record = {"name": name, "status": status, "note": note, "systems": systems, "seconds": 3.2, "entry": f"{name}.py",
               "files": {"report": "report.html"} if report else {}}
-    return grade._scored(record, COURSE)
+    return grade.scored(record, COURSE)
 
 
 RECORDS = [_record("alice", ("not provided", "pass", "pass", "not provided")),
@@ -78,7 +78,7 @@ def test_the_page_shows_the_distribution_the_diagnoses_and_a_row_per_student():
     text = " ".join(c.strip() for c in page.chunks if c.strip())
     # scores: alice 6 (full marks), bob 1 + 4 = 5, carol 1 + 2 = 3, the load error 0
     assert [r["score"] for r in RECORDS] == [6.0, 5.0, 3.0, 0.0]
-    bins = dict(class_page._bins(RECORDS, 6.0))
+    bins = dict(class_page.bins(RECORDS, 6.0))
     assert bins["6 (full marks)"] == 1 and bins["4.8 – 5.4"] == 1 and bins["3 – 3.6"] == 1 and bins["0 – 0.6"] == 1
     assert sum(bins.values()) == len(RECORDS)
     assert "mean 3.50, median 4 of 6; 1 of 4 with full marks" in text

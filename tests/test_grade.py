@@ -113,7 +113,7 @@ def _record(name="alice", status="graded", verdicts=("pass", "fail", "not provid
                for s, v in zip(SYSTEMS, verdicts)}
     record = {"name": name, "status": status, "note": note, "systems": systems, "seconds": 12.34,
               "entry": f"{name}.py", "load_error": None, "files": {"report": "report.html"}}
-    return grade._scored(record, course)
+    return grade.scored(record, course)
 
 
 COURSE = assignment.parse({"title": "HW 2", "systems": {"manual_222": {"weight": 2}, "mlp": {"weight": 4}},
@@ -254,7 +254,7 @@ def test_a_reused_record_is_scored_again_under_new_weights(tmp_path, monkeypatch
                                                   "first_failure": {"test": "t", "check": "oracles", "message": "m"},
                                                   "failures": [{"test": "t", "reproducer": f"load({str(sub.entry)!r})",
                                                                 "diagnosis": {"words": "w"}}]}}}
-        return grade._finish(record, outdir / sub.name, "graded", None, conformance, time.perf_counter(), "",
+        return grade.finish(record, outdir / sub.name, "graded", None, conformance, time.perf_counter(), "",
                              settings.course)
 
     monkeypatch.setattr(grade, "run_one", fake_run_one)
@@ -267,7 +267,7 @@ def test_a_reused_record_is_scored_again_under_new_weights(tmp_path, monkeypatch
                         progress_stream=io.StringIO())
     assert calls == ["a"] and again[0]["score"] == 5.0 and again[0]["max_score"] == 10.0
     stored = json.loads((out / "a" / "result.json").read_text())
-    assert stored["score"] == 5.0 and grade.signed(stored, grade._secret(out))
+    assert stored["score"] == 5.0 and grade.signed(stored, grade.secret(out))
     assert json.loads((out / "a" / "gradescope" / "results.json").read_text())["tests"][0]["max_score"] == 10.0
     fixed = assignment.parse({"systems": {"mlp": {"weight": 1, "conventions": {"loss": "half_mean"}}}}, "hw3.toml")
     grade.grade(klass, out, grade.Settings(profile="smoke", assignment=fixed), jobs=1, progress_stream=io.StringIO())
@@ -296,7 +296,7 @@ def test_a_second_run_resumes_and_regrades_only_what_changed(tmp_path, monkeypat
     def fake_run_one(sub, outdir, settings):
         calls.append(sub.name)
         record = {"name": sub.name, "path": str(sub.path), "sha256": sub.sha256, "settings": settings.key()}
-        return grade._finish(record, outdir / sub.name, "graded", None, None, time.perf_counter(), "log")
+        return grade.finish(record, outdir / sub.name, "graded", None, None, time.perf_counter(), "log")
 
     monkeypatch.setattr(grade, "run_one", fake_run_one)
     settings = grade.Settings(profile="smoke")

@@ -152,8 +152,8 @@ def test_a_bundle_needs_the_harness_s_source_tree(tmp_path, monkeypatch):
 def test_a_submission_zipped_as_one_folder_is_looked_into(tmp_path):
     (tmp_path / "flat").mkdir()
     (tmp_path / "flat" / "backprop.py").write_text("")
-    assert gradescope._submission_folder(tmp_path / "flat") == tmp_path / "flat"
+    assert gradescope.submission_folder(tmp_path / "flat") == tmp_path / "flat"
     (tmp_path / "nested" / "hw2").mkdir(parents=True)
     (tmp_path / "nested" / "hw2" / "backprop.py").write_text("")
     (tmp_path / "nested" / "__MACOSX").mkdir()
-    assert gradescope._submission_folder(tmp_path / "nested") == tmp_path / "nested" / "hw2"
+    assert gradescope.submission_folder(tmp_path / "nested") == tmp_path / "nested" / "hw2"

@@ -375,7 +375,7 @@ def test_the_strict_view_is_built_from_worker_files_only(tmp_path):
 # --- the grader's side: the harness checks itself ------------------------------------------------------
 
 def _record_line(site: Path, rel: str) -> str:
-    return f"{rel},sha256={grade._record_hash(site / rel, 'sha256')},{(site / rel).stat().st_size}"
+    return f"{rel},sha256={grade.record_hash(site / rel, 'sha256')},{(site / rel).stat().st_size}"
 
 
 def test_the_self_check_finds_a_changed_venv(tmp_path):
@@ -468,7 +468,7 @@ def test_a_changed_record_is_graded_again_and_gradescope_follows_the_record(tmp_
     def fake_run_one(sub, outdir, settings):
         calls.append(sub.name)
         record = {"name": sub.name, "path": str(sub.path), "sha256": sub.sha256, "settings": settings.key()}
-        return grade._finish(record, outdir / sub.name, "graded", None, None, time.perf_counter(), "log")
+        return grade.finish(record, outdir / sub.name, "graded", None, None, time.perf_counter(), "log")
 
     monkeypatch.setattr(grade, "run_one", fake_run_one)
     settings = grade.Settings(profile="smoke")
@@ -484,7 +484,7 @@ def test_a_changed_record_is_graded_again_and_gradescope_follows_the_record(tmp_
     assert calls == ["a"] and "1 record(s) changed since they were written (a): graded again" in stream.getvalue()
     assert {r["name"]: r["score"] for r in records} == {"a": 0, "b": 0}
     assert json.loads((out / "b" / "gradescope" / "results.json").read_text())["score"] == 0.0
-    key = grade._secret(out)
+    key = grade.secret(out)
     summary = json.loads((out / "results.json").read_text())
     assert grade.signed(summary, key) and summary["regraded_changed_records"] == ["a"]
     assert all(grade.signed(json.loads((out / n / "result.json").read_text()), key) for n in ("a", "b"))
@@ -538,7 +538,7 @@ def _fake_class(tmp_path, monkeypatch, names=("a", "b", "c")):
     def fake_run_one(sub, outdir, settings):
         calls.append(sub.name)
         record = {"name": sub.name, "path": str(sub.path), "sha256": sub.sha256, "settings": settings.key()}
-        return grade._finish(record, outdir / sub.name, "graded", None, None, time.perf_counter(), "log")
+        return grade.finish(record, outdir / sub.name, "graded", None, None, time.perf_counter(), "log")
 
     monkeypatch.setattr(grade, "run_one", fake_run_one)
     return klass, calls

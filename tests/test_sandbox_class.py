@@ -128,7 +128,7 @@ def test_a_hostile_class_is_contained_and_spoils_nothing(tmp_path):
         assert _digest(_files(out / "good") + _files(out / "sign")) == controls
         for name in ("good", "sign"):
             assert not any(records[name]["systems"][s]["status"] == "pass" for s in ("scalar_graph", "mlp", "softmax"))
-        key = grade._secret(out)
+        key = grade.secret(out)
         assert all(grade.signed(json.loads((out / n / "result.json").read_text()), key) for n in records)
         for attack in ATTACKS:
             assert records[attack]["score"] == 0 and records[attack]["status"] == "graded", records[attack]
