@@ -107,6 +107,7 @@ def _chromium(profile: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_the_page_in_chromium(tmp_path):
     if not CHROMIUM.exists():
         pytest.skip(f"headless Chromium not found at {CHROMIUM}: apt-get install -y chromium "

@@ -16,6 +16,7 @@ def test_the_test_command_runs_from_a_folder_with_its_own_pytest_configuration(t
     (tmp_path / "mine.py").write_text((ROOT / "tests" / "plugins" / "conventional.py").read_text())
     env = {k: v for k, v in os.environ.items() if k not in ("BACKPROP_IMPL", "PYTEST_XDIST_WORKER")}
     env["PYTEST_ADDOPTS"] = "--no-such-option"
+    env["HYPOTHESIS_PROFILE"] = "smoke"          # the configuration is the question, not the implementation
     cli = [sys.executable, "-c", "import sys; from backprop_harness.cli import main; sys.exit(main())"]
     proc = subprocess.run(cli + ["test", "mine.py", "--json", "out.json", "--", "-q", "-n", "0",
                                  "--oracles", "complex_step"],
