@@ -67,10 +67,9 @@ both take under --bisect-above seconds (0.5), every delta of the ladder is asked
 one). Otherwise the ladder is bisected: binary search for the smallest delta
 caught, assuming a tool that catches delta catches every larger one (4-5 calls
 instead of 13); the table says "(bisected)". gradcheck's default mode costs two
-loss evaluations per parameter (about 0.2-0.35 ms per parameter here: 7-12 s a
-call at 35,594 parameters, 30-50 s at 136,714), so above --gradcheck-limit
-parameters (40,000) it is called once, on the right gradient: its seconds and
-whether it passes, no ladder (with --gradcheck-limit 0 the ladder is bisected
+loss evaluations per parameter (docs/peers.md has its seconds), so above
+--gradcheck-limit parameters (40,000) it is called once, on the right gradient:
+its seconds and whether it passes, no ladder (with --gradcheck-limit 0 the ladder is bisected
 there too: about 5 calls more). ``--full-ladder`` asks every delta of every tool.
 
 Deterministic: the networks (``random_mlp``'s seed 0), the perturbed entry
