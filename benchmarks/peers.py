@@ -67,10 +67,13 @@ both take under --bisect-above seconds (0.5), every delta of the ladder is asked
 one). Otherwise the ladder is bisected: binary search for the smallest delta
 caught, assuming a tool that catches delta catches every larger one (4-5 calls
 instead of 13); the table says "(bisected)". gradcheck's default mode costs two
-loss evaluations per parameter (docs/peers.md has its seconds), so above
---gradcheck-limit parameters (40,000) it is called once, on the right gradient:
-its seconds and whether it passes, no ladder (with --gradcheck-limit 0 the ladder is bisected
-there too: about 5 calls more). ``--full-ladder`` asks every delta of every tool.
+evaluations of the function per parameter, so above --gradcheck-limit parameters
+(40,000) it is not run: its seconds are estimated as that cost (two evaluations,
+each timed, times the parameters: a lower bound, its own bookkeeping left out;
+beside every network it runs on, the same figure is printed against the measured
+seconds). ``--gradcheck-limit 0`` runs
+it everywhere (bisected: about 5 calls each). ``--full-ladder`` asks every delta
+of every tool.
 
 Deterministic: the networks (``random_mlp``'s seed 0), the perturbed entry
 (``--seed``), the harness's blocks (its seed 0), check_grads' directions
@@ -115,7 +118,8 @@ class Torch:
         torch.set_num_threads(threads)
         self.torch, self.error = torch, GradcheckError
 
-    def check(self, case, claimed, fast):
+    def function(self, case, claimed):
+        """(the loss as a torch.autograd.Function whose backward returns ``claimed``, its inputs)."""
         torch = self.torch
         names = list(case.params())
         X, T = torch.tensor(np.array(case.X)), torch.tensor(np.array(case.T))
@@ -137,12 +141,30 @@ class Torch:
                 return tuple(v * g for g in grads)
 
         inputs = tuple(torch.tensor(np.array(case.params()[k])).requires_grad_(True) for k in names)
+        return Claimed, inputs
+
+    def check(self, case, claimed, fast):
+        names = list(case.params())
+        Claimed, inputs = self.function(case, claimed)
         try:
-            torch.autograd.gradcheck(Claimed.apply, inputs, fast_mode=fast)
+            self.torch.autograd.gradcheck(Claimed.apply, inputs, fast_mode=fast)
         except self.error as e:
             found = re.search(r"with respect to input (\d+)", str(e))
             return True, {"tensor": names[int(found.group(1))]} if found else {}
         return False, {}
+
+
+    def estimate(self, case, claimed, runs=50):
+        """gradcheck's seconds estimated as its central differences' cost: two evaluations of the
+        function per parameter, each timed as the median of ``runs``."""
+        Claimed, inputs = self.function(case, claimed)
+        times = []
+        with self.torch.no_grad():
+            for _ in range(runs):
+                t = time.perf_counter()
+                Claimed.apply(*inputs)
+                times.append(time.perf_counter() - t)
+        return 2 * sum(x.numel() for x in inputs) * statistics.median(times)
 
 
 class Jax:
@@ -234,8 +256,8 @@ def locates(where, found) -> str:
     return "-"
 
 
-def run_tool(call, dims, batch, right, where, gmax, repeat, bisect_above, full_ladder, ladder=True):
-    """Time ``call`` on the right gradient, then walk or bisect the ladder (unless not ``ladder``)."""
+def run_tool(call, dims, batch, right, where, gmax, repeat, bisect_above, full_ladder):
+    """Time ``call`` on the right gradient, then walk or bisect the ladder."""
     def once(claim):
         case = random_mlp(dims, batch)               # a fresh case: nothing kept from the last call
         t = time.perf_counter()
@@ -250,8 +272,6 @@ def run_tool(call, dims, batch, right, where, gmax, repeat, bisect_above, full_l
     outcome = {}                                     # ladder index -> (caught, found, seconds)
     row = {"seconds": seconds, "timed_runs": len(times), "passes_right": not fails_right,
            "calls": 1 + len(times) * (first < ONCE_ABOVE)}
-    if not ladder:
-        return {**row, "method": "right only"}
 
     def at(i):
         if i not in outcome:
@@ -285,7 +305,7 @@ def run_tool(call, dims, batch, right, where, gmax, repeat, bisect_above, full_l
 # -- the table ----------------------------------------------------------------------------------
 
 def cell_caught(row):
-    if row["method"] == "right only":
+    if row["method"] == "estimated":
         return "not run"
     mark = "" if row["monotone"] else "!"
     return ("none" if row["smallest_caught"] is None else f"{row['smallest_caught']:.0e}") + mark
@@ -295,15 +315,18 @@ HEADER = (f"{'network':<13}{'params':>8}  {'tool':<16}{'seconds':>9}{'passes rig
           f"{'locates':>9}{'fail s':>8}{'calls':>7}")
 
 
-NOTES = {"bisect": "  (bisected)", "right only": "  (ladder not run: over --gradcheck-limit)"}
+NOTES = {"bisect": "  (bisected)",
+         "estimated": "  (not run, over --gradcheck-limit: its evaluations' seconds, a lower bound)"}
 
 
 def line(r) -> str:
-    right = "yes" if r["passes_right"] else "FAILS"
+    right = {True: "yes", False: "FAILS", None: "not run"}[r["passes_right"]]
     fail = f"{r['fail_seconds']:.2f}" if "fail_seconds" in r else "-"
-    return (f"{r['network']:<13}{r['params']:>8}  {r['tool']:<16}{r['seconds']:>9.3f}{right:>14}"
+    seconds = f"~{r['seconds']:.3g}" if r["method"] == "estimated" else f"{r['seconds']:.3f}"
+    return (f"{r['network']:<13}{r['params']:>8}  {r['tool']:<16}{seconds:>9}{right:>14}"
             f"{cell_caught(r):>9}{r.get('locates', '-'):>9}{fail:>8}{r['calls']:>7}"
-            + NOTES.get(r["method"], ""))
+            + NOTES.get(r["method"], "")
+            + (f"  (its evaluations: {r['estimated_seconds']:.3f} s)" if "estimated_seconds" in r else ""))
 
 
 def main(argv=None) -> int:
@@ -357,9 +380,14 @@ def main(argv=None) -> int:
         for tool in tools:
             base = {"network": network, "params": n, "tool": tool, "entry": f"{where[0]}{list(where[1])}",
                     "entry_over_max": abs(float(right[where[0]][where[1]])) / gmax, "max_grad": gmax}
-            over = tool == "gradcheck" and args.gradcheck_limit and n > args.gradcheck_limit
-            row = {**base, **run_tool(calls[tool], dims, args.batch, right, where, gmax, args.repeat,
-                                      args.bisect_above, args.full_ladder, ladder=not over)}
+            if tool == "gradcheck" and args.gradcheck_limit and n > args.gradcheck_limit:
+                row = {**base, "method": "estimated", "passes_right": None, "calls": 0,
+                       "seconds": torch_tool.estimate(random_mlp(dims, args.batch), right)}
+            else:
+                row = {**base, **run_tool(calls[tool], dims, args.batch, right, where, gmax, args.repeat,
+                                          args.bisect_above, args.full_ladder)}
+                if tool == "gradcheck":
+                    row["estimated_seconds"] = torch_tool.estimate(random_mlp(dims, args.batch), right)
             rows.append(row)
             print(line(row), flush=True)
     total = time.perf_counter() - started
