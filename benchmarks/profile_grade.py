@@ -43,8 +43,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from backprop_harness import grade  # noqa: E402
 from profile_test import plugin_env, print_tests, print_timeline, processes, timed  # noqa: E402
+
+from backprop_harness import grade  # noqa: E402
 
 
 def make_class(folder: Path, size: int) -> list:

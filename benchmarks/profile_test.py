@@ -7,8 +7,8 @@ SPEC defaults to ``zoo4``: four correct zoo entries (``value_micrograd``,
 ``manual_222_numpy``, ``mlp_einsum``, ``softmax_explicit_jacobian``) written into one
 file under --out, outside the harness's folder, so that it runs sandboxed as a
 student's file does (``reference/protocol.py`` provides all four systems too, but code
-inside the harness's folder runs unsandboxed: docs/sandbox.md). Five measurements (the first after one warm run: disk caches, JAX's
-compilations and the .pyc files), wall-clock seconds and CPU seconds (the CPU
+inside the harness's folder runs unsandboxed: docs/sandbox.md). Five measurements (the first
+after one warm run: disk caches, JAX's compilations and the .pyc files), wall-clock seconds and CPU seconds (the CPU
 figures hold better than the wall ones on a machine others share):
 
 1. wall     ``python -m backprop_harness.cli test SPEC`` as a user types it, median
