@@ -63,6 +63,8 @@ def _test(args, extra: list) -> int:
         cmd += ["--conformance-json", str(Path(args.json).resolve())]
     if args.html:
         cmd += ["--report-html", str(Path(args.html).resolve())]
+    if args.oracles:
+        cmd += ["--oracles", args.oracles]
     env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "BACKPROP_IMPL")}
     # the same file gets the same verdict on every run: derandomized examples ("ci"), unless
     # the caller asks for another profile (HYPOTHESIS_PROFILE, --hypothesis-profile after --)
@@ -70,20 +72,12 @@ def _test(args, extra: list) -> int:
     return subprocess.call(cmd + extra, env=env)
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="backprop-harness", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    test = sub.add_parser("test", help="check your implementation: a verdict per system (exit 0 when every system "
-                                       "it provides passes)",
-                          description="Check your implementation against the posts' worked examples and every "
-                                      "oracle. Options after -- go to pytest (e.g. -- -n 0 --hypothesis-seed 3).")
-    test.add_argument("impl", metavar="PATH_OR_MODULE", help="your .py file, package or module name")
-    test.add_argument("--json", metavar="PATH", help="write the report as JSON (docs/conformance-schema.md)")
-    test.add_argument("--html", metavar="PATH", help="write the report as a self-contained HTML page")
+def _other_commands(sub):
+    """The subcommands besides ``test``, whose modules a student's check does not import."""
+    from backprop_harness import grade, gradescope, large_check
     check = sub.add_parser("check", help="run the correctness benchmark and print a verdict per system")
     check.add_argument("--cases", type=int, default=100, help="random cases per system (default 100)")
     check.add_argument("--seed", type=int, default=0, help="seed of the random cases (default 0)")
-    from backprop_harness import grade, gradescope, large_check
     grade.add_arguments(sub.add_parser("grade", help="grade every submission in a folder: a gradebook, "
                                                       "Gradescope results and an HTML report each, a class page"))
     gradescope.add_arguments(sub.add_parser("gradescope", help="build a Gradescope autograder (a zip) that grades "
@@ -91,17 +85,31 @@ def main(argv=None) -> int:
     large_check.add_arguments(sub.add_parser("large", help="check your implementation's gradient of a large "
                                                            "network (256-512-10 by default) in about a second",
                                              description=large_check.DESCRIPTION))
+    return {"grade": grade.main, "gradescope": gradescope.main, "large": large_check.check}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="backprop-harness", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    test = sub.add_parser("test", help="check your implementation: a verdict per system (exit 0 when every system "
+                                       "it provides passes)",
+                          description="Check your implementation against the posts' worked examples and the "
+                                      "oracles (the complex step and finite differences; --oracles all adds "
+                                      "PyTorch and JAX). Options after -- go to pytest (e.g. -- -n 0 "
+                                      "--hypothesis-seed 3).")
+    test.add_argument("impl", metavar="PATH_OR_MODULE", help="your .py file, package or module name")
+    test.add_argument("--json", metavar="PATH", help="write the report as JSON (docs/conformance-schema.md)")
+    test.add_argument("--html", metavar="PATH", help="write the report as a self-contained HTML page")
+    test.add_argument("--oracles", metavar="NAMES", help="comma-separated oracles, or 'all' (every one installed); "
+                                                         "default complex_step,richardson,central")
     argv = list(sys.argv[1:] if argv is None else argv)
+    commands = {} if argv[:1] == ["test"] else _other_commands(sub)
     extra = argv[argv.index("--") + 1:] if "--" in argv else []
     args = parser.parse_args(argv[:argv.index("--")] if "--" in argv else argv)
     if args.command == "test":
         return _test(args, extra)
-    if args.command == "grade":
-        return grade.main(args)
-    if args.command == "gradescope":
-        return gradescope.main(args)
-    if args.command == "large":
-        return large_check.check(args)
+    if args.command in commands:
+        return commands[args.command](args)
     if args.cases < 0:
         parser.error("--cases must be >= 0")
     return _check(args)

@@ -310,13 +310,12 @@ class Implementation:
         """``answer`` from a new worker process that has answered nothing before: what the
         implementation says without any state kept from earlier calls.
 
-        Processes are started ahead: while one answers, SPARES more load the implementation
-        on background threads (a start is ~0.25 s of one core, mostly importing numpy; a
-        run asks for 15 fresh answers, one after the other); ``close`` stops them.
+        Processes are started ahead (``prestart``; while one answers, SPARES more load the
+        implementation on background threads): a start is mostly importing numpy, and a run
+        asks for its fresh answers one after the other. ``close`` stops them.
         """
         __tracebackhide__ = True
-        while len(self._spares) < self.SPARES + 1:
-            self._spares.append(self._start_spare())
+        self.prestart(self.SPARES + 1)
         fresh, loading = self._spares.pop(0)
         main = self.worker
         try:
@@ -328,6 +327,11 @@ class Implementation:
             self.worker = main
 
     SPARES = 1
+
+    def prestart(self, n: int) -> None:
+        """Have ``n`` new worker processes loading or loaded, for the fresh answers to come."""
+        while len(self._spares) < n:
+            self._spares.append(self._start_spare())
 
     def _start_spare(self) -> tuple:
         """(a new worker, the thread that starts it): loaded, it has answered nothing."""

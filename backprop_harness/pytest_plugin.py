@@ -21,8 +21,9 @@ def pytest_addoption(parser):
                     metavar="SECONDS", help="seconds each call of the implementation may take (default 5; "
                                             "env BACKPROP_IMPL_TIMEOUT)")
     group.addoption("--oracles", default=None, metavar="NAMES",
-                    help="comma-separated oracles the conformance tests compare with (default: all five: torch64, "
-                         "jax64, complex_step, richardson, central); the report names those used")
+                    help="comma-separated oracles the conformance checks compare with, or 'all' (every one "
+                         "installed: torch64, jax64, complex_step, richardson, central). Default: complex_step, "
+                         "richardson, central for --impl, all for the built-in reference; the header names them")
     group.addoption("--conformance-json", default=None, metavar="PATH",
                     help="write the verdict per system as JSON (docs/conformance-schema.md)")
     group.addoption("--conventions", default=os.environ.get("BACKPROP_CONVENTIONS") or None, metavar="JSON",

@@ -55,7 +55,8 @@ RUN = pytest.StashKey[Run]()
 STATE = pytest.StashKey[dict]()
 
 MARKERS = ("system(name): the system a test checks (the verdict per system)",
-           "check(name): the conformance check a test belongs to (backprop_harness/protocol.py CHECKS)")
+           "check(name): the conformance check a test belongs to (backprop_harness/protocol.py CHECKS)",
+           "fresh_processes(n): the test asks n answers of new worker processes (started ahead)")
 
 
 def _state(config) -> dict:
@@ -84,11 +85,23 @@ def impl(pytestconfig):
     return implementation(pytestconfig)
 
 
+# What a plug-in run compares with unless told otherwise: the complex step is exact to
+# rounding, so the exact rule detects as finely with it as with torch64 or jax64, and the
+# differences are methods independent of it; the harness's own suite holds the complex step
+# to torch64 and jax64 on every system. PyTorch and JAX cost seconds of import in every
+# process, which a student's check of one file need not pay: ``--oracles all`` adds them.
+PLUGIN_ORACLES = ("complex_step", "richardson", "central")
+
+
 def chosen_oracles(config) -> tuple:
-    """The oracles the checks compare with (``--oracles``; by default every one installed)."""
+    """The oracles the checks compare with: ``--oracles`` (names, or ``all``: every one
+    installed); by default ``PLUGIN_ORACLES`` for a plug-in run, every one installed for the
+    built-in reference (the harness's own suite)."""
     from oracles import ORACLES, available
     names = config.getoption("oracles")
     if not names:
+        return PLUGIN_ORACLES if config.getoption("impl") else available()
+    if names.strip() == "all":
         return available()
     chosen = tuple(n.strip() for n in names.split(",") if n.strip())
     unknown = sorted(set(chosen) - set(ORACLES))
@@ -109,6 +122,11 @@ def conformance_oracles(pytestconfig):
 
 def _is_controller(config) -> bool:
     return not hasattr(config, "workerinput")
+
+
+def _is_worker_or_alone(config) -> bool:
+    """Whether this process runs tests (an xdist worker, or a run without xdist)."""
+    return not _is_controller(config) or not getattr(config.option, "numprocesses", None)
 
 
 def _fixture_files() -> dict:
@@ -184,6 +202,11 @@ def pytest_xdist_node_collection_finished(node, ids):
 
 def pytest_collection_finish(session):
     run_record(session.config).set_order([item.nodeid for item in session.items])
+    if _is_worker_or_alone(session.config) and any(item.get_closest_marker("fresh_processes")
+                                                    for item in session.items):
+        # a new process is mostly numpy's import: started now, it is loaded when the test comes
+        from backprop_harness.plugin import Implementation
+        implementation(session.config).prestart(Implementation.SPARES + 1)
     # JAX compiles each system's bucket once per process; on a background thread, this
     # overlaps the first tests
     if "jax64" in chosen_oracles(session.config) and any(item.get_closest_marker("system")

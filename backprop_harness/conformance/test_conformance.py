@@ -365,6 +365,7 @@ FRESH_EXAMPLES = 3
 
 
 @pytest.mark.parametrize("fn", _fns("determinism", "inputs unmodified"))
+@pytest.mark.fresh_processes(FRESH_EXAMPLES)
 @settings(conformance_settings, max_examples=FRESH_EXAMPLES,
           phases=[Phase.explicit, Phase.reuse, Phase.generate])
 @given(data=st.data())
