@@ -124,7 +124,7 @@ def one(entry: Path, tmp: Path, sandbox: str, cache: str, tests_shown: int):
            "-p", "no:cacheprovider", "-q", "-n", "0", "--impl", str(entry), "--impl-timeout", "5",
            "--oracles", "complex_step", "--conformance-json", str(out / "conformance.json"),
            "--report-html", str(out / "report.html"), "-p", "profile_test_plugin",
-           str(harness / "tests" / "test_conformance.py")]
+           str(harness / "backprop_harness" / "conformance" / "test_conformance.py")]
     started = time.time()
     t = time.perf_counter()
     import resource

@@ -118,7 +118,7 @@ PLUGIN = textwrap.dedent('''
 
     def pytest_collection_finish(session):
         T["collected"], CPU["collected"] = time.time(), time.process_time()
-        mod = sys.modules.get("tests.test_conformance")
+        mod = sys.modules.get("backprop_harness.conformance.test_conformance")
         if mod is not None and hasattr(mod, "magnitude"):
             _wrap(mod, "magnitude", "oracle", lambda a, k: "magnitude")
         if mod is not None and hasattr(mod, "_draw_case"):
@@ -218,7 +218,7 @@ IMPORTS = {"python": "pass",
            "pytest, hypothesis, xdist": "import pytest, hypothesis, xdist.plugin",
            "the run's own modules (conftest, test module)": ("import conftest, hypothesis; hypothesis.settings."
                                                              "register_profile('conformance'); "
-                                                             "import tests.test_conformance"),
+                                                             "import backprop_harness.conformance.test_conformance"),
            "torch (oracles.torch64)": "import oracles.torch64",
            "jax (oracles.jax64)": "import oracles.jax64",
            "jax + precompile (disk cache warm)": "import oracles; oracles.precompile_jax(('gradient',)).join()",

@@ -30,7 +30,7 @@ from backprop_harness.isolation import Worker  # noqa: E402
 
 CLASS = ["zoo/correct/mlp_einsum.py", "zoo/correct/value_kahn.py", "zoo/buggy/manual_222_sign_flipped.py",
          "zoo/buggy/softmax_wrong_axis.py"]
-QUESTION = {"fn": "gradients", "x": [1.0, 2.0], "t": [0.0, 1.0], "w": [0.1] * 8}
+QUESTION = {"fn": "gradients", "args": [[1.0, 2.0], [0.0, 1.0], [0.1] * 8]}
 
 
 def _start_once(mode: str, folder: Path) -> float:
