@@ -23,7 +23,7 @@ def pytest_addoption(parser):
     group.addoption("--oracles", default=None, metavar="NAMES",
                     help="comma-separated oracles the conformance checks compare with, or 'all' (every one "
                          "installed: torch64, jax64, complex_step, richardson, central). Default: complex_step, "
-                         "richardson, central for --impl, all for the built-in reference; the header names them")
+                         "richardson, central; the header names them")
     group.addoption("--conformance-json", default=None, metavar="PATH",
                     help="write the verdict per system as JSON (docs/conformance-schema.md)")
     group.addoption("--conventions", default=os.environ.get("BACKPROP_CONVENTIONS") or None, metavar="JSON",

@@ -85,22 +85,21 @@ def impl(pytestconfig):
     return implementation(pytestconfig)
 
 
-# What a plug-in run compares with unless told otherwise: the complex step is exact to
-# rounding, so the exact rule detects as finely with it as with torch64 or jax64, and the
-# differences are methods independent of it; the harness's own suite holds the complex step
-# to torch64 and jax64 on every system. PyTorch and JAX cost seconds of import in every
-# process, which a student's check of one file need not pay: ``--oracles all`` adds them.
+# What the checks compare with unless told otherwise: the complex step is exact to rounding,
+# so the exact rule detects as finely with it as with torch64 or jax64, and the differences
+# are methods independent of it; the harness's own suite holds the complex step to torch64
+# and jax64 on every system (tests/test_oracles.py). PyTorch and JAX cost seconds of import
+# in every process, which a student's check of one file need not pay: ``--oracles all``.
 PLUGIN_ORACLES = ("complex_step", "richardson", "central")
 
 
 def chosen_oracles(config) -> tuple:
     """The oracles the checks compare with: ``--oracles`` (names, or ``all``: every one
-    installed); by default ``PLUGIN_ORACLES`` for a plug-in run, every one installed for the
-    built-in reference (the harness's own suite)."""
+    installed), by default ``PLUGIN_ORACLES``."""
     from oracles import ORACLES, available
     names = config.getoption("oracles")
     if not names:
-        return PLUGIN_ORACLES if config.getoption("impl") else available()
+        return PLUGIN_ORACLES
     if names.strip() == "all":
         return available()
     chosen = tuple(n.strip() for n in names.split(",") if n.strip())
