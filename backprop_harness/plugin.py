@@ -87,6 +87,7 @@ class Implementation:
         self._lost: dict = {}                  # function -> message of the hang or crash
         self._ops = None
         self._spares: list = []                # [(worker, thread loading it)] for the next fresh_answers
+        self._wanted = 0                       # fresh answers still to come, as far as the run knows
         self.accuracy: dict = {}               # op -> the worst forward value seen (the conformance checks)
 
     def __repr__(self):
@@ -315,8 +316,11 @@ class Implementation:
         asks for its fresh answers one after the other. ``close`` stops them.
         """
         __tracebackhide__ = True
-        self.prestart(self.SPARES + 1)
+        self._wanted = max(self._wanted - 1, 0)
+        while len(self._spares) < self.SPARES + 1:          # this answer's process, and one ahead
+            self._spares.append(self._start_spare())
         fresh, loading = self._spares.pop(0)
+        self._top_up()
         main = self.worker
         try:
             loading.join()
@@ -327,10 +331,18 @@ class Implementation:
             self.worker = main
 
     SPARES = 1
+    # new processes alive at once, besides the run's worker: each sandbox has a uid of its own
+    # among sandbox.UID_SLOTS per harness process
+    MAX_AHEAD = 8
 
     def prestart(self, n: int) -> None:
-        """Have ``n`` new worker processes loading or loaded, for the fresh answers to come."""
-        while len(self._spares) < n:
+        """The run will ask ``n`` fresh answers: have as many new worker processes loading or
+        loaded as may be alive at once (``MAX_AHEAD``), topped up as they are used."""
+        self._wanted = max(self._wanted, n)
+        self._top_up()
+
+    def _top_up(self) -> None:
+        while len(self._spares) < min(self._wanted, self.MAX_AHEAD):
             self._spares.append(self._start_spare())
 
     def _start_spare(self) -> tuple:

@@ -201,17 +201,34 @@ def pytest_xdist_node_collection_finished(node, ids):
 
 def pytest_collection_finish(session):
     run_record(session.config).set_order([item.nodeid for item in session.items])
-    if _is_worker_or_alone(session.config) and any(item.get_closest_marker("fresh_processes")
-                                                    for item in session.items):
-        # a new process is mostly numpy's import: started now, it is loaded when the test comes
-        from backprop_harness.plugin import Implementation
-        implementation(session.config).prestart(Implementation.SPARES + 1)
+    if _is_worker_or_alone(session.config):
+        _prestart_fresh(session)
     # JAX compiles each system's bucket once per process; on a background thread, this
     # overlaps the first tests
     if "jax64" in chosen_oracles(session.config) and any(item.get_closest_marker("system")
                                                          for item in session.items):
         import oracles
         oracles.precompile_jax(("gradient",) if session.config.getoption("impl") else ("gradient", "directional"))
+
+
+def _prestart_fresh(session):
+    """Start the new worker processes the run's fresh answers will need, now, while the
+    first tests run: a start is mostly numpy's import, which the test would otherwise wait
+    for, one after another. In one process every one the collected tests can ask of the
+    functions the implementation has; under xdist, where a worker does not know which tests
+    it will get, one ahead."""
+    from backprop_harness.plugin import Implementation
+    wanted = [(m.args[0], item) for item in session.items for m in item.iter_markers("fresh_processes")]
+    if not wanted:
+        return
+    impl = implementation(session.config)
+    if _is_controller(session.config):
+        provided = impl.functions
+        count = sum(n for n, item in wanted
+                    if getattr(item, "callspec", None) is None or item.callspec.params.get("fn") in provided)
+    else:
+        count = Implementation.SPARES + 1
+    impl.prestart(count)
 
 
 def _join_jax_warmup():
