@@ -360,7 +360,7 @@ def discover(directory: Path, exclude: Path | None = None, entry: tuple = ()) ->
 
 # --- one submission ---------------------------------------------------------------------------------
 
-class _Tail:
+class Tail:
     """Reads a stream to its end, keeping its first and last LOG_KEEP bytes."""
 
     def __init__(self, stream):
@@ -451,7 +451,7 @@ def run_one(sub: Submission, outdir: Path, settings: Settings) -> dict | None:
                                 stderr=subprocess.STDOUT, start_new_session=True)
         with _LOCK:
             _RUNNING.add(proc)
-        log = _Tail(proc.stdout)
+        log = Tail(proc.stdout)
         leftover = None
         try:
             proc.wait(timeout=settings.timeout)

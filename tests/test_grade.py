@@ -278,7 +278,7 @@ def test_a_reused_record_is_scored_again_under_new_weights(tmp_path, monkeypatch
 
 def test_the_log_keeps_its_head_and_tail():
     r, w = os.pipe()
-    tail = grade._Tail(os.fdopen(r, "rb"))
+    tail = grade.Tail(os.fdopen(r, "rb"))
     with os.fdopen(w, "wb") as out:
         out.write(b"first line\n" + b"x" * (5 * grade.LOG_KEEP) + b"\nlast line\n")
     text = tail.text()
