@@ -148,17 +148,29 @@ class Implementation:
     def functions(self) -> dict:
         """The protocol names the implementation offers: present, exported (in ``__all__`` when it
         defines one) and callable as the protocol calls them; name -> signature."""
-        info = self.info
-        if not info.get("loaded"):
-            return {}
-        exported = info.get("all")
-        return {fn: sig for fn, sig in info["functions"].items()
-                if (exported is None or fn in exported) and fn not in self.mismatches}
+        return self._offered()[0]
 
     @property
     def mismatches(self) -> dict:
         """Protocol names present (and exported) whose signature does not fit: name -> why."""
+        return self._offered()[1]
+
+    def _offered(self) -> tuple:
+        """(functions, mismatches), worked out once from what the worker said it loaded (every
+        call asks for them)."""
         info = self.info
+        cached = getattr(self, "_offered_for", None)
+        if cached is None or cached[0] is not info:
+            mismatches = self._mismatches(info)
+            exported = info.get("all")
+            functions = {} if not info.get("loaded") else {
+                fn: sig for fn, sig in info["functions"].items()
+                if (exported is None or fn in exported) and fn not in mismatches}
+            self._offered_for = cached = (info, functions, mismatches)
+        return cached[1], cached[2]
+
+    @staticmethod
+    def _mismatches(info: dict) -> dict:
         if not info.get("loaded"):
             return {}
         exported = info.get("all")

@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -69,8 +70,12 @@ def run_record(config) -> Run:
 
 
 def implementation(config):
-    """The implementation under test, one per process (started lazily)."""
+    """The implementation under test, one per process (started lazily; where the header set it
+    loading on a thread, that load is waited for)."""
     state = _state(config)
+    loading = state.get("loading")
+    if loading is not None and loading is not threading.current_thread():
+        loading.join()
     if "impl" not in state:
         from backprop_harness.plugin import Implementation, resolve
         from backprop_harness.pytest_plugin import fixed_conventions
@@ -173,7 +178,16 @@ def _register_conformance_profile(config):
 
 def pytest_report_header(config):
     impl = implementation(config)
-    return [f"backprop-harness: {impl.header()}",
+    if _is_controller(config) and getattr(config.option, "numprocesses", None):
+        # the tests run in xdist's workers, which load the implementation themselves: here it is
+        # loaded while they start (for the verdict's header and the report), not before them
+        loading = threading.Thread(target=lambda: impl.info, name="load-implementation", daemon=True)
+        loading.start()
+        _state(config)["loading"] = loading
+        described = f"implementation under test: {impl.spec.label} (what it defines: under the verdict)"
+    else:
+        described = impl.header()
+    return [f"backprop-harness: {described}",
             f"backprop-harness: hypothesis profile = {settings.get_current_profile_name()}, "
             f"call timeout {config.getoption('impl_timeout'):g} s, oracles {', '.join(chosen_oracles(config))}"]
 
