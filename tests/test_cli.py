@@ -25,3 +25,15 @@ def test_the_test_command_runs_from_a_folder_with_its_own_pytest_configuration(t
     doc = json.loads((tmp_path / "out.json").read_text())
     assert doc["systems"]["mlp"]["status"] == "pass" and doc["systems"]["softmax"]["status"] == "pass"
     assert not (tmp_path / ".pytest_cache").exists()
+
+
+def test_pytest_without_impl_says_it_checked_the_built_in_reference():
+    """Inside the harness, ``pytest`` alone checks the built-in reference: its verdict says so,
+    so that nobody reads its PASS as their own file's."""
+    env = {k: v for k, v in os.environ.items() if k not in ("BACKPROP_IMPL", "PYTEST_XDIST_WORKER", "PYTEST_ADDOPTS")}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-n", "0",
+                           "backprop_harness/conformance/test_conformance.py", "-k", "worked_example and grad_v21"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    verdict = proc.stdout.split("verdict per system")[1]
+    assert "built-in reference" in verdict and "this run checked the built-in reference, not your code" in verdict

@@ -238,9 +238,10 @@ def test_a_fresh_answer_of_a_plugin_that_does_not_load_is_its_load_error(load, t
 
 # --- whole runs of pytest --impl ------------------------------------------------------------------
 
-# The integration runs: one plug-in that misbehaves in every way, under two xdist workers
-# (the default's path), and one that does not load. The rules these runs feed (verdicts,
-# order, blocks, the document) are tested in process (tests/test_record.py).
+# The integration runs: one plug-in that misbehaves in every way, and one that does not
+# load, under two xdist workers (the default's path: its failures' records cross processes).
+# The rules these runs feed (verdicts, order, blocks, the document) are tested in process
+# (tests/test_record.py).
 RUNS = {
     "misbehaves": ("tests/plugins/misbehaves.py", 1),
     "syntax_error": ("tests/plugins/syntax_error.py", 1),
@@ -269,7 +270,7 @@ class Runs:
         # and spare each run importing torch and JAX
         for name, (spec, _) in RUNS.items():
             cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
-                   "-n", "2" if name == "misbehaves" else "0",
+                   "-n", "2" if name == "syntax_error" else "0",
                    "--oracles", "complex_step,richardson,central",
                    "--impl", spec, "--impl-timeout", "1",
                    "--conformance-json", str(self.out / f"{name}.json"), "--junitxml", str(self.out / f"{name}.xml")]
