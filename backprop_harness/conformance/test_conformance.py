@@ -357,10 +357,10 @@ def test_same_call_twice_gives_the_same_answer_and_leaves_inputs_alone(impl, fn,
 # The first call of a process is special to one mistake: a cache filled by the first
 # call and never refreshed gives that answer to every later call, so A, B, A in one
 # process agree; only an answer from a process with no earlier call shows it. A new
-# process costs ~0.3 s (numpy and the implementation imported again), so a few examples,
-# and no shrinking: each shrink step would start a process, and an answer that changes
-# from call to call (a walk over a set) made Hypothesis try ~100 of them (38 s). The
-# property above shrinks what it catches in one process.
+# process imports numpy and the implementation again, so a few examples, and no
+# shrinking: each shrink step would start a process, and an answer that changes from call
+# to call (a walk over a set) would have Hypothesis try a hundred of them. The property
+# above shrinks what it catches in one process.
 FRESH_EXAMPLES = 3
 
 
