@@ -396,6 +396,8 @@ def _command(sub: Submission, harness: Path, out: Path, settings: Settings) -> l
     cmd = [sys.executable, "-m", "pytest", "--rootdir", str(harness), "-c", str(harness / "pyproject.toml"),
            "-p", "no:cacheprovider", "-q", "-n", "0", "--impl", str(sub.entry),
            "--impl-timeout", str(settings.impl_timeout),
+           # the class's runs fill the cores: a fresh process started early only takes CPU from another
+           "--fresh-ahead", "1",
            "--oracles", settings.oracles, "--conformance-json", str(out / "conformance.json")]
     if settings.html:
         cmd += ["--report-html", str(out / "report.html")]

@@ -24,6 +24,9 @@ def pytest_addoption(parser):
                     help="comma-separated oracles the conformance checks compare with, or 'all' (every one "
                          "installed: torch64, jax64, complex_step, richardson, central). Default: complex_step, "
                          "richardson, central; the header names them")
+    group.addoption("--fresh-ahead", type=int, default=8, metavar="N",
+                    help="new worker processes the determinism check may start ahead of its tests (default 8; "
+                         "1 where other runs fill the cores, as grade's do)")
     group.addoption("--conformance-json", default=None, metavar="PATH",
                     help="write the verdict per system as JSON (docs/conformance-schema.md)")
     group.addoption("--conventions", default=os.environ.get("BACKPROP_CONVENTIONS") or None, metavar="JSON",

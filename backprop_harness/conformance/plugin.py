@@ -242,7 +242,7 @@ def _prestart_fresh(session):
                     if getattr(item, "callspec", None) is None or item.callspec.params.get("fn") in provided)
     else:
         count = Implementation.SPARES + 1
-    impl.prestart(count)
+    impl.prestart(min(count, max(session.config.getoption("fresh_ahead"), Implementation.SPARES + 1)))
 
 
 def _join_jax_warmup():
