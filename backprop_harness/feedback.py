@@ -39,7 +39,7 @@ def run_problem(record: dict) -> str | None:
     return f"Not graded: {why}" + (f" ({note})" if note else "") + ". Every system scores 0."
 
 
-def _words(s: dict, system: str, assignment) -> str:
+def _words(s: dict) -> str:
     """The diagnosis in words (under an assignment's fixed conventions the diagnosis itself
     says to change the code, not to declare)."""
     codes = s.get("diagnosis") or []
@@ -82,7 +82,7 @@ def system_text(record: dict, system: str, assignment, inline: bool = True) -> s
     if verdict != "fail":
         return f"{system}: {verdict}{score}."
     lines = [f"{system}: FAIL{score}."]
-    words = _words(s, system, assignment)
+    words = _words(s)
     if words:
         lines.append("What is wrong: " + words)
     if s.get("message"):
