@@ -191,7 +191,8 @@ class Worst:
 @dataclass
 class Gradients:
     """A failure's answer against the right one, tensor by tensor, under the absolute
-    tolerance the reproducer applies."""
+    tolerances the reproducer applies (``atol`` to the gradient, ``loss_atol`` to the loss:
+    the exact rule on each one's own magnitude; the loss's is ``atol`` where not given)."""
     atol: float
     case: str                      # the case's type
     fn: str                        # the protocol function asked
@@ -199,10 +200,11 @@ class Gradients:
     loss_expected: float | None = None
     loss_received: object = None   # a float, "nan"/"inf", or None when none was reported
     received_is: str = "the implementation's answer"
+    loss_atol: float | None = None
 
     @classmethod
     def measured(cls, case, fn: str, right, received: dict | None, loss, atol: float,
-                 received_is: str = "the implementation's answer") -> Gradients:
+                 received_is: str = "the implementation's answer", loss_atol: float | None = None) -> Gradients:
         """From the right answer (an ``oracles.Gradient``) and the received gradients by name."""
         received = received or {}
         tensors = []
@@ -213,7 +215,7 @@ class Gradients:
             tensors.append(TensorDiff(name, expected, decode_array(got), atol,
                                       omitted=(got or {}).get("omitted")))
         return cls(atol, type(case).__name__, fn, tensors, encode_number(right.loss),
-                   None if loss is None else encode_number(loss), received_is)
+                   None if loss is None else encode_number(loss), received_is, loss_atol)
 
     def worst(self, top: int = TOP) -> list:
         """The worst entries beyond tolerance, non-finite first, then by ratio."""
@@ -244,10 +246,14 @@ class Gradients:
 
     @property
     def loss_within(self) -> bool | None:
-        err = self.loss_error
+        err, atol = self.loss_error, self.loss_tolerance
         if err is None:
             return None
-        return err <= self.atol if self.atol > 0 else err == 0
+        return err <= atol if atol > 0 else err == 0
+
+    @property
+    def loss_tolerance(self) -> float:
+        return self.atol if self.loss_atol is None else self.loss_atol
 
     def fingerprint(self) -> str:
         """Equal for failures with the same gradients (worked examples often share one)."""
@@ -260,7 +266,8 @@ class Gradients:
 
     def to_json(self) -> dict:
         return {"atol": self.atol, "case": self.case, "fn": self.fn, "received_is": self.received_is,
-                "loss": {"expected": self.loss_expected, "received": self.loss_received},
+                "loss": {"expected": self.loss_expected, "received": self.loss_received,
+                         "atol": self.loss_atol},
                 "parameters": [{"name": t.name, "expected": encode_array(t.expected),
                                 "received": ({"shape": [], "data": None, "omitted": t.omitted} if t.omitted
                                              else encode_array(t.received) if t.received is not None else None)}
@@ -282,7 +289,8 @@ class Gradients:
                                           decode_array(received), atol, omitted=omitted))
         loss = data.get("loss") if isinstance(data.get("loss"), dict) else {}
         return cls(atol, str(data.get("case")), str(data.get("fn")), tensors, loss.get("expected"),
-                   loss.get("received"), str(data.get("received_is") or "the implementation's answer"))
+                   loss.get("received"), str(data.get("received_is") or "the implementation's answer"),
+                   decode_number(loss.get("atol")))
 
 
 # ---------------------------------------------------------------- one failure

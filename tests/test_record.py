@@ -123,3 +123,15 @@ def test_the_document_has_every_system_and_check_and_its_blocks():
     assert mlp["groups"] == [["t0", "t1"]] and set(mlp["checks"]) <= set(CHECKS)
     assert mlp["first_failure"] == {"test": "t0", "check": "oracles", "message": "mlp_gradients: off"}
     json.dumps(doc, allow_nan=False)
+
+
+def test_the_loss_is_judged_on_its_own_tolerance_not_the_gradient_s():
+    """The exact rule sets the loss's atol on the loss's magnitude, the gradient's on the
+    gradient's; a loss off by more than the gradient's atol but within its own is within."""
+    g = Gradients.measured(CASE, "mlp_gradients", RIGHT, RIGHT.grads, RIGHT.loss + 1e-13, 1e-14,
+                           loss_atol=1e-12)
+    assert g.loss_within is True
+    back = Gradients.from_json(json.loads(json.dumps(g.to_json())))
+    assert back.loss_atol == 1e-12 and back.loss_within is True
+    assert Gradients.measured(CASE, "mlp_gradients", RIGHT, RIGHT.grads, RIGHT.loss + 1e-11, 1e-14,
+                              loss_atol=1e-12).loss_within is False

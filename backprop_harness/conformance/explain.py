@@ -104,12 +104,12 @@ def _explain(record: Failure, impl, evidence, otherwise=None):
         record.reproducer = reproducer.snippet(impl.spec, evidence.fn, evidence.case, right,
                                                f"reproducer: {evidence.origin}", evidence.before,
                                                impl.conventions()[system.name])
-        record.gradients = determinism_gradients(evidence, right, reproducer.tolerances(evidence.case, right)[0])
+        record.gradients = determinism_gradients(evidence, right, *reproducer.tolerances(evidence.case, right))
     except Exception as exc:                  # noqa: BLE001
         record.message += f"\nreproducer: not available ({type(exc).__name__}: {exc})"
 
 
-def determinism_gradients(evidence, right, atol: float) -> Gradients:
+def determinism_gradients(evidence, right, atol: float, loss_atol: float | None = None) -> Gradients:
     """The answer against the right one; for a determinism failure (``evidence.first``), the
     answer that is wrong, and which one it is."""
     import numpy as np
@@ -130,4 +130,5 @@ def determinism_gradients(evidence, right, atol: float) -> Gradients:
                                                      "other calls, is closer to the right answer)")
         else:
             received_is = "its answer to this call after other calls (the first answer was closer)"
-    return Gradients.measured(evidence.case, evidence.fn, right, received, evidence.loss, atol, received_is)
+    return Gradients.measured(evidence.case, evidence.fn, right, received, evidence.loss, atol, received_is,
+                              loss_atol)

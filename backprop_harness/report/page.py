@@ -174,7 +174,9 @@ def _loss_line(g: Gradients) -> str:
         verdict, cls = "", ""
     else:
         verdict = (f"abs err {num(err, 3)}, " if err else "identical, ") + \
-            ("within tolerance" if within else f"{num(err / g.atol if g.atol > 0 else math.inf, 3)} × atol")
+            ("within tolerance" if within else
+             f"{num(err / g.loss_tolerance if g.loss_tolerance > 0 else math.inf, 3)} × its atol "
+             f"{num(g.loss_tolerance, 3)}")
         cls = "ok" if within else "bad"
     return (f'<p class="loss"><b>{what}</b>: expected <code>{_e(full(g.loss_expected))}</code>, received '
             f'<code>{_e(full(received) if received_n is not None or received is None else received)}</code>'
