@@ -36,8 +36,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from backprop_harness.protocol import CHECKS
-from fixtures import SYSTEMS
+from backprop_harness.protocol import CHECKS, SYSTEMS
 
 __all__ = ["Assignment", "AssignmentError", "DEFAULT", "VISIBILITIES", "PROFILES", "load", "parse", "assess",
            "fixed_conventions"]

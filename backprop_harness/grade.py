@@ -61,7 +61,8 @@ from pathlib import Path
 
 from backprop_harness import assignment as assignments, class_page, feedback, sandbox, write_atomically
 from backprop_harness.assignment import Assignment
-from fixtures import SYSTEMS
+from backprop_harness.protocol import SYSTEMS
+from backprop_harness.record import Failure
 
 __all__ = ["Submission", "Settings", "HarnessChanged", "discover", "grade", "check_harness", "check_installed",
            "check_sources", "check_bytecode", "site_dirs", "signed", "REPORT_LIMIT", "UNPROTECTED", "main"]
@@ -605,12 +606,13 @@ def _from_conformance(conformance: dict | None, status: str) -> tuple:
         if status in _ERROR_STATUSES:
             verdict = "error" if status != "load error" or verdict != "not provided" else verdict
         first = s.get("first_failure") or {}
-        detail = next((f for f in s.get("failures") or [] if f.get("test") == first.get("test")), {})
+        detail = next((Failure.from_json(f) for f in s.get("failures") or []
+                       if isinstance(f, dict) and f.get("test") == first.get("test")), None)
+        failed = verdict == "fail" and detail is not None
         systems[system] = {"status": verdict, "diagnosis": s.get("diagnosis") or [], "message": first.get("message"),
                            "check": first.get("check"),
-                           "words": ((detail.get("diagnosis") or {}).get("words") if verdict == "fail" else None),
-                           "reproducer": own_names(_clip(detail.get("reproducer"), REPRODUCER_KEEP))
-                           if verdict == "fail" else None,
+                           "words": (detail.diagnosis or {}).get("words") if failed else None,
+                           "reproducer": own_names(_clip(detail.reproducer, REPRODUCER_KEEP)) if failed else None,
                            "checks": {c: {k: v for k, v in n.items() if isinstance(v, int)}
                                       for c, n in (s.get("checks") or {}).items() if isinstance(n, dict)}}
     return systems, own_names(_clip(impl.get("load_error"), LOAD_ERROR_KEEP))

@@ -9,8 +9,7 @@ import pytest
 
 from backprop_harness import assignment, plugin, pytest_plugin
 from backprop_harness.assignment import AssignmentError, assess, load, parse
-from backprop_harness.protocol import CHECKS
-from fixtures import SYSTEMS
+from backprop_harness.protocol import CHECKS, SYSTEMS
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "assignments" / "sample.toml"

@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 
 from backprop_harness import assignment, class_page, grade
-from backprop_harness.protocol import CHECKS
-from fixtures import SYSTEMS
+from backprop_harness.protocol import CHECKS, SYSTEMS
 
 CHROMIUM = Path("/usr/bin/chromium")
 EVIL = '<script>alert("owned")</script>'

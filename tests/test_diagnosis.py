@@ -23,8 +23,8 @@ import oracles
 from backprop_harness import mistakes, reproducer
 from backprop_harness.diagnosis import CODES, MATCH_RTOL, diagnose, probe_case
 from backprop_harness.plugin import resolve
+from backprop_harness.protocol import SYSTEMS
 from backprop_harness.strategies import cases
-from fixtures import SYSTEMS
 from oracles.cases import GraphCase, MLPCase, Node, SoftmaxCase
 from oracles.rounding import exact_rule
 from reference import mlp

@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 from backprop_harness import assignment, grade
-from backprop_harness.protocol import CHECKS
-from fixtures import SYSTEMS
+from backprop_harness.protocol import CHECKS, SYSTEMS
 
 ROOT = Path(__file__).resolve().parent.parent
 
