@@ -59,7 +59,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from backprop_harness import assignment as assignments, class_page, feedback, sandbox, write_atomically
+from backprop_harness import assignment as assignments, class_page, feedback, sandbox, write_atomically, zygote
 from backprop_harness.assignment import Assignment
 from backprop_harness.protocol import SYSTEMS
 from backprop_harness.record import Failure
@@ -103,6 +103,7 @@ class Settings:
     # why the harness's self-check is not run before a strict class, where it proves nothing
     # (a fresh container per submission, built from a bundle that is no git checkout); not part of the key
     no_self_check: str | None = None
+    forks: Forks | None = None        # where a strict class's runs are forked from (grade makes it); not in the key
 
     @property
     def course(self) -> Assignment:
@@ -393,8 +394,8 @@ def _copy_harness(target: Path):
             shutil.copy2(src, target / part)
 
 
-def _command(sub: Submission, harness: Path, out: Path, settings: Settings) -> list:
-    cmd = [sys.executable, "-m", "pytest", "--rootdir", str(harness), "-c", str(harness / "pyproject.toml"),
+def _pytest_arguments(sub: Submission, harness: Path, out: Path, settings: Settings) -> list:
+    cmd = ["--rootdir", str(harness), "-c", str(harness / "pyproject.toml"),
            "-p", "no:cacheprovider", "-q", "-n", "0", "--impl", str(sub.entry),
            "--impl-timeout", str(settings.impl_timeout),
            # the class's runs fill the cores: a fresh process started early only takes CPU from another
@@ -407,9 +408,59 @@ def _command(sub: Submission, harness: Path, out: Path, settings: Settings) -> l
     return cmd + [str(harness / "backprop_harness" / "conformance" / "test_conformance.py")]
 
 
+def _environment(harness: Path, settings: Settings) -> dict:
+    """What a run's pytest process gets for its environment."""
+    env = {**os.environ, "PYTHONPATH": str(harness), "HYPOTHESIS_PROFILE": settings.profile,
+           "BACKPROP_SANDBOX": settings.sandbox}
+    env.pop("BACKPROP_IMPL", None)
+    env.pop("BACKPROP_CONVENTIONS", None)        # the assignment's, if any, are on the command line
+    # pytest rewrites the asserts of every module of a plugin's distribution (all of
+    # Hypothesis's) and caches the result as bytecode: without the cache, every run redoes it
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    if settings.caches is not None:
+        # this run's own caches: bytecode compiled here, never the tree's (which an earlier
+        # unsandboxed run could have forged), and JAX's compilations, never the user's
+        env.update(PYTHONPYCACHEPREFIX=str(settings.caches / "bytecode"),
+                   BACKPROP_JAX_CACHE=str(settings.caches / "jax"))
+    return env
+
+
+class Forks:
+    """A strict class's runs, forked from one pre-imported process (``backprop_harness.zygote``)
+    on one copy of the harness, which no sandboxed submission can reach; a new zygote
+    if one ends. Without a sandbox each run is a new interpreter on a private copy of the
+    harness instead: an unsandboxed submission can write what the grader can."""
+
+    def __init__(self, folder: Path, settings: Settings):
+        self.harness = folder / "harness"
+        _copy_harness(self.harness)
+        self.digest = _digest_files(_files_under(self.harness))
+        self._home = folder / "zygote"
+        self._home.mkdir()
+        self._env = _environment(self.harness, settings)
+        self._lock = threading.Lock()
+        self._zygote = None
+
+    def run(self, argv: list, cwd: Path) -> zygote.Run:
+        with self._lock:
+            if self._zygote is None or not self._zygote.alive:
+                self._zygote = zygote.Zygote(self._env, self._home)
+            current = self._zygote
+        # the zygote imported Hypothesis, xdist and the harness before pytest could mark
+        # them for rewriting; none of them asserts anything a run reports
+        return current.run(["-W", "ignore::pytest.PytestAssertRewriteWarning", *argv], cwd)
+
+    def close(self):
+        with self._lock:
+            if self._zygote is not None:
+                self._zygote.close()
+
+
 def run_one(sub: Submission, outdir: Path, settings: Settings) -> dict | None:
-    """Grade one submission in a scratch copy of the harness; its record (``result.json``),
-    or None when an interrupt stopped it (it is graded again on resume)."""
+    """Grade one submission, forked from ``settings.forks`` or else in a new interpreter on a
+    scratch copy of the harness; its record (``result.json``), or None when an interrupt
+    stopped it (it is graded again on resume)."""
+    forks = settings.forks
     out = outdir / sub.name
     out.mkdir(parents=True, exist_ok=True)
     for stale in ("conformance.json", "report.html"):
@@ -423,8 +474,7 @@ def run_one(sub: Submission, outdir: Path, settings: Settings) -> dict | None:
     with tempfile.TemporaryDirectory(prefix=f"grade-{sub.name[:40]}-") as scratch:
         scratch = Path(scratch)
         # the submission as graded stays beside its report, so the reproducers' paths work
-        harness, work, plugged = scratch / "harness", scratch / "run", out / "submission"
-        _copy_harness(harness)
+        work, plugged = scratch / "run", out / "submission"
         work.mkdir()
         shutil.rmtree(plugged, ignore_errors=True)
         if sub.path.is_dir():
@@ -436,22 +486,20 @@ def run_one(sub: Submission, outdir: Path, settings: Settings) -> dict | None:
             shutil.copy2(sub.entry, entry)
         if settings.sandbox == "strict":
             _readable(plugged)                # by the sandbox's uid, whatever modes the files came with
-        before = _digest_files(_files_under(harness))
-        env = {**os.environ, "PYTHONPATH": str(harness), "HYPOTHESIS_PROFILE": settings.profile,
-               "BACKPROP_SANDBOX": settings.sandbox}
-        env.pop("BACKPROP_IMPL", None)
-        env.pop("BACKPROP_CONVENTIONS", None)        # the assignment's, if any, are on the command line
-        # pytest rewrites the asserts of every module of a plugin's distribution (all of
-        # Hypothesis's) and caches the result as bytecode: without the cache, every run redoes it
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
-        if settings.caches is not None:
-            # this run's own caches: bytecode compiled here, never the tree's (which an earlier
-            # unsandboxed run could have forged), and JAX's compilations, never the user's
-            env.update(PYTHONPYCACHEPREFIX=str(settings.caches / "bytecode"),
-                       BACKPROP_JAX_CACHE=str(settings.caches / "jax"))
-        proc = subprocess.Popen(_command(Submission(sub.name, sub.path, entry, sub.sha256), harness, out, settings),
-                                cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        graded = Submission(sub.name, sub.path, entry, sub.sha256)
+        if forks is None:
+            harness = scratch / "harness"
+            _copy_harness(harness)
+            before = _digest_files(_files_under(harness))
+            command = [sys.executable, "-m", "pytest", *_pytest_arguments(graded, harness, out, settings)]
+            proc = subprocess.Popen(command, cwd=work, env=_environment(harness, settings), stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        else:
+            harness, before = forks.harness, forks.digest
+            try:
+                proc = forks.run(_pytest_arguments(graded, harness, out, settings), work)
+            except zygote.ZygoteLost as exc:
+                return finish(record, out, "harness error", str(exc), None, started, "", settings.course)
         with _LOCK:
             _RUNNING.add(proc)
         log = Tail(proc.stdout)
@@ -459,6 +507,8 @@ def run_one(sub: Submission, outdir: Path, settings: Settings) -> dict | None:
         try:
             proc.wait(timeout=settings.timeout)
             status, note = None, None
+            if getattr(proc, "lost", None):
+                status, note = "harness error", proc.lost
         except subprocess.TimeoutExpired:
             _kill(proc)
             status, note = "timeout", f"the run did not finish in {settings.timeout:g} s and was killed"
@@ -799,6 +849,8 @@ def grade(directory: Path, outdir: Path, settings: Settings, jobs: int, progress
     start_state = _harness_state()
     caches = Path(tempfile.mkdtemp(prefix="backprop-grade-caches-"))
     run_settings = Settings(**{**settings.__dict__, "caches": caches})
+    if settings.sandbox == "strict":
+        run_settings.forks = Forks(caches, run_settings)
 
     def task(sub):
         if _STOPPING.is_set():
@@ -833,6 +885,8 @@ def grade(directory: Path, outdir: Path, settings: Settings, jobs: int, progress
         progress.close()
         raise
     finally:
+        if run_settings.forks is not None:
+            run_settings.forks.close()
         shutil.rmtree(caches, ignore_errors=True)
     pool.shutdown()
     progress.close()

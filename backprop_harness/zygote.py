@@ -1,0 +1,295 @@
+"""A pre-imported grader process that forks one pytest run per submission.
+
+Grading a class starts pytest once per submission. A new interpreter then spends a
+third of a second or more importing pytest, Hypothesis, numpy and the harness, and
+compiling and rewriting their modules, before its first test, and more in its exit;
+the class pays that fifty times on two cores. The zygote imports all of it once; each
+run is a ``fork()`` of it calling ``pytest.main``. The submission's code never runs in
+the zygote nor in its forks: a fork is the harness's side of a run, and the code under
+test runs, as always, in the sandboxed worker processes the fork starts. So no
+submission can change what the next fork starts from.
+
+What is not imported ahead: the conftest, the conformance plug-in and the test module
+(pytest imports those itself, to rewrite their asserts), and torch and JAX (neither is
+safe to fork once started; a run that asks for their oracles imports them itself).
+
+The wire: a Unix socket pair. The grader sends one JSON message per run with the
+write end of the run's output pipe attached (``socket.send_fds``); the zygote answers
+``{"id", "pid"}`` once the fork leads its own session (so that killing the group
+``pid`` kills the run and everything it started), then ``{"id", "status"}`` when it has
+reaped it (``status`` as ``subprocess.Popen.returncode``: the exit code, or minus the
+signal). The zygote exits when the grader's end closes, killing the runs still alive.
+
+``Zygote`` is the grader's side; each run is a ``Run`` with the part of
+``subprocess.Popen``'s interface that ``grade`` uses (``pid``, ``stdout``, ``wait``,
+``returncode``).
+"""
+from __future__ import annotations
+
+import atexit
+import importlib
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+__all__ = ["Zygote", "Run", "ZygoteLost", "PRELOAD"]
+
+MAX_MESSAGE = 1 << 16           # a run's request: its command line
+
+# What a run imports apart from the modules pytest must import itself (above). A module
+# missing here is imported by each run; the list only saves time.
+PRELOAD = (
+    "numpy", "pytest", "_pytest.pytester", "_pytest.python", "_pytest.runner", "_pytest.terminal",
+    "hypothesis", "hypothesis.extra.numpy", "hypothesis.extra.pytestplugin", "_hypothesis_pytestplugin",
+    "xdist.plugin", "xdist.looponfail",
+    "fixtures", "reference", "oracles", "oracles.complex_step", "oracles.finite_differences", "oracles.rounding",
+    "backprop_harness.plugin", "backprop_harness.strategies", "backprop_harness.record",
+    "backprop_harness.diagnosis", "backprop_harness.reproducer", "backprop_harness.compare",
+    "backprop_harness.conformance.explain", "backprop_harness.report.page", "backprop_harness.report.heatmap",
+)
+
+class ZygoteLost(RuntimeError):
+    """The zygote ended (or never started): no run can be started or waited for."""
+
+
+# --- the zygote ------------------------------------------------------------------------------------
+
+def _send(sock, message: dict, fds=()) -> None:
+    socket.send_fds(sock, [json.dumps(message).encode()], list(fds))
+
+
+def _receive(sock, want_fds: int = 0):
+    """One message (a packet of the SOCK_SEQPACKET pair) and the descriptors sent with
+    it; None at the end of the stream."""
+    data, fds, _flags, _addr = socket.recv_fds(sock, MAX_MESSAGE, want_fds)
+    if not data:
+        for fd in fds:
+            os.close(fd)
+        return None, []
+    return json.loads(data), fds
+
+
+def _run_pytest(argv: list, cwd: str, out_fd: int) -> None:
+    """In the fork: become the run, never return."""
+    code = 70                                   # EX_SOFTWARE: the harness failed before pytest answered
+    try:
+        os.dup2(out_fd, 1)
+        os.dup2(out_fd, 2)
+        os.close(out_fd)
+        for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
+            signal.signal(sig, signal.SIG_DFL if sig != signal.SIGINT else signal.default_int_handler)
+        signal.set_wakeup_fd(-1)
+        os.chdir(cwd)
+        sys.argv = ["pytest", *argv]
+        import pytest
+        code = int(pytest.main(argv))
+    except BaseException:                       # noqa: BLE001 - the fork must not return into the zygote
+        try:
+            import traceback
+            traceback.print_exc()
+        except BaseException:                   # noqa: BLE001
+            pass
+    finally:
+        # what a normal exit would do (the plug-in's workers are closed by an atexit hook),
+        # without the final collection of the heap, which is the zygote's and costs seconds
+        try:
+            atexit._run_exitfuncs()
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def serve(fd: int) -> None:
+    """The zygote's loop on the socket ``fd``."""
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+    sock = socket.socket(fileno=fd)
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)          # the grader stops its runs itself
+    runs = {}                                             # pid -> id
+    _send(sock, {"ready": os.getpid()})
+    try:
+        while True:
+            readable, _, _ = select.select([sock, wake_r], [], [])
+            if wake_r in readable:
+                os.read(wake_r, 4096)
+            while runs:
+                try:
+                    pid, status = os.waitpid(-1, os.WNOHANG)
+                except ChildProcessError:
+                    break
+                if pid == 0:
+                    break
+                if pid in runs:
+                    _send(sock, {"id": runs.pop(pid), "status": os.waitstatus_to_exitcode(status)})
+            if sock in readable:
+                message, fds = _receive(sock, 1)
+                if message is None:
+                    break
+                ready_r, ready_w = os.pipe()
+                pid = os.fork()
+                if pid == 0:
+                    sock.close()
+                    os.close(ready_r)
+                    os.close(wake_r)
+                    os.close(wake_w)
+                    os.setsid()
+                    os.close(ready_w)               # the zygote's read returns: the session is the run's
+                    _run_pytest(message["argv"], message["cwd"], fds[0])
+                os.close(ready_w)
+                for fd in fds:
+                    os.close(fd)
+                os.read(ready_r, 1)
+                os.close(ready_r)
+                runs[pid] = message["id"]
+                _send(sock, {"id": message["id"], "pid": pid})
+    finally:
+        for pid in runs:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
+# --- the grader's side -----------------------------------------------------------------------------
+
+class Run:
+    """One forked pytest run, as much of ``subprocess.Popen`` as ``grade`` uses."""
+
+    def __init__(self, stdout):
+        self.pid, self.stdout, self.returncode = None, stdout, None
+        self.lost = None                      # why no status came: the zygote ended first
+        self._started = threading.Event()
+        self._done = threading.Event()
+
+    def _finish(self, status, lost=None):
+        self.returncode, self.lost = status, lost
+        self._started.set()
+        self._done.set()
+
+    def poll(self):
+        return self.returncode
+
+    def wait(self, timeout: float | None = None):
+        if not self._done.wait(timeout):
+            raise subprocess.TimeoutExpired("pytest (forked)", timeout)
+        return self.returncode
+
+
+class Zygote:
+    """Starts the zygote (``python -m backprop_harness.zygote``) with ``env`` in ``cwd``
+    and forks runs of it; thread-safe. ``close()`` ends it and every run still alive."""
+
+    def __init__(self, env: dict, cwd, start_timeout: float = 60.0):
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._sock = ours
+        self._lock = threading.Lock()
+        self._runs = {}                       # id -> Run, until its status comes
+        self._next = 0
+        self._closed = False
+        log = Path(cwd) / "zygote.log"
+        with open(log, "wb") as err:
+            self.proc = subprocess.Popen([sys.executable, "-P", "-m", "backprop_harness.zygote", str(theirs.fileno())],
+                                         pass_fds=(theirs.fileno(),), env=env, cwd=str(cwd), stdin=subprocess.DEVNULL,
+                                         stdout=err, stderr=err, start_new_session=True)
+        theirs.close()
+        ours.settimeout(start_timeout)
+        try:
+            message, _ = _receive(ours)
+        except (OSError, ValueError):
+            message = None
+        if not message or "ready" not in message:
+            self.close()
+            err = log.read_text(errors="replace").strip()
+            raise ZygoteLost("the grader's pre-imported process did not start" + (f": {err[-2000:]}" if err else ""))
+        ours.settimeout(None)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self):
+        lost = "the grader's pre-imported process ended"
+        try:
+            while True:
+                message, _ = _receive(self._sock)
+                if message is None:
+                    break
+                with self._lock:
+                    run = self._runs.get(message["id"])
+                    if "status" in message:
+                        self._runs.pop(message["id"], None)
+                if run is None:
+                    continue
+                if "pid" in message:
+                    run.pid = message["pid"]
+                    run._started.set()
+                else:
+                    run._finish(message["status"])
+        except (OSError, ValueError) as exc:
+            lost += f" ({type(exc).__name__}: {exc})"
+        with self._lock:
+            self._closed = True
+            orphans, self._runs = list(self._runs.values()), {}
+        for run in orphans:
+            run._finish(None, lost)
+
+    @property
+    def alive(self) -> bool:
+        return not self._closed
+
+    def run(self, argv: list, cwd) -> Run:
+        """Fork ``pytest.main(argv)`` in ``cwd``; its output (stdout and stderr) is ``run.stdout``."""
+        read_end, write_end = os.pipe()
+        run = Run(os.fdopen(read_end, "rb", buffering=0))
+        try:
+            with self._lock:
+                if self._closed:
+                    raise ZygoteLost("the grader's pre-imported process has ended")
+                self._next += 1
+                ident = self._next
+                self._runs[ident] = run
+                try:
+                    _send(self._sock, {"id": ident, "argv": [str(a) for a in argv], "cwd": str(cwd)}, [write_end])
+                except OSError as exc:
+                    self._runs.pop(ident, None)
+                    raise ZygoteLost(f"the grader's pre-imported process has ended ({exc})") from exc
+        except ZygoteLost:
+            run.stdout.close()
+            raise
+        finally:
+            os.close(write_end)
+        run._started.wait()
+        if run.pid is None:
+            run.stdout.close()
+            raise ZygoteLost(run.lost or "the grader's pre-imported process ended before the run started")
+        return run
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        self._sock.close()
+
+
+if __name__ == "__main__":
+    serve(int(sys.argv[1]))
