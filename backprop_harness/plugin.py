@@ -88,6 +88,7 @@ class Implementation:
         self._ops = None
         self._spares: list = []                # [(worker, thread loading it)] for the next fresh_answers
         self._wanted = 0                       # fresh answers still to come, as far as the run knows
+        self._total = None                     # fresh answers still to come, when the run knows them all
         self.accuracy: dict = {}               # op -> the worst forward value seen (the conformance checks)
 
     def __repr__(self):
@@ -329,7 +330,10 @@ class Implementation:
         """
         __tracebackhide__ = True
         self._wanted = max(self._wanted - 1, 0)
-        while len(self._spares) < self.SPARES + 1:          # this answer's process, and one ahead
+        if self._total is not None:
+            self._total = max(self._total - 1, 0)
+        ahead = self.SPARES if self._total is None else min(self.SPARES, self._total)
+        while len(self._spares) < ahead + 1:                # this answer's process, and those ahead
             self._spares.append(self._start_spare())
         fresh, loading = self._spares.pop(0)
         self._top_up()
@@ -347,10 +351,14 @@ class Implementation:
     # among sandbox.UID_SLOTS per harness process
     MAX_AHEAD = 8
 
-    def prestart(self, n: int) -> None:
+    def prestart(self, n: int, total: int | None = None) -> None:
         """The run will ask ``n`` fresh answers: have as many new worker processes loading or
-        loaded as may be alive at once (``MAX_AHEAD``), topped up as they are used."""
+        loaded as may be alive at once (``MAX_AHEAD``), topped up as they are used. ``total``:
+        every fresh answer the run will ask, where it knows (no process is started beyond
+        them; otherwise SPARES more than asked are kept loading)."""
         self._wanted = max(self._wanted, n)
+        if total is not None:
+            self._total = total
         self._top_up()
 
     def _top_up(self) -> None:

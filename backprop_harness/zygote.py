@@ -106,13 +106,26 @@ def _run_pytest(argv: list, cwd: str, out_fd: int) -> None:
             os._exit(code)
 
 
-def serve(fd: int) -> None:
-    """The zygote's loop on the socket ``fd``."""
-    for name in PRELOAD:
+def _scan_local_constants() -> None:
+    """Hypothesis biases its draws with the constants in the source of every module it
+    counts as local (the harness's, outside site-packages), parsing each the first time
+    a test asks, and caching them under the working folder, which is a new one for every
+    run of a class: parsed once here, the forks inherit them."""
+    try:
+        from hypothesis.internal.conjecture import providers
+        providers._get_local_constants()
+    except (ImportError, AttributeError):       # a Hypothesis without it: nothing to share
+        pass
+
+
+def serve(fd: int, preload=PRELOAD) -> None:
+    """The zygote's loop on the socket ``fd``, after importing ``preload``."""
+    for name in preload:
         try:
             importlib.import_module(name)
         except ImportError:
             pass
+    _scan_local_constants()
     sock = socket.socket(fileno=fd)
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
@@ -140,7 +153,13 @@ def serve(fd: int) -> None:
                 if message is None:
                     break
                 ready_r, ready_w = os.pipe()
-                pid = os.fork()
+                try:
+                    pid = os.fork()
+                except OSError as exc:
+                    for fd in (*fds, ready_r, ready_w):
+                        os.close(fd)
+                    _send(sock, {"id": message["id"], "error": f"the grader's process cannot fork: {exc}"})
+                    continue
                 if pid == 0:
                     sock.close()
                     os.close(ready_r)
@@ -160,6 +179,7 @@ def serve(fd: int) -> None:
         for pid in runs:
             try:
                 os.killpg(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
             except OSError:
                 pass
 
@@ -190,10 +210,11 @@ class Run:
 
 
 class Zygote:
-    """Starts the zygote (``python -m backprop_harness.zygote``) with ``env`` in ``cwd``
-    and forks runs of it; thread-safe. ``close()`` ends it and every run still alive."""
+    """Starts the zygote (``python -m backprop_harness.zygote``) with ``env`` in ``cwd``,
+    importing ``preload``, and forks runs of it; thread-safe. ``close()`` ends it and every
+    run still alive."""
 
-    def __init__(self, env: dict, cwd, start_timeout: float = 60.0):
+    def __init__(self, env: dict, cwd, preload=PRELOAD, start_timeout: float = 60.0):
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._sock = ours
         self._lock = threading.Lock()
@@ -202,7 +223,8 @@ class Zygote:
         self._closed = False
         log = Path(cwd) / "zygote.log"
         with open(log, "wb") as err:
-            self.proc = subprocess.Popen([sys.executable, "-P", "-m", "backprop_harness.zygote", str(theirs.fileno())],
+            self.proc = subprocess.Popen([sys.executable, "-P", "-m", "backprop_harness.zygote", str(theirs.fileno()),
+                                          *preload],
                                          pass_fds=(theirs.fileno(),), env=env, cwd=str(cwd), stdin=subprocess.DEVNULL,
                                          stdout=err, stderr=err, start_new_session=True)
         theirs.close()
@@ -235,6 +257,10 @@ class Zygote:
                 if "pid" in message:
                     run.pid = message["pid"]
                     run._started.set()
+                elif "error" in message:
+                    with self._lock:
+                        self._runs.pop(message["id"], None)
+                    run._finish(None, message["error"])
                 else:
                     run._finish(message["status"])
         except (OSError, ValueError) as exc:
@@ -292,4 +318,4 @@ class Zygote:
 
 
 if __name__ == "__main__":
-    serve(int(sys.argv[1]))
+    serve(int(sys.argv[1]), sys.argv[2:])

@@ -23,6 +23,11 @@ one     --sample submissions (a correct one, a buggy one, ...), each run as ``gr
         copy's, whose path is new) and "warm" (the same copy run again). The CPU
         seconds of a strict run leave out its sandboxed workers (the kernel reaps
         them inside their PID namespace).
+launch  --sample submissions graded one at a time by ``grade.run_one`` (strict sandbox), each
+        twice over in alternation: forked from the class's pre-imported process
+        (``grade.Forks``) and as a new interpreter on a private copy of the harness (the
+        unsandboxed path); the seconds of each run, their medians and sums, and whether the
+        two ways gave the same record (status, score, verdicts)
 copy    what ``run_one`` does before pytest starts: a copy of ``grade.HARNESS_PARTS``
         (the private harness of one submission), timed
 """
@@ -156,13 +161,41 @@ def copy_cost(tmp: Path, repeat: int = 3):
           f"median {statistics.median(runs):.3f} s")
 
 
+def launch(entries: list, tmp: Path, rounds: int = 2):
+    print(f"\nlaunch: {len(entries)} submissions, forked and new interpreters alternating, {rounds} rounds")
+    caches = tmp / "launch-caches"
+    shutil.rmtree(caches, ignore_errors=True)
+    caches.mkdir(parents=True)
+    settings = grade.Settings(sandbox="strict", caches=caches)
+    settings.forks = grade.Forks(caches, settings)
+    plain = grade.Settings(**{**settings.__dict__, "forks": None})
+    seconds, records = {"forked": [], "new interpreter": []}, {}
+    try:
+        for _ in range(rounds):
+            for entry in entries:
+                sub = grade.Submission(entry.stem, entry, entry, "-")
+                for way, chosen in (("forked", settings), ("new interpreter", plain)):
+                    t = time.perf_counter()
+                    record = grade.run_one(sub, tmp / "launch" / way, chosen)
+                    seconds[way].append(time.perf_counter() - t)
+                    records.setdefault(entry.stem, {})[way] = (record["status"], record["score"],
+                                                               json.dumps(record.get("systems"), sort_keys=True))
+    finally:
+        settings.forks.close()
+    for way, values in seconds.items():
+        print(f"   {way:16s} median {statistics.median(values):.2f} s, sum {sum(values):.1f} s over {len(values)} runs")
+    differ = [name for name, r in records.items() if r["forked"] != r["new interpreter"]]
+    print(f"   the same record both ways: {len(records) - len(differ)} of {len(records)}"
+          + (f"; different: {', '.join(differ)}" if differ else ""))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=50)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--sample", type=int, default=2, help="submissions profiled one by one (part one)")
     parser.add_argument("--tests", type=int, default=0, help="the slowest tests shown per sample (0: none)")
-    parser.add_argument("--parts", default="copy,one,class", help="comma-separated, of class, one, copy")
+    parser.add_argument("--parts", default="copy,one,class", help="comma-separated, of class, one, launch, copy")
     parser.add_argument("--out", type=Path, help="the working folder (default: a temporary one, removed)")
     args = parser.parse_args(argv)
     parts = {p.strip() for p in args.parts.split(",")}
@@ -179,6 +212,9 @@ def main(argv=None) -> int:
             for entry in picks[:args.sample]:
                 for sandbox, cache in (("strict", "cold"), ("strict", "warm"), ("off", "cold"), ("off", "warm")):
                     one(entry.resolve(), tmp, sandbox, cache, args.tests)
+        if "launch" in parts:
+            picks = [entries[0], entries[-1]] + entries[1:max(0, args.sample - 2) + 1]
+            launch([e.resolve() for e in picks[:args.sample]], tmp)
         if "class" in parts:
             print()
             whole_class(tmp / "class", tmp / "graded", args.jobs)

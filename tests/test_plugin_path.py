@@ -221,6 +221,21 @@ def test_every_fresh_answer_comes_from_a_process_that_answered_nothing(tmp_path,
     assert not any(w.pid for w in processes)
 
 
+def test_a_run_that_knows_its_fresh_answers_starts_no_process_beyond_them(tmp_path, load):
+    plugin = tmp_path / "first_call.py"
+    plugin.write_text(FIRST_CALL_CACHE)
+    impl = load(str(plugin))
+    cases = [MLP_CASE.with_params({k: f * np.asarray(v) for k, v in MLP_CASE.params().items()})
+             for f in (0.5, 1.5, -1.0)]
+    impl.prestart(2, total=len(cases))
+    assert len(impl._spares) == 2
+    for case in cases:
+        np.testing.assert_array_equal(impl.fresh_answer(case).gradient.grads["W1"],
+                                      reference_gradient(case).grads["W1"])
+    assert impl._spares == []           # the third answer's process was the last one started
+    impl.close()
+
+
 @pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
 def test_a_fresh_answer_of_a_plugin_that_does_not_load_is_its_load_error(load, tmp_path):
     impl = load("tests/plugins/syntax_error.py")

@@ -236,13 +236,14 @@ def _prestart_fresh(session):
     if not wanted:
         return
     impl = implementation(session.config)
+    total = None
     if _is_controller(session.config):
         provided = impl.functions
-        count = sum(n for n, item in wanted
-                    if getattr(item, "callspec", None) is None or item.callspec.params.get("fn") in provided)
+        count = total = sum(n for n, item in wanted
+                            if getattr(item, "callspec", None) is None or item.callspec.params.get("fn") in provided)
     else:
         count = Implementation.SPARES + 1
-    impl.prestart(min(count, max(session.config.getoption("fresh_ahead"), Implementation.SPARES + 1)))
+    impl.prestart(min(count, max(session.config.getoption("fresh_ahead"), Implementation.SPARES + 1)), total=total)
 
 
 def _join_jax_warmup():
