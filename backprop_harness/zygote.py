@@ -82,9 +82,10 @@ def _run_pytest(argv: list, cwd: str, out_fd: int) -> None:
         os.dup2(out_fd, 1)
         os.dup2(out_fd, 2)
         os.close(out_fd)
-        for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
-            signal.signal(sig, signal.SIG_DFL if sig != signal.SIGINT else signal.default_int_handler)
+        # the signals as a new interpreter has them (the zygote's own are for its loop)
         signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         os.chdir(cwd)
         sys.argv = ["pytest", *argv]
         import pytest
@@ -153,6 +154,8 @@ def serve(fd: int, preload=PRELOAD) -> None:
                 if message is None:
                     break
                 ready_r, ready_w = os.pipe()
+                sys.stdout.flush()                  # nothing of the zygote's may reach a run's output
+                sys.stderr.flush()
                 try:
                     pid = os.fork()
                 except OSError as exc:
