@@ -1,9 +1,12 @@
 """``backprop-harness grade DIR --out OUTDIR``: a whole class through the plug-in path.
 
 Every submission in DIR (a ``.py`` file, or a folder holding one) is checked by
-``pytest --impl`` in processes of its own, several at a time, each against a
-private copy of the harness, so that a submission that rewrites the fixtures,
-the reference or the tests spoils only its own run. It hangs: its run is killed
+``pytest --impl`` in processes of its own, several at a time. In the strict sandbox
+each run is forked from one process that imported pytest, Hypothesis, numpy and the
+harness once for the class (``backprop_harness.zygote``), on one copy of the harness
+that no sandboxed code can reach; without a sandbox each run is a new interpreter
+against a private copy of the harness, so that a submission that rewrites the
+fixtures, the reference or the tests spoils only its own run. It hangs: its run is killed
 after ``--timeout`` seconds and its row says so. It floods its output: the
 worker keeps a tail, and so does this command of each run's log. It crashes:
 the harness reports the crash per function, and a run that dies is a row of its
