@@ -52,6 +52,9 @@ PRELOAD = (
     "backprop_harness.plugin", "backprop_harness.strategies", "backprop_harness.record",
     "backprop_harness.diagnosis", "backprop_harness.reproducer", "backprop_harness.compare",
     "backprop_harness.conformance.explain", "backprop_harness.report.page", "backprop_harness.report.heatmap",
+    # a failure's heat maps (report.heatmap draws them when it writes the HTML report)
+    "matplotlib.figure", "matplotlib.backends.backend_agg", "matplotlib.patches", "matplotlib.lines",
+    "PIL.Image", "PIL.ImageDraw", "PIL.ImageFont",
 )
 
 class ZygoteLost(RuntimeError):
