@@ -48,13 +48,17 @@ PRELOAD = (
     "numpy", "pytest", "_pytest.pytester", "_pytest.python", "_pytest.runner", "_pytest.terminal",
     "hypothesis", "hypothesis.extra.numpy", "hypothesis.extra.pytestplugin", "_hypothesis_pytestplugin",
     "xdist.plugin", "xdist.looponfail",
-    "fixtures", "reference", "oracles", "oracles.complex_step", "oracles.finite_differences", "oracles.rounding",
+    "fixtures", "reference", "oracles", "oracles.numeric", "oracles.finite_differences", "oracles.rounding",
     "backprop_harness.plugin", "backprop_harness.strategies", "backprop_harness.record",
     "backprop_harness.diagnosis", "backprop_harness.reproducer", "backprop_harness.compare",
     "backprop_harness.conformance.explain", "backprop_harness.report.page", "backprop_harness.report.heatmap",
+    "backprop_harness.pytest_plugin", "backprop_harness.sandbox", "backprop_harness.worked_examples",
+    "numpy.random", "pdb", "faulthandler", "secrets", "xdist.newhooks", "hypothesis.internal.conjecture.optimiser",
+    "hypothesis.strategies._internal.flatmapped",
     # a failure's heat maps (report.heatmap draws them when it writes the HTML report)
     "matplotlib.figure", "matplotlib.backends.backend_agg", "matplotlib.patches", "matplotlib.lines",
-    "PIL.Image", "PIL.ImageDraw", "PIL.ImageFont",
+    "PIL.Image", "PIL.ImageDraw", "PIL.ImageFont", "PIL.PngImagePlugin", "PIL.BmpImagePlugin", "PIL.GifImagePlugin",
+    "PIL.JpegImagePlugin", "PIL.PpmImagePlugin",
 )
 
 class ZygoteLost(RuntimeError):

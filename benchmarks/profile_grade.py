@@ -8,8 +8,10 @@ ones in name order (50: the 16 correct and the first 34 buggy), symlinked.
 
 class   ``python -m backprop_harness.cli grade CLASS --out OUT --jobs J`` as a teacher
         types it (the sandbox on, the harness's self-check first): its wall time and
-        CPU seconds, and from its records the seconds per submission (median, 90th
-        percentile, slowest) and the statuses; the self-check
+        CPU seconds (of every process, the sandboxed ones too, where it can run in a
+        cgroup of its own: root, cgroup v1; ``--exclusive`` weighs that cgroup 256 times
+        the rest of the machine, whose other work then yields), and from its records the
+        seconds per submission (median, 90th percentile, slowest) and the statuses; the self-check
         (``grade.check_harness``) timed on its own
 one     --sample submissions (a correct one, a buggy one, ...), each run as ``grade``
         runs one (``pytest -n 0 --impl ... --oracles complex_step``, profile ci,
@@ -64,7 +66,7 @@ def make_class(folder: Path, size: int) -> list:
     return entries[:size]
 
 
-def whole_class(klass: Path, out: Path, jobs: int):
+def whole_class(klass: Path, out: Path, jobs: int, exclusive: bool = False):
     print(f"class: python -m backprop_harness.cli grade {klass} --out {out} --jobs {jobs}")
     t = time.perf_counter()
     changed = grade.check_harness()
@@ -73,7 +75,7 @@ def whole_class(klass: Path, out: Path, jobs: int):
     cmd = [sys.executable, "-m", "backprop_harness.cli", "grade", str(klass), "--out", str(out), "--jobs", str(jobs)]
     if changed:
         cmd.append("--allow-modified-harness")
-    wall, status, output, cpu = timed(cmd)
+    wall, status, output, cpu = timed(cmd, exclusive=exclusive)
     summary = json.loads((out / "results.json").read_text()) if (out / "results.json").exists() else None
     if summary is None:
         print(output[-3000:])
@@ -82,7 +84,7 @@ def whole_class(klass: Path, out: Path, jobs: int):
     statuses = {s: sum(r["status"] == s for r in summary["submissions"])
                 for s in sorted({r["status"] for r in summary["submissions"]})}
     print(f"   wall {wall:.1f} s, CPU {cpu:.1f} s (every process), exit {status}; {len(seconds)} submissions, "
-          f"{jobs} at a time")
+          f"{jobs} at a time" + (" (--exclusive)" if exclusive else ""))
     print(f"   per submission: median {statistics.median(seconds):.2f} s, 90th percentile "
           f"{seconds[int(0.9 * (len(seconds) - 1))]:.2f} s, slowest {seconds[-1]:.2f} s, sum {sum(seconds):.0f} s; "
           f"statuses {statuses}")
@@ -197,6 +199,9 @@ def main(argv=None) -> int:
     parser.add_argument("--tests", type=int, default=0, help="the slowest tests shown per sample (0: none)")
     parser.add_argument("--parts", default="copy,one,class", help="comma-separated, of class, one, launch, copy")
     parser.add_argument("--out", type=Path, help="the working folder (default: a temporary one, removed)")
+    parser.add_argument("--exclusive", action="store_true",
+                        help="part class: the command in a cgroup weighing 256 times the rest of the machine, whose "
+                             "other work then yields to it (root, cgroup v1)")
     args = parser.parse_args(argv)
     parts = {p.strip() for p in args.parts.split(",")}
     tmp = args.out or Path(tempfile.mkdtemp(prefix="profile-grade-"))
@@ -217,7 +222,7 @@ def main(argv=None) -> int:
             launch([e.resolve() for e in picks[:args.sample]], tmp)
         if "class" in parts:
             print()
-            whole_class(tmp / "class", tmp / "graded", args.jobs)
+            whole_class(tmp / "class", tmp / "graded", args.jobs, args.exclusive)
     finally:
         if args.out is None:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -6,6 +6,7 @@ not from an earlier run's, and nothing outlives the zygote's end.
 slow) holds the whole path to the sandbox's promises."""
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import subprocess
@@ -114,3 +115,15 @@ def test_a_run_of_a_zygote_that_dies_is_lost_not_waited_for(tmp_path):
 def test_a_zygote_that_cannot_start_says_why(tmp_path):
     with pytest.raises(ZygoteLost, match="(?s)did not start: .*No module named 'encodings'"):
         Zygote({**_env(), "PYTHONHOME": str(tmp_path)}, tmp_path, PRELOAD)
+
+
+def test_every_module_the_zygote_imports_exists():
+    """A name that no longer imports would only cost each run its import: caught here."""
+    from backprop_harness import zygote
+    missing = []
+    for name in zygote.PRELOAD:
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            missing.append(f"{name}: {exc}")
+    assert not missing
