@@ -411,6 +411,11 @@ def _pytest_arguments(sub: Submission, harness: Path, out: Path, settings: Setti
     return cmd + [str(harness / "backprop_harness" / "conformance" / "test_conformance.py")]
 
 
+def _command(sub: Submission, harness: Path, out: Path, settings: Settings) -> list:
+    """A run as a new interpreter (the unsandboxed path)."""
+    return [sys.executable, "-m", "pytest", *_pytest_arguments(sub, harness, out, settings)]
+
+
 def _environment(harness: Path, settings: Settings) -> dict:
     """What a run's pytest process gets for its environment."""
     env = {**os.environ, "PYTHONPATH": str(harness), "HYPOTHESIS_PROFILE": settings.profile,
@@ -494,8 +499,8 @@ def run_one(sub: Submission, outdir: Path, settings: Settings) -> dict | None:
             harness = scratch / "harness"
             _copy_harness(harness)
             before = _digest_files(_files_under(harness))
-            command = [sys.executable, "-m", "pytest", *_pytest_arguments(graded, harness, out, settings)]
-            proc = subprocess.Popen(command, cwd=work, env=_environment(harness, settings), stdin=subprocess.DEVNULL,
+            proc = subprocess.Popen(_command(graded, harness, out, settings), cwd=work,
+                                    env=_environment(harness, settings), stdin=subprocess.DEVNULL,
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
         else:
             harness, before = forks.harness, forks.digest
