@@ -47,8 +47,8 @@ def _check(args) -> int:
 def _test(args, extra: list) -> int:
     """``pytest`` of the conformance checks (shipped in the package) on ``args.impl``, with the
     harness's own configuration pinned: its ini file and rootdir, no conftest above it, no
-    PYTEST_ADDOPTS, no cache written anywhere. Paths are the caller's (the run stays in the
-    caller's folder)."""
+    PYTEST_ADDOPTS, nothing written in the caller's folder but what it asks for. Paths are
+    the caller's (the run stays in the caller's folder)."""
     import os
     import subprocess
     from pathlib import Path
@@ -69,6 +69,11 @@ def _test(args, extra: list) -> int:
     # the same file gets the same verdict on every run: derandomized examples ("ci"), unless
     # the caller asks for another profile (HYPOTHESIS_PROFILE, --hypothesis-profile after --)
     env.setdefault("HYPOTHESIS_PROFILE", "ci")
+    # Hypothesis's files (the constants it parses out of the harness's modules at each run's
+    # start, kept by content) go to the user's cache folder, where every later run finds them,
+    # not into the caller's folder
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "backprop-harness" / "hypothesis"
+    env.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(cache))
     return subprocess.call(cmd + extra, env=env)
 
 

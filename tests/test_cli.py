@@ -17,6 +17,8 @@ def test_the_test_command_runs_from_a_folder_with_its_own_pytest_configuration(t
     env = {k: v for k, v in os.environ.items() if k not in ("BACKPROP_IMPL", "PYTEST_XDIST_WORKER")}
     env["PYTEST_ADDOPTS"] = "--no-such-option"
     env["HYPOTHESIS_PROFILE"] = "smoke"          # the configuration is the question, not the implementation
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+    env.pop("HYPOTHESIS_STORAGE_DIRECTORY", None)
     cli = [sys.executable, "-c", "import sys; from backprop_harness.cli import main; sys.exit(main())"]
     proc = subprocess.run(cli + ["test", "mine.py", "--json", "out.json", "--", "-q", "-n", "0",
                                  "--oracles", "complex_step"],
@@ -24,7 +26,8 @@ def test_the_test_command_runs_from_a_folder_with_its_own_pytest_configuration(t
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     doc = json.loads((tmp_path / "out.json").read_text())
     assert doc["systems"]["mlp"]["status"] == "pass" and doc["systems"]["softmax"]["status"] == "pass"
-    assert not (tmp_path / ".pytest_cache").exists()
+    assert not (tmp_path / ".pytest_cache").exists() and not (tmp_path / ".hypothesis").exists()
+    assert (tmp_path / "cache" / "backprop-harness" / "hypothesis").is_dir()      # the user's cache instead
 
 
 def test_pytest_without_impl_says_it_checked_the_built_in_reference():
