@@ -25,6 +25,7 @@ passes and the fixtures are intact.
 """
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import os
@@ -217,6 +218,9 @@ def pytest_collection_finish(session):
     run_record(session.config).set_order([item.nodeid for item in session.items])
     if _is_worker_or_alone(session.config):
         _prestart_fresh(session)
+    # what the process imported and collected lives to its end: its garbage collections need
+    # not walk it again (each full one walked every object of pytest, Hypothesis and numpy)
+    gc.freeze()
     # JAX compiles each system's bucket once per process; on a background thread, this
     # overlaps the first tests
     if "jax64" in chosen_oracles(session.config) and any(item.get_closest_marker("system")
