@@ -425,6 +425,8 @@ def _environment(harness: Path, settings: Settings) -> dict:
     # pytest rewrites the asserts of every module of a plugin's distribution (all of
     # Hypothesis's) and caches the result as bytecode: without the cache, every run redoes it
     env.pop("PYTHONDONTWRITEBYTECODE", None)
+    # the class's runs fill the cores and their arrays are small: more BLAS threads would only spin
+    env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     if settings.caches is not None:
         # this run's own caches: bytecode compiled here, never the tree's (which an earlier
         # unsandboxed run could have forged), and JAX's compilations, never the user's
