@@ -50,7 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from profile_test import plugin_env, print_tests, print_timeline, processes, timed  # noqa: E402
+from profile_test import CGROUPS, cgroup, plugin_env, print_tests, print_timeline, processes, timed  # noqa: E402
 
 from backprop_harness import grade  # noqa: E402
 
@@ -168,24 +168,38 @@ def launch(entries: list, tmp: Path, rounds: int = 2):
     caches = tmp / "launch-caches"
     shutil.rmtree(caches, ignore_errors=True)
     caches.mkdir(parents=True)
+    # this process in a cgroup of its own (root, cgroup v1): each run's CPU, its sandboxed workers'
+    # included, is the cgroup's usage across it
+    group = cgroup(False)
+    if group:
+        (group[0] / "tasks").write_text(str(os.getpid()))
+
+    def usage():
+        return int((group[0] / "cpuacct.usage").read_text()) / 1e9 if group else float("nan")
     settings = grade.Settings(sandbox="strict", caches=caches)
     settings.forks = grade.Forks(caches, settings)
     plain = grade.Settings(**{**settings.__dict__, "forks": None})
-    seconds, records = {"forked": [], "new interpreter": []}, {}
+    seconds, cpu, records = {"forked": [], "new interpreter": []}, {"forked": [], "new interpreter": []}, {}
     try:
         for _ in range(rounds):
             for entry in entries:
                 sub = grade.Submission(entry.stem, entry, entry, "-")
                 for way, chosen in (("forked", settings), ("new interpreter", plain)):
-                    t = time.perf_counter()
+                    t, c = time.perf_counter(), usage()
                     record = grade.run_one(sub, tmp / "launch" / way, chosen)
                     seconds[way].append(time.perf_counter() - t)
+                    cpu[way].append(usage() - c)
                     records.setdefault(entry.stem, {})[way] = (record["status"], record["score"],
                                                                json.dumps(record.get("systems"), sort_keys=True))
     finally:
         settings.forks.close()
-    for way, values in seconds.items():
-        print(f"   {way:16s} median {statistics.median(values):.2f} s, sum {sum(values):.1f} s over {len(values)} runs")
+        if group:
+            (CGROUPS / "cpuacct" / "tasks").write_text(str(os.getpid()))
+            group[0].rmdir()
+    for way in seconds:
+        print(f"   {way:16s} wall: median {statistics.median(seconds[way]):.2f} s, sum {sum(seconds[way]):.1f} s; "
+              f"CPU of every process: median {statistics.median(cpu[way]):.2f} s, sum {sum(cpu[way]):.1f} s "
+              f"({len(seconds[way])} runs)")
     differ = [name for name, r in records.items() if r["forked"] != r["new interpreter"]]
     print(f"   the same record both ways: {len(records) - len(differ)} of {len(records)}"
           + (f"; different: {', '.join(differ)}" if differ else ""))

@@ -196,7 +196,7 @@ CGROUPS = Path("/sys/fs/cgroup")
 EXCLUSIVE_SHARES = 262144
 
 
-def _cgroup(exclusive: bool):
+def cgroup(exclusive: bool):
     """A new cgroup (v1 ``cpuacct``, and ``cpu`` when exclusive) for one measured command, or
     None where there is none (no cgroup v1 hierarchy, not root): its folders."""
     name = f"benchmark-{os.getpid()}-{time.monotonic_ns()}"
@@ -220,7 +220,7 @@ def timed(cmd, env=None, exclusive: bool = False) -> tuple[float, int, str, floa
     inside their PID namespace). ``exclusive``: the command's cgroup weighs EXCLUSIVE_SHARES
     times the rest of the machine, whose work then yields to it, as on an idle machine."""
     import resource
-    folders = _cgroup(exclusive)
+    folders = cgroup(exclusive)
     if exclusive and folders is None:
         raise SystemExit("--exclusive needs root and cgroup v1's cpu and cpuacct controllers")
 
