@@ -357,7 +357,12 @@ class Sandbox:
             bind(source, f"{PACKAGE_DIR}/{rel}")
         prefix = os.environ.get("PYTHONPYCACHEPREFIX")
         if prefix and os.path.isdir(prefix):
-            bind(prefix, prefix)
+            # the bytecode of what is shown, no more: the prefix also holds the harness's own
+            # modules, compiled by the harness's side (the reference and the oracles among them)
+            for place in shown:
+                mirror = Path(prefix) / place.relative_to(place.anchor)
+                if mirror.is_dir():
+                    bind(mirror, mirror)
         for d in self.code:
             if any(_inside(d, s) for s in shown) or not d.is_dir():
                 continue

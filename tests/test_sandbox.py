@@ -153,6 +153,25 @@ def test_a_strict_sandbox_shows_only_what_the_worker_needs(tmp_path):
 
 
 @needs_sandbox
+def test_the_bytecode_cache_shows_the_sandbox_only_the_bytecode_of_what_it_shows(tmp_path, monkeypatch):
+    """grade's runs compile into a cache of their own (PYTHONPYCACHEPREFIX), the harness's
+    modules too: the reference's bytecode would run the reference as well as its source."""
+    prefix = tmp_path / "bytecode"
+    installed = prefix / Path(sys.prefix).relative_to("/") / "lib" / "x.cpython-311.pyc"
+    harness = [prefix / ROOT.relative_to("/") / part for part in
+               ("reference/engine.cpython-311.pyc", "oracles/numeric.cpython-311.pyc", "backprop_harness/grade.pyc")]
+    for path in (installed, *harness):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"bytecode")
+    monkeypatch.setenv("PYTHONPYCACHEPREFIX", str(prefix))
+    paths = [str(p) for p in (installed, *harness)]
+    body = f"import os\ndef report():\n    return {{p: os.path.exists(p) for p in {paths!r}}}\n"
+    with probe(tmp_path / "code", body) as w:
+        seen = ask(w)
+    assert seen == {str(installed): True, **{str(p): False for p in harness}}
+
+
+@needs_sandbox
 def test_a_sandbox_takes_what_the_code_under_test_starts_with_it(tmp_path):
     """Detached (double fork, own session), stopped, and spinning processes: all end when
     the worker is stopped, before close() returns."""
