@@ -2,6 +2,7 @@
 backprop_harness/conformance/plugin.py, loaded by ../conftest.py)."""
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import shutil
@@ -70,6 +71,15 @@ def pytest_sessionfinish(session):
         _shared.pop("runs").stop()
     if "out" in _shared and not hasattr(session.config, "workerinput"):
         shutil.rmtree(_shared.pop("out"), ignore_errors=True)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    """The process is about to exit: its objects are left to the OS, which frees them at
+    once, rather than to the collector, which visits each (JAX's and Hypothesis's, after
+    the property tests, take seconds); under xdist the run waits for its last worker to
+    exit. atexit handlers (which stop the implementations' worker processes) still run."""
+    gc.freeze()
 
 
 def pytest_terminal_summary(terminalreporter, config):
