@@ -8,6 +8,7 @@ JSON report and their output.
 """
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import re
@@ -15,6 +16,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import warnings
 from pathlib import Path
 from xml.etree import ElementTree
@@ -22,6 +25,7 @@ from xml.etree import ElementTree
 import numpy as np
 import pytest
 
+from backprop_harness import write_atomically
 from backprop_harness.implementations import reference_gradient
 from backprop_harness.isolation import WorkerLost
 from backprop_harness.plugin import ConformanceFailure, Implementation, NotProvided, NotRun, resolve
@@ -264,11 +268,14 @@ RUNS = {
 
 
 class Runs:
-    """Every run of RUNS, started together, each writing its output to a file (a pipe
-    that nobody reads until the end would stall it)."""
+    """Every run of RUNS, started together in ``out`` (a new folder if None), each writing
+    its output to a file (a pipe that nobody reads until the end would stall it) and, once
+    it has exited, its status to ``NAME.status``: ``results(out)`` reads them from any
+    process. ``low_priority``: see ``_lower_priority``."""
 
-    def __init__(self):
-        self.out = Path(tempfile.mkdtemp(prefix="backprop-runs-"))
+    def __init__(self, out: Path | None = None, low_priority: bool = True):
+        self.out = Path(tempfile.mkdtemp(prefix="backprop-runs-")) if out is None else Path(out)
+        self.out.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "HYPOTHESIS_PROFILE": "smoke"}
         env.pop("BACKPROP_IMPL", None)
         # pytest rewrites the asserts of every module of a plugin's distribution (76 of
@@ -280,7 +287,7 @@ class Runs:
         self.copy = self.out / "project"
         shutil.copytree(ROOT, self.copy, ignore=shutil.ignore_patterns(".venv", ".git", ".hypothesis",
                                                                        "__pycache__", "*.egg-info"))
-        self.procs = {}
+        self.procs, self.waiters = {}, []
         # these runs check the report, not the implementations: the numpy oracles suffice,
         # and spare each run importing torch and JAX
         for name, (spec, _) in RUNS.items():
@@ -292,7 +299,22 @@ class Runs:
             with open(self.out / f"{name}.txt", "w") as log:
                 self.procs[name] = subprocess.Popen(cmd, cwd=self.copy if name == "misbehaves" else ROOT, env=env,
                                                     stdout=log, stderr=subprocess.STDOUT)
-            _lower_priority(self.procs[name].pid)
+            if low_priority:
+                _lower_priority(self.procs[name].pid)
+            waiter = threading.Thread(target=self._wait, args=(name,), name=f"run-{name}", daemon=True)
+            waiter.start()
+            self.waiters.append(waiter)
+
+    def _wait(self, name: str) -> None:
+        """Wait for the run (a run still going after 300 s is killed: its status then says so),
+        then write its status."""
+        proc = self.procs[name]
+        try:
+            proc.wait(timeout=300)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        write_atomically(self.out / f"{name}.status", f"{proc.returncode}\n")
 
     def stop(self) -> None:
         """Kill what still runs and remove the output (a session that ends before the tests)."""
@@ -300,30 +322,34 @@ class Runs:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+        for waiter in self.waiters:
+            waiter.join()
         shutil.rmtree(self.out, ignore_errors=True)
 
-    def results(self) -> dict:
-        """Each run's (exit status, JSON report or {} if it wrote none, output); a run still going
-        after 300 s is killed (its status then says so)."""
-        results = {}
-        for name, proc in self.procs.items():
-            try:
-                proc.wait(timeout=300)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            report = self.out / f"{name}.json"
-            results[name] = (proc.returncode, json.loads(report.read_text()) if report.exists() else {},
-                             (self.out / f"{name}.txt").read_text())
-        results["project copy"], results["output"] = self.copy, self.out
-        return results
+
+def results(out: Path) -> dict:
+    """Each run's (exit status, JSON report or {} if it wrote none, output) from the folder of
+    its ``Runs``, which may be another process's (the one that started it writes its status
+    when it exits), by name; and the project copy and the folder."""
+    deadline = time.monotonic() + 600
+    results = {}
+    for name in RUNS:
+        status = out / f"{name}.status"
+        while not status.exists():
+            assert time.monotonic() < deadline, f"the run {name} in {out} wrote no status"
+            time.sleep(0.05)
+        report = out / f"{name}.json"
+        results[name] = (int(status.read_text()), json.loads(report.read_text()) if report.exists() else {},
+                         (out / f"{name}.txt").read_text())
+    results["project copy"], results["output"] = out / "project", out
+    return results
 
 
 def _lower_priority(pid: int) -> None:
-    """Let the run yield the CPU to the session's own tests (the runs are started when
-    collection ends and fill the core that the session leaves idle); what it starts
-    inherits the priority. Set after the start, not in a preexec_fn: forking Python
-    code in a process where JAX runs threads can deadlock."""
+    """Let the run yield the CPU to the session's own tests (in a run without xdist, the
+    runs are started when collection ends and fill the core that the session leaves idle);
+    what it starts inherits the priority. Set after the start, not in a preexec_fn: forking
+    Python code in a process where JAX runs threads can deadlock."""
     try:
         os.setpriority(os.PRIO_PROCESS, pid, 10)
     except OSError:          # it has exited already
@@ -339,14 +365,30 @@ def start_early() -> None:
         EARLY.append(Runs())
 
 
+def needs_runs(nodeid: str) -> bool:
+    """Whether the test of this node id (a test of this module) takes the ``runs`` fixture."""
+    test = globals().get(nodeid.split("::")[-1].split("[")[0])
+    return callable(test) and "runs" in inspect.signature(test).parameters
+
+
 @pytest.fixture(scope="module")
-def runs():
-    """(exit status, JSON report, output) of every run of RUNS, by name."""
+def runs(pytestconfig):
+    """(exit status, JSON report, output) of every run of RUNS, by name. Under xdist, the
+    controlling process started them when the workers had collected (tests/conftest.py,
+    which owns them: this fixture only reads them)."""
+    shared = getattr(pytestconfig, "workerinput", {}).get(SHARED_RUNS)
+    if shared and (Path(shared) / STARTED).exists():
+        yield results(Path(shared))
+        return
     started = EARLY.pop() if EARLY else Runs()
     try:
-        yield started.results()
+        yield results(started.out)
     finally:
         started.stop()
+
+
+SHARED_RUNS = "backprop_runs"      # the key of the runs' folder in an xdist worker's workerinput
+STARTED = "started"               # the file the controlling process writes there once it started them
 
 
 @pytest.mark.parametrize("name", RUNS)
