@@ -69,9 +69,9 @@ def _test(args, extra: list) -> int:
     # the same file gets the same verdict on every run: derandomized examples ("ci"), unless
     # the caller asks for another profile (HYPOTHESIS_PROFILE, --hypothesis-profile after --)
     env.setdefault("HYPOTHESIS_PROFILE", "ci")
-    # Hypothesis's files (the constants it parses out of the harness's modules at each run's
-    # start, kept by content) go to the user's cache folder, where every later run finds them,
-    # not into the caller's folder
+    # Hypothesis's files go to the user's cache folder, not into the caller's: the constants it
+    # parses out of the harness's modules at each run's start (kept by content: every later
+    # run, from any folder, finds them) and, under the random profiles, its example database
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "backprop-harness" / "hypothesis"
     env.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(cache))
     return subprocess.call(cmd + extra, env=env)

@@ -437,28 +437,57 @@ def _environment(harness: Path, settings: Settings) -> dict:
 
 class Forks:
     """A strict class's runs, forked from one pre-imported process (``backprop_harness.zygote``)
-    on one copy of the harness, which no sandboxed submission can reach; a new zygote
-    if one ends. Without a sandbox each run is a new interpreter on a private copy of the
-    harness instead: an unsandboxed submission can write what the grader can."""
+    on one copy of the harness, which no sandboxed submission can reach; a new zygote if one
+    ends (once: a zygote that cannot start makes the rest harness errors). Without a sandbox
+    each run is a new interpreter on a private copy of the harness instead: an unsandboxed
+    submission can write what the grader can."""
 
     def __init__(self, folder: Path, settings: Settings):
-        self.harness = folder / "harness"
+        self._folder, self._env = folder, None
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._zygote, self._broken = None, None
+        self._copies = 0
+        self._renew()
+
+    def _renew(self):
+        """A fresh copy of the harness (and, at the next run, a zygote started on it)."""
+        self._copies += 1
+        self.harness = self._folder / f"harness-{self._copies}"
         _copy_harness(self.harness)
         self.digest = _digest_files(_files_under(self.harness))
-        self._home = folder / "zygote"
+        self._home = self._folder / f"zygote-{self._copies}"
         self._home.mkdir()
-        self._env = _environment(self.harness, settings)
-        self._lock = threading.Lock()
-        self._zygote = None
+        self._env = _environment(self.harness, self._settings)
 
     def run(self, argv: list, cwd: Path) -> zygote.Run:
         with self._lock:
+            if self._broken:
+                raise zygote.ZygoteLost(self._broken)
             if self._zygote is None or not self._zygote.alive:
-                self._zygote = zygote.Zygote(self._env, self._home)
+                if self._zygote is not None:
+                    self._zygote.close()
+                try:
+                    self._zygote = zygote.Zygote(self._env, self._home)
+                except zygote.ZygoteLost as exc:
+                    self._broken = str(exc)
+                    raise
             current = self._zygote
         # the zygote imported Hypothesis, xdist and the harness before pytest could mark
-        # them for rewriting; none of them asserts anything a run reports
-        return current.run(["-W", "ignore::pytest.PytestAssertRewriteWarning", *argv], cwd)
+        # them for rewriting (none of them asserts anything a run reports): that warning only
+        return current.run(["-W", "ignore:Module already imported so cannot be rewritten"
+                                  ":pytest.PytestAssertRewriteWarning", *argv], cwd)
+
+    def changed(self) -> str:
+        """The copy changed under a run (nothing sandboxed can write it: the harness broke):
+        a fresh copy and zygote for the next runs; what to say of this one."""
+        with self._lock:
+            if self._zygote is not None:
+                self._zygote.close()
+                self._zygote = None
+            self._renew()
+        return ("the class's copy of the harness changed during this run, which no sandboxed code can write: "
+                "the harness is broken, not the submission (the next runs get a fresh copy)")
 
     def close(self):
         with self._lock:
@@ -532,6 +561,8 @@ def run_one(sub: Submission, outdir: Path, settings: Settings) -> dict | None:
             return None
         text = log.text()
         tampered = _digest_files(_files_under(harness)) != before
+        if tampered and forks is not None:
+            status, note, tampered = "harness error", forks.changed(), False
     conformance = _read_json(out / "conformance.json")
     if isinstance(leftover, str):
         return finish(record, out, "harness error", leftover, conformance, started, text, settings.course)

@@ -269,9 +269,9 @@ def _caches(root: Path) -> list:
     """The harness's and the user's caches: Hypothesis' databases, JAX's compilations, HOME's
     caches. A sandbox hides each under an empty tmpfs where a folder it shows holds one."""
     found = [root / ".hypothesis", Path.cwd() / ".hypothesis", Path.home() / ".cache"]
-    jax = os.environ.get("BACKPROP_JAX_CACHE")
-    if jax:
-        found.append(Path(jax))
+    for chosen in ("BACKPROP_JAX_CACHE", "HYPOTHESIS_STORAGE_DIRECTORY"):
+        if os.environ.get(chosen):
+            found.append(Path(os.environ[chosen]))
     return [Path(os.path.abspath(p)) for p in found]
 
 

@@ -1,24 +1,29 @@
 """A pre-imported grader process that forks one pytest run per submission.
 
-Grading a class starts pytest once per submission. A new interpreter then spends a
-third of a second or more importing pytest, Hypothesis, numpy and the harness, and
-compiling and rewriting their modules, before its first test, and more in its exit;
-the class pays that fifty times on two cores. The zygote imports all of it once; each
-run is a ``fork()`` of it calling ``pytest.main``. The submission's code never runs in
-the zygote nor in its forks: a fork is the harness's side of a run, and the code under
-test runs, as always, in the sandboxed worker processes the fork starts. So no
+Grading a class starts pytest once per submission, and a new interpreter imports
+pytest, Hypothesis, numpy and the harness, compiles and rewrites their modules, before
+its first test, and collects their garbage at its exit. The zygote imports them once;
+each run is a ``fork()`` of it calling ``pytest.main``. The submission's code never runs
+in the zygote nor in its forks: a fork is the harness's side of a run, and the code
+under test runs, as always, in the sandboxed worker processes the fork starts. So no
 submission can change what the next fork starts from.
 
-What is not imported ahead: the conftest, the conformance plug-in and the test module
-(pytest imports those itself, to rewrite their asserts), and torch and JAX (neither is
-safe to fork once started; a run that asks for their oracles imports them itself).
+A fork draws the same examples as a new interpreter. Hypothesis biases its draws with
+the literals of the "local" modules loaded (outside site-packages: the harness's own),
+so the zygote imports, of the harness, only modules that every run has imported before
+its first example (``HARNESS``), and none of its own is left where Hypothesis looks (the
+zygote is started with ``-c`` and leaves ``sys.modules``). Third-party modules carry no
+such weight and are imported freely (``THIRD_PARTY``). Not imported ahead: the
+conftest, the conformance plug-in and the test module (pytest imports those itself, to
+rewrite their asserts), and torch and JAX (neither is safe to fork once started).
 
-The wire: a Unix socket pair. The grader sends one JSON message per run with the
+The wire: a Unix SOCK_SEQPACKET pair. The grader sends one JSON message per run with the
 write end of the run's output pipe attached (``socket.send_fds``); the zygote answers
 ``{"id", "pid"}`` once the fork leads its own session (so that killing the group
 ``pid`` kills the run and everything it started), then ``{"id", "status"}`` when it has
 reaped it (``status`` as ``subprocess.Popen.returncode``: the exit code, or minus the
-signal). The zygote exits when the grader's end closes, killing the runs still alive.
+signal), or ``{"id", "error"}`` when it could not fork. The zygote exits when the
+grader's end closes, killing the runs still alive.
 
 ``Zygote`` is the grader's side; each run is a ``Run`` with the part of
 ``subprocess.Popen``'s interface that ``grade`` uses (``pid``, ``stdout``, ``wait``,
@@ -40,28 +45,35 @@ import threading
 import warnings
 from pathlib import Path
 
-__all__ = ["Zygote", "Run", "ZygoteLost", "PRELOAD"]
+__all__ = ["Zygote", "Run", "ZygoteLost", "PRELOAD", "HARNESS", "THIRD_PARTY", "main"]
 
 MAX_MESSAGE = 1 << 16           # a run's request: its command line
 
-# What a run imports apart from the modules pytest must import itself (above). A module
-# missing here is imported by each run; the list only saves time.
-PRELOAD = (
-    "numpy", "pytest", "_pytest.pytester", "_pytest.python", "_pytest.runner", "_pytest.terminal",
-    "hypothesis", "hypothesis.extra.numpy", "hypothesis.extra.pytestplugin", "_hypothesis_pytestplugin",
-    "xdist.plugin", "xdist.looponfail",
+# Of the harness, what every run imports before its first example (tests/test_zygote.py
+# holds the list to that); the report, the reproducer and what a failure imports are left
+# to the runs, which import them when a new interpreter would.
+HARNESS = (
     "fixtures", "reference", "oracles", "oracles.numeric", "oracles.finite_differences", "oracles.rounding",
     "backprop_harness.plugin", "backprop_harness.strategies", "backprop_harness.record",
-    "backprop_harness.diagnosis", "backprop_harness.reproducer", "backprop_harness.compare",
-    "backprop_harness.conformance.explain", "backprop_harness.report.page", "backprop_harness.report.heatmap",
+    "backprop_harness.diagnosis", "backprop_harness.compare", "backprop_harness.conformance.explain",
     "backprop_harness.pytest_plugin", "backprop_harness.sandbox", "backprop_harness.worked_examples",
-    "numpy.random", "pdb", "faulthandler", "secrets", "xdist.newhooks", "hypothesis.internal.conjecture.optimiser",
-    "hypothesis.strategies._internal.flatmapped",
-    # a failure's heat maps (report.heatmap draws them when it writes the HTML report)
+)
+# Everything else a run imports, in full or when it fails (a failure's heat maps: matplotlib
+# and Pillow). A module missing here is imported by each run: the list only saves time.
+THIRD_PARTY = (
+    "numpy", "numpy.random", "pytest", "_pytest.pytester", "_pytest.python", "_pytest.runner", "_pytest.terminal",
+    "hypothesis", "hypothesis.extra.numpy", "hypothesis.extra.pytestplugin", "_hypothesis_pytestplugin",
+    "hypothesis.internal.conjecture.optimiser", "hypothesis.strategies._internal.flatmapped",
+    "xdist.plugin", "xdist.looponfail", "xdist.newhooks", "pdb", "faulthandler", "secrets",
     "matplotlib.figure", "matplotlib.backends.backend_agg", "matplotlib.patches", "matplotlib.lines",
     "PIL.Image", "PIL.ImageDraw", "PIL.ImageFont", "PIL.PngImagePlugin", "PIL.BmpImagePlugin", "PIL.GifImagePlugin",
     "PIL.JpegImagePlugin", "PIL.PpmImagePlugin",
 )
+PRELOAD = THIRD_PARTY + HARNESS
+# fork() copies the calling thread only: the zygote must have no other. numpy's BLAS starts
+# threads at import unless told to use one.
+ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
 
 class ZygoteLost(RuntimeError):
     """The zygote ended (or never started): no run can be started or waited for."""
@@ -76,11 +88,15 @@ def _send(sock, message: dict, fds=()) -> None:
 def _receive(sock, want_fds: int = 0):
     """One message (a packet of the SOCK_SEQPACKET pair) and the descriptors sent with
     it; None at the end of the stream."""
-    data, fds, _flags, _addr = socket.recv_fds(sock, MAX_MESSAGE, want_fds)
+    data, fds, flags, _addr = socket.recv_fds(sock, MAX_MESSAGE, want_fds)
     if not data:
         for fd in fds:
             os.close(fd)
         return None, []
+    if flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC):
+        for fd in fds:
+            os.close(fd)
+        raise ValueError(f"a message longer than {MAX_MESSAGE} bytes, or with more descriptors than one")
     return json.loads(data), fds
 
 
@@ -91,11 +107,11 @@ def _run_pytest(argv: list, cwd: str, out_fd: int) -> None:
         os.dup2(out_fd, 1)
         os.dup2(out_fd, 2)
         os.close(out_fd)
-        # the signals as a new interpreter has them (the zygote's own are for its loop)
-        signal.set_wakeup_fd(-1)
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
         os.chdir(cwd)
+        # Hypothesis fixed its folder (its example database) where the zygote imported it: a
+        # run's is in its own working folder, as a new interpreter's would be
+        from hypothesis.configuration import set_hypothesis_home_dir
+        set_hypothesis_home_dir(os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY") or Path(cwd) / ".hypothesis")
         sys.argv = ["pytest", *argv]
         import pytest
         code = int(pytest.main(argv))
@@ -132,6 +148,22 @@ def _scan_local_constants() -> None:
         getattr(providers, "_get_local_constants", lambda: None)()
 
 
+def _request_problem(message, fds) -> str | None:
+    """What is wrong with a run's request, if anything (checked before forking for it)."""
+    if not isinstance(message, dict) or not isinstance(message.get("id"), int):
+        return "a request without its id"
+    argv, cwd = message.get("argv"), message.get("cwd")
+    if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv) or not isinstance(cwd, str):
+        return "a request without its command line (argv: strings) or its folder (cwd)"
+    if len(fds) != 1:
+        return f"a request with {len(fds)} descriptors attached, not the one of its output"
+    return None
+
+
+def _threads() -> int:
+    return len(os.listdir("/proc/self/task"))
+
+
 def serve(fd: int, preload=PRELOAD) -> None:
     """The zygote's loop on the socket ``fd``, after importing ``preload``."""
     for name in preload:
@@ -139,9 +171,12 @@ def serve(fd: int, preload=PRELOAD) -> None:
             importlib.import_module(name)
         except ImportError:
             pass
+    # the zygote's own module is no module of a run's: out of Hypothesis's sight (above)
+    sys.modules.pop(__name__, None)
     _scan_local_constants()
     # what the zygote holds now is never freed: the forks' garbage collections skip it
     # (faster collections, and fewer of its pages copied into each fork)
+    gc.collect()
     gc.freeze()
     sock = socket.socket(fileno=fd)
     wake_r, wake_w = os.pipe()
@@ -165,35 +200,54 @@ def serve(fd: int, preload=PRELOAD) -> None:
                     break
                 if pid in runs:
                     _send(sock, {"id": runs.pop(pid), "status": os.waitstatus_to_exitcode(status)})
-            if sock in readable:
+            if sock not in readable:
+                continue
+            try:
                 message, fds = _receive(sock, 1)
-                if message is None:
-                    break
-                ready_r, ready_w = os.pipe()
-                sys.stdout.flush()                  # nothing of the zygote's may reach a run's output
-                sys.stderr.flush()
-                try:
-                    pid = os.fork()
-                except OSError as exc:
-                    for fd in (*fds, ready_r, ready_w):
-                        os.close(fd)
-                    _send(sock, {"id": message["id"], "error": f"the grader's process cannot fork: {exc}"})
-                    continue
-                if pid == 0:
-                    sock.close()
-                    os.close(ready_r)
-                    os.close(wake_r)
-                    os.close(wake_w)
-                    os.setsid()
-                    os.close(ready_w)               # the zygote's read returns: the session is the run's
-                    _run_pytest(message["argv"], message["cwd"], fds[0])
-                os.close(ready_w)
+            except ValueError as exc:            # unreadable: no id to answer; the grader's side times out
+                print(f"zygote: a request was refused: {exc}", file=sys.stderr, flush=True)
+                continue
+            if message is None:
+                break
+            problem = _request_problem(message, fds)
+            if problem is None and _threads() != 1:
+                problem = f"the grader's process has {_threads()} threads: forking it is not safe"
+            if problem is not None:
                 for fd in fds:
                     os.close(fd)
-                os.read(ready_r, 1)
-                os.close(ready_r)
-                runs[pid] = message["id"]
-                _send(sock, {"id": message["id"], "pid": pid})
+                if isinstance(message, dict) and isinstance(message.get("id"), int):
+                    _send(sock, {"id": message["id"], "error": problem})
+                continue
+            ready_r, ready_w = os.pipe()
+            sys.stdout.flush()                  # nothing of the zygote's may reach a run's output
+            sys.stderr.flush()
+            try:
+                pid = os.fork()
+            except OSError as exc:
+                for fd in (*fds, ready_r, ready_w):
+                    os.close(fd)
+                _send(sock, {"id": message["id"], "error": f"the grader's process cannot fork: {exc}"})
+                continue
+            if pid == 0:
+                try:
+                    # the signals as a new interpreter has them (the zygote's own are for its loop)
+                    signal.set_wakeup_fd(-1)
+                    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                    signal.signal(signal.SIGINT, signal.default_int_handler)
+                    for own in (sock.detach(), ready_r, wake_r, wake_w):
+                        os.close(own)
+                    os.setsid()
+                    os.close(ready_w)           # the zygote's read returns: the session is the run's
+                    _run_pytest(message["argv"], message["cwd"], fds[0])
+                finally:
+                    os._exit(70)                # never back into the zygote's loop
+            os.close(ready_w)
+            for fd in fds:
+                os.close(fd)
+            os.read(ready_r, 1)
+            os.close(ready_r)
+            runs[pid] = message["id"]
+            _send(sock, {"id": message["id"], "pid": pid})
     finally:
         for pid in runs:
             try:
@@ -201,6 +255,12 @@ def serve(fd: int, preload=PRELOAD) -> None:
                 os.waitpid(pid, 0)
             except OSError:
                 pass
+
+
+def main() -> None:
+    """``python -c "from backprop_harness.zygote import main; main()" FD MODULE...``: started so,
+    the zygote has no ``__main__`` file for Hypothesis to read (``-m`` would give it this one)."""
+    serve(int(sys.argv[1]), sys.argv[2:])
 
 
 # --- the grader's side -----------------------------------------------------------------------------
@@ -229,23 +289,26 @@ class Run:
 
 
 class Zygote:
-    """Starts the zygote (``python -m backprop_harness.zygote``) with ``env`` in ``cwd``,
-    importing ``preload``, and forks runs of it; thread-safe. ``close()`` ends it and every
-    run still alive."""
+    """Starts the zygote with ``env`` in ``cwd``, importing ``preload``, and forks runs of it;
+    thread-safe. ``close()`` ends it and every run still alive. What the zygote printed (a
+    traceback if it died) is in ``cwd/zygote.log``, and its end in a lost run's message."""
 
-    def __init__(self, env: dict, cwd, preload=PRELOAD, start_timeout: float = 60.0):
+    def __init__(self, env: dict, cwd, preload=PRELOAD, start_timeout: float = 60.0,
+                 answer_timeout: float = 60.0):
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._sock = ours
         self._lock = threading.Lock()
         self._runs = {}                       # id -> Run, until its status comes
         self._next = 0
         self._closed = False
-        log = Path(cwd) / "zygote.log"
-        with open(log, "wb") as err:
-            self.proc = subprocess.Popen([sys.executable, "-P", "-m", "backprop_harness.zygote", str(theirs.fileno()),
-                                          *preload],
-                                         pass_fds=(theirs.fileno(),), env=env, cwd=str(cwd), stdin=subprocess.DEVNULL,
-                                         stdout=err, stderr=err, start_new_session=True)
+        self.answer_timeout = answer_timeout
+        self.log = Path(cwd) / "zygote.log"
+        with open(self.log, "ab") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-P", "-c", "from backprop_harness.zygote import main; main()",
+                 str(theirs.fileno()), *preload],
+                pass_fds=(theirs.fileno(),), env={**env, **ONE_THREAD}, cwd=str(cwd), stdin=subprocess.DEVNULL,
+                stdout=err, stderr=err, start_new_session=True)
         theirs.close()
         ours.settimeout(start_timeout)
         try:
@@ -254,14 +317,21 @@ class Zygote:
             message = None
         if not message or "ready" not in message:
             self.close()
-            err = log.read_text(errors="replace").strip()
-            raise ZygoteLost("the grader's pre-imported process did not start" + (f": {err[-2000:]}" if err else ""))
+            raise ZygoteLost("the grader's pre-imported process did not start" + self._said())
         ours.settimeout(None)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
+    def _said(self) -> str:
+        """The end of what the zygote printed, as the tail of a message."""
+        try:
+            text = self.log.read_text(errors="replace").strip()
+        except OSError:
+            return ""
+        return f": {text[-2000:]}" if text else ""
+
     def _read(self):
-        lost = "the grader's pre-imported process ended"
+        why = None
         try:
             while True:
                 message, _ = _receive(self._sock)
@@ -269,7 +339,7 @@ class Zygote:
                     break
                 with self._lock:
                     run = self._runs.get(message["id"])
-                    if "status" in message:
+                    if "status" in message or "error" in message:
                         self._runs.pop(message["id"], None)
                 if run is None:
                     continue
@@ -277,16 +347,20 @@ class Zygote:
                     run.pid = message["pid"]
                     run._started.set()
                 elif "error" in message:
-                    with self._lock:
-                        self._runs.pop(message["id"], None)
                     run._finish(None, message["error"])
                 else:
                     run._finish(message["status"])
         except (OSError, ValueError) as exc:
-            lost += f" ({type(exc).__name__}: {exc})"
+            why = f"{type(exc).__name__}: {exc}"
         with self._lock:
             self._closed = True
             orphans, self._runs = list(self._runs.values()), {}
+        if orphans:
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+        lost = "the grader's pre-imported process ended" + (f" ({why})" if why else "") + self._said()
         for run in orphans:
             run._finish(None, lost)
 
@@ -296,6 +370,9 @@ class Zygote:
 
     def run(self, argv: list, cwd) -> Run:
         """Fork ``pytest.main(argv)`` in ``cwd``; its output (stdout and stderr) is ``run.stdout``."""
+        request = {"argv": [str(a) for a in argv], "cwd": str(cwd)}
+        if len(json.dumps(request)) > MAX_MESSAGE - 64:
+            raise ValueError(f"a run's command line longer than the {MAX_MESSAGE} bytes the zygote reads")
         read_end, write_end = os.pipe()
         run = Run(os.fdopen(read_end, "rb", buffering=0))
         try:
@@ -306,7 +383,7 @@ class Zygote:
                 ident = self._next
                 self._runs[ident] = run
                 try:
-                    _send(self._sock, {"id": ident, "argv": [str(a) for a in argv], "cwd": str(cwd)}, [write_end])
+                    _send(self._sock, {"id": ident, **request}, [write_end])
                 except OSError as exc:
                     self._runs.pop(ident, None)
                     raise ZygoteLost(f"the grader's pre-imported process has ended ({exc})") from exc
@@ -315,7 +392,10 @@ class Zygote:
             raise
         finally:
             os.close(write_end)
-        run._started.wait()
+        if not run._started.wait(self.answer_timeout):
+            # a zygote that no longer answers is as good as lost: ended, with the runs it holds
+            self.close()
+            run._started.wait()
         if run.pid is None:
             run.stdout.close()
             raise ZygoteLost(run.lost or "the grader's pre-imported process ended before the run started")
@@ -334,7 +414,3 @@ class Zygote:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
         self._sock.close()
-
-
-if __name__ == "__main__":
-    serve(int(sys.argv[1]), sys.argv[2:])

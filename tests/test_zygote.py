@@ -6,15 +6,19 @@ not from an earlier run's, and nothing outlives the zygote's end.
 slow) holds the whole path to the sandbox's promises."""
 from __future__ import annotations
 
+import ast
 import importlib
+import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from backprop_harness import sandbox, zygote as zygote_module
 from backprop_harness.zygote import Zygote, ZygoteLost
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -119,11 +123,106 @@ def test_a_zygote_that_cannot_start_says_why(tmp_path):
 
 def test_every_module_the_zygote_imports_exists():
     """A name that no longer imports would only cost each run its import: caught here."""
-    from backprop_harness import zygote
     missing = []
-    for name in zygote.PRELOAD:
+    for name in zygote_module.PRELOAD:
         try:
             importlib.import_module(name)
         except ImportError as exc:
             missing.append(f"{name}: {exc}")
     assert not missing
+
+
+def test_a_request_the_zygote_cannot_serve_is_refused_and_the_other_runs_go_on(zygote, tmp_path):
+    hanging = zygote.run(_pytest(_write(tmp_path, "test_hangs.py", HANGS)), tmp_path)
+    read_end, write_end = os.pipe()
+    bad = zygote_module.Run(os.fdopen(read_end, "rb", buffering=0))
+    with zygote._lock:                        # a request without its folder, as a broken grader would send
+        zygote._next += 1
+        zygote._runs[zygote._next] = bad
+        zygote_module._send(zygote._sock, {"id": zygote._next, "argv": ["-q"]}, [write_end])
+    os.close(write_end)
+    assert bad.wait(10) is None and "without its command line" in bad.lost
+    bad.stdout.close()
+    assert zygote.alive and hanging.poll() is None        # the other run lives on
+    os.killpg(hanging.pid, signal.SIGKILL)
+    assert hanging.wait(10) == -signal.SIGKILL
+    assert zygote.run(_pytest(_write(tmp_path, "test_pass.py", PASSING)), tmp_path).wait(60) == 0
+
+
+def test_a_run_keeps_hypothesis_s_files_in_its_own_folder(tmp_path):
+    """Hypothesis fixes its folder (its example database) where it is imported, in the
+    zygote: each run's must be in its own folder, as a new interpreter's is, never shared."""
+    failing = "from hypothesis import given, strategies as st\n\n\n@given(st.integers())\n" \
+              "def test_small(x):\n    assert x < 1000\n"
+    env = {k: v for k, v in _env().items() if k not in ("CI", "HYPOTHESIS_PROFILE", "HYPOTHESIS_STORAGE_DIRECTORY")}
+    (tmp_path / "home").mkdir()
+    z = Zygote(env, tmp_path / "home", ("pytest", "hypothesis"))
+    try:
+        for name in ("a", "b"):
+            folder = tmp_path / name
+            folder.mkdir()
+            assert z.run(_pytest(_write(folder, "test_small.py", failing)), folder).wait(60) == 1
+            assert (folder / ".hypothesis" / "examples").is_dir()
+    finally:
+        z.close()
+    assert not (tmp_path / "home" / ".hypothesis" / "examples").exists()
+
+
+STATE = sandbox.status()
+LOCALS_PROBE = """
+import json, os, sys
+from pathlib import Path
+ROOT = os.environ["PROBE_ROOT"]
+
+
+def pytest_runtest_call(item):
+    out = Path.cwd() / "locals.json"
+    if out.exists() or not getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
+        return
+    names = sorted(n for n, m in list(sys.modules.items()) if (getattr(m, "__file__", None) or "").startswith(ROOT)
+                   and "/site-packages/" not in m.__file__)
+    out.write_text(json.dumps({"test": item.nodeid, "modules": names}))
+"""
+
+
+@pytest.mark.skipif(not STATE.available, reason=f"no sandbox here: {STATE.reason}")
+def test_a_forked_run_draws_from_the_same_modules_as_a_new_interpreter(tmp_path):
+    """Hypothesis biases its examples with the literals of the harness's modules loaded: at
+    a run's first example, a fork (the whole PRELOAD) and a new interpreter hold the same.
+    The implementation fails a worked example first, so the failure's imports are in both."""
+    plugin = tmp_path / "probe"
+    plugin.mkdir()
+    (plugin / "probe_locals.py").write_text(LOCALS_PROBE)
+    (tmp_path / "code").mkdir()
+    impl = tmp_path / "code" / "mine.py"
+    impl.write_text((ROOT / "zoo" / "buggy" / "manual_222_double_sigmoid.py").read_text())
+    env = {**_env(), "PYTHONPATH": f"{ROOT}{os.pathsep}{plugin}", "PROBE_ROOT": f"{ROOT}{os.sep}",
+           "BACKPROP_SANDBOX": "strict", "HYPOTHESIS_PROFILE": "smoke"}
+    args = ["--rootdir", str(ROOT), "-c", str(ROOT / "pyproject.toml"), "-p", "no:cacheprovider", "-q", "-n", "0",
+            "--impl", str(impl), "--oracles", "complex_step", "-p", "probe_locals",
+            str(ROOT / "backprop_harness" / "conformance" / "test_conformance.py")]
+    forked, new = tmp_path / "forked", tmp_path / "new"
+    for folder in (forked, new, tmp_path / "home"):
+        folder.mkdir()
+    z = Zygote(env, tmp_path / "home")          # the whole PRELOAD
+    try:
+        assert z.run(args, forked).wait(300) == 1
+    finally:
+        z.close()
+    subprocess.run([sys.executable, "-m", "pytest", *args], cwd=new, env=env, capture_output=True, timeout=300)
+    seen = {way: json.loads((folder / "locals.json").read_text()) for way, folder in (("forked", forked), ("new", new))}
+    assert seen["forked"]["test"] == seen["new"]["test"]
+    assert seen["forked"]["modules"] == seen["new"]["modules"]
+    assert set(zygote_module.HARNESS) <= set(seen["new"]["modules"])
+
+
+def test_the_zygote_imports_no_harness_module_whose_asserts_pytest_would_rewrite():
+    """The zygote's modules are not rewritten by pytest (it imported them first), which
+    matters only to a bare assert: none of them has one."""
+    with_asserts = []
+    for name in zygote_module.HARNESS:
+        spec = importlib.util.find_spec(name)
+        tree = ast.parse(Path(spec.origin).read_text())
+        if any(isinstance(node, ast.Assert) for node in ast.walk(tree)):
+            with_asserts.append(name)
+    assert with_asserts == []

@@ -219,7 +219,9 @@ def pytest_collection_finish(session):
     if _is_worker_or_alone(session.config):
         _prestart_fresh(session)
     # what the process imported and collected lives to its end: its garbage collections need
-    # not walk it again (each full one walked every object of pytest, Hypothesis and numpy)
+    # not walk it again (each full one walked every object of pytest, Hypothesis and numpy);
+    # collected first, so that nothing frozen is garbage
+    gc.collect()
     gc.freeze()
     # JAX compiles each system's bucket once per process; on a background thread, this
     # overlaps the first tests
