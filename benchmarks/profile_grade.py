@@ -172,7 +172,9 @@ def launch(entries: list, tmp: Path, rounds: int = 2):
     # included, is the cgroup's usage across it
     group = cgroup(False)
     if group:
-        (group[0] / "tasks").write_text(str(os.getpid()))
+        home = next(line.split(":")[2].strip() for line in Path("/proc/self/cgroup").read_text().splitlines()
+                    if "cpuacct" in line.split(":")[1].split(","))
+        (group[0] / "cgroup.procs").write_text(str(os.getpid()))
 
     def usage():
         return int((group[0] / "cpuacct.usage").read_text()) / 1e9 if group else float("nan")
@@ -194,8 +196,11 @@ def launch(entries: list, tmp: Path, rounds: int = 2):
     finally:
         settings.forks.close()
         if group:
-            (CGROUPS / "cpuacct" / "tasks").write_text(str(os.getpid()))
-            group[0].rmdir()
+            (CGROUPS / "cpuacct" / home.lstrip("/") / "cgroup.procs").write_text(str(os.getpid()))
+            try:
+                group[0].rmdir()
+            except OSError:          # a process of a run outlived it: left for the kernel to empty
+                pass
     for way in seconds:
         print(f"   {way:16s} wall: median {statistics.median(seconds[way]):.2f} s, sum {sum(seconds[way]):.1f} s; "
               f"CPU of every process: median {statistics.median(cpu[way]):.2f} s, sum {sum(cpu[way]):.1f} s "
@@ -215,7 +220,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, help="the working folder (default: a temporary one, removed)")
     parser.add_argument("--exclusive", action="store_true",
                         help="part class: the command in a cgroup weighing 256 times the rest of the machine, whose "
-                             "other work then yields to it (root, cgroup v1)")
+                             "other work then yields to it (root, cgroup v1): other people's work on the machine "
+                             "nearly stops while it runs")
     args = parser.parse_args(argv)
     parts = {p.strip() for p in args.parts.split(",")}
     tmp = args.out or Path(tempfile.mkdtemp(prefix="profile-grade-"))

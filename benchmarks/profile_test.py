@@ -226,7 +226,7 @@ def timed(cmd, env=None, exclusive: bool = False) -> tuple[float, int, str, floa
 
     def enter():
         for folder in folders or ():
-            (folder / "tasks").write_text(str(os.getpid()))
+            (folder / "cgroup.procs").write_text(str(os.getpid()))
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -477,7 +477,7 @@ def main(argv=None) -> int:
     parser.add_argument("--tests", type=int, default=25, help="the slowest tests shown")
     parser.add_argument("--exclusive", action="store_true",
                         help="part wall: each run in a cgroup weighing 256 times the rest of the machine, whose other "
-                             "work then yields to it (root, cgroup v1)")
+                             "work then yields to it (root, cgroup v1): other people's work nearly stops meanwhile")
     parser.add_argument("--parts", default="wall,imports,run,cprofile,exit",
                         help="comma-separated, of wall, imports, run, cprofile, exit")
     args = parser.parse_args(argv[:argv.index("--")] if "--" in argv else argv)
