@@ -226,3 +226,25 @@ def test_the_zygote_imports_no_harness_module_whose_asserts_pytest_would_rewrite
         if any(isinstance(node, ast.Assert) for node in ast.walk(tree)):
             with_asserts.append(name)
     assert with_asserts == []
+
+
+def test_a_class_whose_zygote_cannot_start_is_harness_errors_and_it_is_tried_once(tmp_path, monkeypatch):
+    from backprop_harness import grade
+    tries = []
+
+    def cannot_start(env, cwd, *args, **kwargs):
+        tries.append(cwd)
+        raise ZygoteLost("the grader's pre-imported process did not start: ImportError: boom")
+    monkeypatch.setattr(zygote_module, "Zygote", cannot_start)
+    caches = tmp_path / "caches"
+    caches.mkdir()
+    settings = grade.Settings(sandbox="strict", caches=caches)
+    settings.forks = grade.Forks(caches, settings)
+    klass = tmp_path / "class"
+    klass.mkdir()
+    for name in ("alice", "bob"):
+        (klass / f"{name}.py").write_text(PASSING)
+    records = [grade.run_one(sub, tmp_path / "out", settings) for sub in grade.discover(klass)]
+    assert [r["status"] for r in records] == ["harness error", "harness error"]
+    assert all("did not start: ImportError: boom" in r["note"] for r in records)
+    assert len(tries) == 1
