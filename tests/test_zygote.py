@@ -248,3 +248,19 @@ def test_a_class_whose_zygote_cannot_start_is_harness_errors_and_it_is_tried_onc
     assert [r["status"] for r in records] == ["harness error", "harness error"]
     assert all("did not start: ImportError: boom" in r["note"] for r in records)
     assert len(tries) == 1
+
+
+def test_a_request_too_long_to_read_is_dropped_and_the_zygote_serves_the_next(zygote, tmp_path):
+    read_end, write_end = os.pipe()
+    try:
+        with zygote._lock:                    # past the grader's own check, as a broken grader would send it
+            zygote._next += 1
+            zygote_module._send(zygote._sock, {"id": zygote._next, "argv": ["x" * zygote_module.MAX_MESSAGE],
+                                               "cwd": str(tmp_path)}, [write_end])
+    finally:
+        os.close(write_end)
+        os.close(read_end)
+    with pytest.raises(ValueError, match="longer than"):
+        zygote.run(["x" * zygote_module.MAX_MESSAGE], tmp_path)
+    assert zygote.run(_pytest(_write(tmp_path, "test_pass.py", PASSING)), tmp_path).wait(60) == 0
+    assert "a request was refused" in zygote.log.read_text()
