@@ -123,7 +123,7 @@ def _run_pytest(argv: list, cwd: str, out_fd: int) -> None:
             pass
     finally:
         # what a normal exit would do (the plug-in's workers are closed by an atexit hook),
-        # without the final collection of the heap, which is the zygote's and costs seconds
+        # without the final collection of a heap that is mostly the zygote's, and large
         try:
             atexit._run_exitfuncs()
             sys.stdout.flush()
