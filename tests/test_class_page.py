@@ -3,17 +3,15 @@ records as grade keeps them, read back as a browser's parser reads it, and drawn
 headless Chromium (skipped, with the reason, where it is not installed)."""
 from __future__ import annotations
 
-import subprocess
 from html.parser import HTMLParser
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from backprop_harness import assignment, class_page, grade
 from backprop_harness.protocol import CHECKS, SYSTEMS
+from tests.test_report_html import CHROMIUM, chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
 EVIL = '<script>alert("owned")</script>'
 COURSE = assignment.parse({"title": "HW 2", "systems": {"manual_222": {"weight": 2}, "mlp": {"weight": 4}}},
                           "hw2.toml")
@@ -99,21 +97,14 @@ def test_write_replaces_the_page_whole(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["index.html"]
 
 
-def _chromium(profile: Path, *args: str) -> subprocess.CompletedProcess:
-    cmd = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           "--hide-scrollbars", f"--user-data-dir={profile}", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-
-
 @pytest.mark.slow
-def test_the_page_in_chromium(tmp_path):
+def test_the_page_inchromium(tmp_path):
     if not CHROMIUM.exists():
         pytest.skip(f"headless Chromium not found at {CHROMIUM}: apt-get install -y chromium "
                     f"(Debian's package) to run this test")
     page = class_page.write(tmp_path / "index.html", RECORDS, COURSE)
     shot = tmp_path / "page.png"
-    _chromium(tmp_path / "profile-shot", f"--screenshot={shot}", "--window-size=1100,1500", page.as_uri())
+    chromium(tmp_path / "profile-shot", f"--screenshot={shot}", "--window-size=1100,1500", page.as_uri())
     assert shot.exists(), "Chromium wrote no screenshot"
     from matplotlib.image import imread
     pixels = (imread(shot)[..., :3] * 255).round()
@@ -123,7 +114,7 @@ def test_the_page_in_chromium(tmp_path):
     # the distribution's bars (#4f7cac), four of them, 14 px high; a failing cell's background (#ffebe9)
     assert count((0x4f, 0x7c, 0xac)) > 4 * 14 * 10, "no bar of the score distribution drawn"
     assert count((0xff, 0xeb, 0xe9)) > 1000, "no failing cell drawn"
-    dom = _chromium(tmp_path / "profile-dom", "--dump-dom", page.as_uri()).stdout
+    dom = chromium(tmp_path / "profile-dom", "--dump-dom", page.as_uri()).stdout
     assert "Most common diagnoses" in dom and "Students × systems" in dom and "HW 2" in dom
     assert 'href="carol/report.html"' in dom and "&lt;script&gt;" in dom
 
