@@ -62,7 +62,15 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from backprop_harness import assignment as assignments, class_page, feedback, sandbox, write_atomically, zygote
+from backprop_harness import (
+    ONE_BLAS_THREAD,
+    assignment as assignments,
+    class_page,
+    feedback,
+    sandbox,
+    write_atomically,
+    zygote,
+)
 from backprop_harness.assignment import Assignment
 from backprop_harness.protocol import SYSTEMS
 from backprop_harness.record import Failure
@@ -426,7 +434,7 @@ def _environment(harness: Path, settings: Settings) -> dict:
     # Hypothesis's) and caches the result as bytecode: without the cache, every run redoes it
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     # the class's runs fill the cores and their arrays are small: more BLAS threads would only spin
-    env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    env.update(ONE_BLAS_THREAD)
     if settings.caches is not None:
         # this run's own caches: bytecode compiled here, never the tree's (which an earlier
         # unsandboxed run could have forged), and JAX's compilations, never the user's
@@ -443,8 +451,7 @@ class Forks:
     submission can write what the grader can."""
 
     def __init__(self, folder: Path, settings: Settings):
-        self._folder, self._env = folder, None
-        self._settings = settings
+        self._folder, self._settings = folder, settings
         self._lock = threading.Lock()
         self._zygote, self._broken = None, None
         self._copies = 0

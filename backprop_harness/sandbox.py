@@ -53,6 +53,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from backprop_harness import ONE_BLAS_THREAD
+
 __all__ = ["MODES", "WORKER_FILES", "PACKAGE_DIR", "LIMITS", "TMP_BYTES", "MAX_MESSAGE", "SANDBOX_UID", "UID_BASE",
            "UID_SLOTS", "PID_MAX", "Unavailable", "Status", "status", "mode", "plan", "Sandbox", "code_dirs",
            "shows_harness", "uid_for", "uids_of", "describe", "popen_thread", "read_info", "processes",
@@ -306,7 +308,7 @@ class Sandbox:
         env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp/home", "TMPDIR": "/tmp", "LANG": "C.UTF-8",
                "PYTHONPATH": os.pathsep.join(path), "PYTHONNOUSERSITE": "1", "PYTHONDONTWRITEBYTECODE": "1",
                # one BLAS thread: the answers are small, and threads count against nproc
-               "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+               **ONE_BLAS_THREAD}
         prefix = os.environ.get("PYTHONPYCACHEPREFIX")
         if prefix:         # grade's per-run bytecode, compiled by the harness: read-only in here
             env["PYTHONPYCACHEPREFIX"] = prefix

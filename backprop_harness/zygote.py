@@ -45,6 +45,8 @@ import threading
 import warnings
 from pathlib import Path
 
+from backprop_harness import ONE_BLAS_THREAD
+
 __all__ = ["Zygote", "Run", "ZygoteLost", "PRELOAD", "HARNESS", "THIRD_PARTY", "main"]
 
 MAX_MESSAGE = 1 << 16           # a run's request: its command line
@@ -70,9 +72,6 @@ THIRD_PARTY = (
     "PIL.JpegImagePlugin", "PIL.PpmImagePlugin",
 )
 PRELOAD = THIRD_PARTY + HARNESS
-# fork() copies the calling thread only: the zygote must have no other. numpy's BLAS starts
-# threads at import unless told to use one.
-ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 class ZygoteLost(RuntimeError):
@@ -304,10 +303,12 @@ class Zygote:
         self.answer_timeout = answer_timeout
         self.log = Path(cwd) / "zygote.log"
         with open(self.log, "ab") as err:
+            # fork() copies the calling thread only: the zygote may have no other, and numpy's
+            # BLAS starts threads at import unless told to use one
             self.proc = subprocess.Popen(
                 [sys.executable, "-P", "-c", "from backprop_harness.zygote import main; main()",
                  str(theirs.fileno()), *preload],
-                pass_fds=(theirs.fileno(),), env={**env, **ONE_THREAD}, cwd=str(cwd), stdin=subprocess.DEVNULL,
+                pass_fds=(theirs.fileno(),), env={**env, **ONE_BLAS_THREAD}, cwd=str(cwd), stdin=subprocess.DEVNULL,
                 stdout=err, stderr=err, start_new_session=True)
         theirs.close()
         ours.settimeout(start_timeout)
