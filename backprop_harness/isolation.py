@@ -34,14 +34,15 @@ import threading
 import time
 import traceback
 import weakref
+from dataclasses import dataclass
 from pathlib import Path
 
-from backprop_harness import wire
+from backprop_harness import forkserver, wire
 
 __all__ = ["Worker", "WorkerLost", "WorkerError"]
 
 TAIL_BYTES = 64 * 1024
-_SCRATCH_PREFIX = "backprop-worker-"
+SCRATCH_PREFIX = "backprop-worker-"
 _REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _SIGNAL_NOTES = {"SIGSEGV": "segmentation fault", "SIGABRT": "abort", "SIGBUS": "bus error",
                  "SIGFPE": "floating-point exception", "SIGILL": "illegal instruction",
@@ -84,7 +85,7 @@ class WorkerError(Exception):
         self.traceback = traceback
 
 
-class _Tail:
+class Tail:
     """The last TAIL_BYTES a pipe delivered, and how many bytes came in all."""
 
     def __init__(self):
@@ -137,9 +138,11 @@ class _Tail:
         return f"[... {omitted} bytes omitted]\n{text}" if omitted else text
 
 
-def _exited(proc: subprocess.Popen) -> bool:
+def _exited(proc) -> bool:
     """Whether ``proc`` has exited, without reaping it where the platform allows,
     so its process group id cannot be reused before we kill the group."""
+    if isinstance(proc, forkserver.Forked):
+        return proc.exited()
     if not hasattr(os, "waitid"):   # macOS
         return proc.poll() is not None
     try:
@@ -174,14 +177,21 @@ class Worker:
     last) process, None when it ran unsandboxed. A strict sandbox that cannot be
     built raises ``sandbox.Unavailable`` at the start. Not thread-safe: one call at a
     time.
+
+    ``forks``: a ``forkserver.ForkServer`` for the same handler and init, which forks
+    each process of this worker (and of the others given it) instead of starting a new
+    interpreter; it decides the sandbox, ``sandbox`` and ``python`` are its own.
     """
 
     def __init__(self, handler: str, init: dict, *, call_timeout: float = 5.0, start_timeout: float = 60.0,
                  env: dict | None = None, python: str = sys.executable, max_message: int | None = None,
-                 sandbox: str | None = None):
+                 sandbox: str | None = None, forks: forkserver.ForkServer | None = None):
         module, _, factory = handler.partition(":")
         if not module or not factory:
             raise ValueError(f"handler must be 'module:factory', got {handler!r}")
+        if forks is not None and (forks.handler, forks.init) != (handler, init):
+            raise ValueError(f"the fork server serves {forks.handler} with other init than this worker's {handler}")
+        self.forks = forks
         self.handler, self.init = handler, init
         self.call_timeout, self.start_timeout = call_timeout, start_timeout
         self.env, self.python, self.max_message = dict(env or {}), python, max_message
@@ -191,7 +201,7 @@ class Worker:
         self._proc = None
         self._pidfd = self._init_pid = None     # the sandbox's PID 1 (bwrap's), while it runs
         self._info = None
-        self._tail = _Tail()
+        self._tail = Tail()
         _live.add(self)
 
     # -- public -------------------------------------------------------------
@@ -256,52 +266,31 @@ class Worker:
 
     def _start(self, label: str) -> None:
         init = wire.encode(self.init, name="init")
-        box = None
-        if (self.sandbox_mode or os.environ.get("BACKPROP_SANDBOX")) != "off":
-            # Imported here, on the parent's side only (the child imports none of it), and
-            # not at all when the sandbox is off: Hypothesis also draws from the literals of
-            # the local modules loaded, so with the sandbox off a derandomized run's examples
-            # do not depend on the sandbox's code.
-            from backprop_harness import sandbox
-            box = sandbox.plan(self.sandbox_mode, self.handler, self.init, root=Path(_REPO_ROOT),
-                               python=self.python)
-        self.sandbox = box
-        self._limit = self.max_message or (box.max_message if box else 1 << 29)
-        extra = {**self.env, "PYTHONFAULTHANDLER": "1", "PYTHONUNBUFFERED": "1"}
-        # first: it may fail, the pipes not leak. A sandbox has its own private /tmp.
-        self._scratch = None if box else tempfile.mkdtemp(prefix=_SCRATCH_PREFIX)
         requests_r, self._requests = os.pipe()
         self._replies, replies_w = os.pipe()
-        info_r, info_w = os.pipe() if box else (None, None)
-        argv = [self.python, "-m", "backprop_harness.isolation", str(requests_r), str(replies_w), self.handler]
+        self._scratch = self._pidfd = self._init_pid = None
         try:
-            pipes = dict(stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                         start_new_session=True)
-            if box is None:
-                env = {**os.environ, **extra}
-                env["PYTHONPATH"] = os.pathsep.join(p for p in [_REPO_ROOT, env.get("PYTHONPATH")] if p)
-                self._proc = subprocess.Popen(argv, pass_fds=(requests_r, replies_w), cwd=self._scratch, env=env,
-                                              **pipes)
+            if self.forks is not None:
+                self._proc, self.sandbox, self._scratch = self._fork(requests_r, replies_w, label)
             else:
-                self._proc = box.start(argv, info_fd=info_w, env=extra, pass_fds=(requests_r, replies_w, info_w),
-                                       cwd="/", **pipes)
+                argv = [self.python, "-m", "backprop_harness.isolation", str(requests_r), str(replies_w),
+                        self.handler]
+                box = plan_sandbox(self.sandbox_mode, self.handler, self.init, self.python)
+                started = launch(argv, box, env=worker_environment(self.env), pass_fds=(requests_r, replies_w),
+                                 timeout=self.start_timeout)
+                self._proc, self.sandbox, self._scratch = started.proc, started.sandbox, started.scratch
+                self._pidfd, self._init_pid = started.pidfd, started.init_pid
         except BaseException:
-            for fd in (self._requests, self._replies, info_r):
-                if fd is not None:
-                    os.close(fd)
-            if self._scratch:
-                shutil.rmtree(self._scratch, ignore_errors=True)
+            for fd in (self._requests, self._replies):
+                os.close(fd)
             raise
         finally:
-            for fd in (requests_r, replies_w, info_w):
-                if fd is not None:
-                    os.close(fd)
+            for fd in (requests_r, replies_w):
+                os.close(fd)
+        self._limit = self.max_message or (self.sandbox.max_message if self.sandbox else 1 << 29)
         self.starts += 1
-        self._pidfd = self._init_pid = None
-        if box is not None:
-            self._watch_namespace(info_r)
         os.set_blocking(self._requests, False)   # so a write cannot outlast its deadline
-        self._tail = _Tail()
+        self._tail = Tail()
         self._drain = threading.Thread(target=self._tail.drain, args=(self._proc.stdout,),
                                        name=f"worker-{self._proc.pid}-output", daemon=True)
         self._drain.start()
@@ -315,24 +304,29 @@ class Worker:
             self._stop()   # the worker exits after a failed factory anyway
             raise
 
-    def _watch_namespace(self, info_r: int) -> None:
-        """Hold a pidfd of the sandbox's PID 1, from bwrap's report: killing it ends the
-        sandbox, and its exit means that every process in it is gone. A bwrap that fails
-        to set up reports nothing; its exit and message then come through the exchange."""
-        from backprop_harness import sandbox
+    def _fork(self, requests_r: int, replies_w: int, label: str) -> tuple:
+        """A worker forked by ``self.forks``: (process, sandbox, scratch folder or None)."""
+        output_r, output_w = os.pipe()
+        scratch = None
         try:
-            pid = int(sandbox.read_info(info_r, time.monotonic() + self.start_timeout)["child-pid"])
-            pidfd = os.pidfd_open(pid)
-            with open(f"/proc/{pid}/status") as f:     # the pid is still bwrap's child, not reused
-                parent = int(next(line for line in f if line.startswith("PPid:")).split()[1])
-            if parent != self._proc.pid:
-                os.close(pidfd)
-                return
-            self._pidfd, self._init_pid = pidfd, pid
-        except (OSError, ValueError, KeyError, EOFError, TimeoutError, StopIteration):
-            pass
+            # unsandboxed, the harness makes (and removes) the folder; a sandbox's is in its own /tmp
+            scratch = None if self.forks.sandboxed() else tempfile.mkdtemp(prefix=SCRATCH_PREFIX)
+            proc, box = self.forks.spawn(requests_r, replies_w, output_w, scratch)
+        except forkserver.ServerLost as exc:
+            os.close(output_r)
+            if scratch:
+                shutil.rmtree(scratch, ignore_errors=True)
+            before = f" (before {label})" if label else ""
+            raise WorkerLost("protocol", f"no worker could be started{before}: {exc.message}", exc.output) from None
+        except BaseException:
+            os.close(output_r)
+            if scratch:
+                shutil.rmtree(scratch, ignore_errors=True)
+            raise
         finally:
-            os.close(info_r)
+            os.close(output_w)
+        proc.stdout = open(output_r, "rb", buffering=0)
+        return proc, box, scratch
 
     def _exchange(self, payload: bytes, seconds: float, during: str, late: str):
         """Send one frame and return the reply's "ok" value, or raise."""
@@ -369,9 +363,12 @@ class Worker:
                 self._lose("protocol", f"the worker closed its reply pipe {during} but did not exit; "
                                        f"the worker was killed")
             time.sleep(0.01)
-        sandboxed = self.sandbox is not None
+        through_bwrap = self.sandbox is not None and self.forks is None
         code = self._stop()
-        if sandboxed and code > 128 and code - 128 in signal.valid_signals():
+        if code is None:
+            self._lose("exit", f"the worker process ended {during} (how is not known: the process that "
+                               f"forked it did not say)", stopped=True)
+        if through_bwrap and code > 128 and code - 128 in signal.valid_signals():
             code = 128 - code     # bwrap passes on a death by signal N as the exit status 128 + N
         if code >= 0:
             self._lose("exit", f"the worker process exited with status {code} {during} "
@@ -389,30 +386,17 @@ class Worker:
         raise WorkerLost(kind, message, self.output_tail()) from None   # not "during handling of TimeoutError"
 
     def _stop(self) -> int | None:
-        """Kill the worker's whole process group, reap it, clean up; its exit code."""
+        """Kill the worker's whole process group, reap it, clean up; its exit code (None:
+        unknown, a forked worker whose server could not say)."""
         proc, self._proc = self._proc, None
         if proc is None:
             return None
-        if self._pidfd is not None:
-            # The sandbox's PID 1 first: when it dies, the kernel kills every process of its
-            # namespace and waits for them before it reports PID 1's exit (the pidfd becomes
-            # readable); detached, stopped and hidden processes included.
-            pidfd, self._pidfd = self._pidfd, None
-            try:
-                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            select.select([pidfd], [], [], 30.0)
-            os.close(pidfd)
-            try:
-                proc.wait(timeout=5.0)      # bwrap reaps its PID 1 and exits with its status
-            except subprocess.TimeoutExpired:
-                pass
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)   # the group: also whatever the plug-in started
-        except OSError:
-            pass
-        proc.wait()
+        pidfd, self._pidfd = self._pidfd, None
+        if isinstance(proc, forkserver.Forked):
+            proc.kill()
+            code = proc.wait()
+        else:
+            code = end(proc, pidfd)
         for fd in (self._requests, self._replies):
             os.close(fd)
         # The output pipe ends once the group is dead; a process that escaped it
@@ -420,7 +404,110 @@ class Worker:
         self._drain.join(timeout=2.0)
         if self._scratch:
             shutil.rmtree(self._scratch, ignore_errors=True)
-        return proc.returncode
+        return code
+
+
+def worker_environment(env: dict | None = None) -> dict:
+    """What a worker's process gets beside ``env``: tracebacks of crashes, unbuffered output."""
+    return {**(env or {}), "PYTHONFAULTHANDLER": "1", "PYTHONUNBUFFERED": "1"}
+
+
+def plan_sandbox(mode: str | None, handler: str, init: dict, python: str):
+    """The sandbox (``sandbox.plan``) of a process serving ``handler`` with ``init``, or None.
+    Raises sandbox.Unavailable where a strict one cannot be built."""
+    if (mode or os.environ.get("BACKPROP_SANDBOX")) == "off":
+        return None
+    # Imported here, on the parent's side only (the child imports none of it), and not at
+    # all when the sandbox is off: Hypothesis also draws from the literals of the local
+    # modules loaded, so with the sandbox off a derandomized run's examples do not depend
+    # on the sandbox's code.
+    from backprop_harness import sandbox
+    return sandbox.plan(mode, handler, init, root=Path(_REPO_ROOT), python=python)
+
+
+def launch(argv: list, box, *, env: dict, pass_fds: tuple, timeout: float) -> Launched:
+    """Start ``argv`` (a Python process) in the sandbox ``box`` (None: unsandboxed), in its
+    own session, stdout and stderr on one pipe; ``env`` is added to the environment (the
+    sandbox's own, when sandboxed). ``timeout`` bounds the wait for bwrap's report."""
+    # first: it may fail, the pipes not leak. A sandbox has its own private /tmp.
+    scratch = None if box else tempfile.mkdtemp(prefix=SCRATCH_PREFIX)
+    info_r, info_w = os.pipe() if box else (None, None)
+    pipes = dict(stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        if box is None:
+            full = {**os.environ, **env}
+            full["PYTHONPATH"] = os.pathsep.join(p for p in [_REPO_ROOT, full.get("PYTHONPATH")] if p)
+            proc = subprocess.Popen(argv, pass_fds=pass_fds, cwd=scratch, env=full, **pipes)
+        else:
+            proc = box.start(argv, info_fd=info_w, env=env, pass_fds=(*pass_fds, info_w), cwd="/", **pipes)
+    except BaseException:
+        if info_r is not None:
+            os.close(info_r)
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    finally:
+        if info_w is not None:
+            os.close(info_w)
+    pidfd, init_pid = (None, None) if box is None else _watch_namespace(proc, info_r, time.monotonic() + timeout)
+    return Launched(proc, box, pidfd, init_pid, scratch)
+
+
+@dataclass
+class Launched:
+    """A process ``launch`` started: its sandbox (None: unsandboxed), a pidfd of the
+    sandbox's PID 1 and that process's host pid (None: unsandboxed, or bwrap failed to
+    set up), the scratch folder it works in (None: a sandbox's own)."""
+    proc: subprocess.Popen
+    sandbox: object
+    pidfd: int | None
+    init_pid: int | None
+    scratch: str | None
+
+
+def _watch_namespace(proc: subprocess.Popen, info_r: int, deadline: float) -> tuple:
+    """A pidfd of the sandbox's PID 1, from bwrap's report: killing it ends the sandbox,
+    and its exit means that every process in it is gone. A bwrap that fails to set up
+    reports nothing ((None, None)); its exit and message then come through the exchange."""
+    from backprop_harness import sandbox
+    try:
+        pid = int(sandbox.read_info(info_r, deadline)["child-pid"])
+        pidfd = os.pidfd_open(pid)
+        with open(f"/proc/{pid}/status") as f:     # the pid is still bwrap's child, not reused
+            parent = int(next(line for line in f if line.startswith("PPid:")).split()[1])
+        if parent != proc.pid:
+            os.close(pidfd)
+            return None, None
+        return pidfd, pid
+    except (OSError, ValueError, KeyError, EOFError, TimeoutError, StopIteration):
+        return None, None
+    finally:
+        os.close(info_r)
+
+
+def end(proc: subprocess.Popen, pidfd: int | None) -> int:
+    """Kill a process that ``launch`` started, its process group and (``pidfd``) its
+    sandbox; reap it; its exit code."""
+    if pidfd is not None:
+        # The sandbox's PID 1 first: when it dies, the kernel kills every process of its
+        # namespace and waits for them before it reports PID 1's exit (the pidfd becomes
+        # readable); detached, stopped and hidden processes included.
+        try:
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        select.select([pidfd], [], [], 30.0)
+        os.close(pidfd)
+        try:
+            proc.wait(timeout=5.0)      # bwrap reaps its PID 1 and exits with its status
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)   # the group: also whatever the plug-in started
+    except OSError:
+        pass
+    proc.wait()
+    return proc.returncode
 
 
 # -- the worker process -------------------------------------------------------
@@ -430,7 +517,7 @@ def _orphaned(scratch: str) -> None:
     our process group, which holds whatever the plug-in started (the parent's killpg will
     never come). Only for a worker that Worker started (its own session and directory):
     someone may run this module by hand elsewhere."""
-    if os.path.basename(scratch).startswith(_SCRATCH_PREFIX):
+    if os.path.basename(scratch).startswith(SCRATCH_PREFIX):
         shutil.rmtree(scratch, ignore_errors=True)
     if os.getpgrp() == os.getpid():
         os.killpg(0, signal.SIGKILL)
@@ -455,7 +542,7 @@ def _send(fd: int, result=None, error: str | None = None) -> None:
     wire.write_message(fd, {"error": error})
 
 
-def _serve(argv: list[str]) -> int:
+def serve(argv: list[str]) -> int:
     """The worker's main loop: init, then one reply per request until EOF."""
     # Own copies (not inheritable) of the protocol pipes, and the passed
     # numbers closed, so the plug-in and what it spawns do not stumble on them.
@@ -490,4 +577,4 @@ def _serve(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(_serve(sys.argv[1:]))
+    sys.exit(serve(sys.argv[1:]))

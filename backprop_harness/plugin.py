@@ -22,6 +22,7 @@ import numpy as np
 
 from backprop_harness import systems
 from backprop_harness.answers import Answer, ConformanceFailure, Evidence, NotApplicable, NotProvided, NotRun
+from backprop_harness.forkserver import ForkServer
 from backprop_harness.isolation import Worker, WorkerError, WorkerLost
 from backprop_harness.systems import ConventionError
 from oracles import Gradient
@@ -79,8 +80,11 @@ class Implementation:
         self.fixed_conventions = fixed_conventions or {}      # an assignment's: {system: {key: value}}
         init = {"kind": "module" if spec.kind in ("adapter", "reference") else spec.kind, "target": spec.target,
                 "sys_path": list(spec.sys_path), "distribution": spec.distribution}
+        # every process of this implementation (its worker, the replacement of a lost one, the
+        # determinism check's new ones) is forked from one that has imported numpy once
+        self.forks = ForkServer("backprop_harness.worker:factory", init, start_timeout=start_timeout)
         self.worker = Worker("backprop_harness.worker:factory", init, call_timeout=call_timeout,
-                             start_timeout=start_timeout)
+                             start_timeout=start_timeout, forks=self.forks)
         self._info = None
         self._answered: set = set()            # functions that have answered at least once
         self._not_provided: dict = {}          # function -> reason
@@ -369,7 +373,7 @@ class Implementation:
         """(a new worker, the thread that starts it): loaded, it has answered nothing."""
         main = self.worker
         spare = Worker(main.handler, main.init, call_timeout=main.call_timeout, start_timeout=main.start_timeout,
-                       max_message=main.max_message, sandbox=main.sandbox_mode)
+                       max_message=main.max_message, sandbox=main.sandbox_mode, forks=main.forks)
 
         def load():
             try:
@@ -387,6 +391,7 @@ class Implementation:
             loading.join()
             spare.close()
         self.worker.close()
+        self.forks.close()
 
     def _manual(self, case: ManualCase) -> Answer:
         """``gradients`` gives the 8 partials; the loss comes from ``forward``, when it can be called."""

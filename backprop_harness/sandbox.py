@@ -69,6 +69,7 @@ ROOT = Path(__file__).resolve().parent.parent
 WORKER_FILES = (
     "backprop_harness/__init__.py",
     "backprop_harness/isolation.py",      # the child's main loop
+    "backprop_harness/forkserver.py",     # the process that forks workers
     "backprop_harness/wire.py",           # the pipes' codec
     "backprop_harness/worker.py",         # loads and calls the implementation
     "backprop_harness/protocol.py",       # the protocol's names

@@ -1,0 +1,418 @@
+"""New worker processes forked from one that has already imported numpy and the handler.
+
+A new interpreter spends most of a worker's start importing numpy (and, for the plug-in
+worker, its own modules) before the code under test is loaded. A run asks for many
+workers of one implementation: the first, one after each lost worker, and one per
+answer the determinism check wants from a process with no earlier call. ``ForkServer``
+starts, once per implementation and in the implementation's sandbox, a process that
+imports those modules and then forks one child per worker; the child is a worker
+exactly as ``python -m backprop_harness.isolation`` makes one (``isolation.serve``),
+before the code under test is loaded: no call has run in it.
+
+What forked workers share, unlike workers started one by one: the sandbox (its PID
+namespace, its uid and so its process limit, its /tmp), Python's hash seed and the
+server's imports. Each child gets its own session, working folder, output pipe and
+numpy random state (reseeded from the OS, as a new interpreter's is). Its process group
+is killed from the harness's side; whatever it detached from it lives until the server's
+sandbox ends (``ForkServer.close``, when the run is done with the implementation).
+
+Parent side: ``ForkServer(handler, init, ...)``, then ``spawn(fds, cwd) -> Forked`` for
+``isolation.Worker(forks=...)``. Child side: ``python -m backprop_harness.forkserver
+CONTROL_FD module:factory``; it imports only the standard library, numpy, ``wire``,
+``isolation`` and the handler's module before it forks.
+"""
+from __future__ import annotations
+
+import atexit
+import importlib
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+import traceback
+import weakref
+
+__all__ = ["ForkServer", "Forked", "ServerLost"]
+
+_FDS = 5                  # per spawn: requests (read end), replies (write end), output, status, hello
+_ANSWER_SECONDS = 10.0    # the server answers a spawn at once; one that does not is lost
+_CREDENTIALS = struct.Struct("3i")
+
+
+class ServerLost(Exception):
+    """The fork server did not start, died or stopped answering; it has been killed and
+    the next spawn starts a new one. ``output`` is the end of what it printed."""
+
+    def __init__(self, message: str, output: str = ""):
+        super().__init__(message)
+        self.message, self.output = message, output
+
+
+class Forked:
+    """One forked worker, as the harness sees it: its host pid, a pidfd (readable once it
+    has exited), its output pipe, and the status pipe the server writes its exit status
+    to when it reaps it. The part of ``subprocess.Popen`` that ``isolation.Worker`` uses."""
+
+    def __init__(self, pid: int, pidfd: int, stdout, status_fd: int):
+        self.pid, self._pidfd, self.stdout, self._status = pid, pidfd, stdout, status_fd
+        self.returncode = None
+        self.known = True           # False when the server could not say how it ended
+
+    def exited(self) -> bool:
+        return self._pidfd is None or bool(select.select([self._pidfd], [], [], 0)[0])
+
+    def kill(self) -> None:
+        """SIGKILL to its process group (what the code under test started in it) and to it."""
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        if self._pidfd is not None:
+            try:
+                signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
+            except OSError:
+                pass
+
+    def wait(self, timeout: float = 5.0):
+        """Its exit status as Popen gives it (-N for a signal), once the server has reaped it;
+        None, with ``known`` False, when the server does not say within ``timeout``."""
+        if self.returncode is not None or self._status is None:
+            return self.returncode
+        deadline = time.monotonic() + timeout
+        if self._pidfd is not None:
+            select.select([self._pidfd], [], [], timeout)
+            os.close(self._pidfd)
+            self._pidfd = None
+        data = b""
+        while len(data) < 4:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self._status], [], [], left)[0]:
+                break
+            chunk = os.read(self._status, 4 - len(data))
+            if not chunk:
+                break
+            data += chunk
+        os.close(self._status)
+        self._status = None
+        if len(data) == 4:
+            self.returncode = os.waitstatus_to_exitcode(int.from_bytes(data, "little"))
+        else:
+            self.known = False
+        return self.returncode
+
+
+_live: weakref.WeakSet = weakref.WeakSet()
+_shared: dict = {}     # (process, handler, python, environment) -> the unsandboxed server they share
+_shared_lock = threading.Lock()
+
+
+@atexit.register
+def _close_all():
+    for server in [*_live, *_shared.values()]:
+        server.close()
+
+
+class ForkServer:
+    """What forks the workers of one implementation (``handler`` with ``init``): a server
+    process started at the first spawn, in the sandbox ``sandbox.plan`` decides for them.
+    Unsandboxed, the code under test is loaded only after the fork, so every implementation
+    of this process with the same handler and environment shares one server (it lives
+    until the process exits); a sandbox shows one implementation's folders, so a sandboxed
+    server is this implementation's own, ended by ``close``. Thread-safe: spare workers
+    are spawned from other threads."""
+
+    def __init__(self, handler: str, init: dict, *, sandbox: str | None = None, python: str = sys.executable,
+                 env: dict | None = None, start_timeout: float = 60.0):
+        self.handler, self.init, self.sandbox_mode, self.python = handler, init, sandbox, python
+        self.env, self.start_timeout = dict(env or {}), start_timeout
+        self._lock = threading.Lock()
+        self._planned = False
+        self.sandbox = None
+        self._server = None
+        _live.add(self)
+
+    def sandboxed(self) -> bool:
+        """Whether its workers run in a sandbox (decided at the first call, as a worker's start
+        decides it). Raises sandbox.Unavailable where a strict one cannot be built."""
+        with self._lock:
+            self._plan()
+            return self.sandbox is not None
+
+    def _plan(self) -> None:
+        if not self._planned:
+            from backprop_harness import isolation
+            self.sandbox = isolation.plan_sandbox(self.sandbox_mode, self.handler, self.init, self.python)
+            self._planned = True
+
+    def spawn(self, requests_r: int, replies_w: int, output_w: int, cwd: str | None) -> tuple:
+        """Fork a worker whose protocol pipes are ``requests_r`` and ``replies_w`` and whose
+        stdout and stderr are ``output_w`` (the caller keeps and closes its copies), working
+        in ``cwd`` (None: a new folder in the sandbox's /tmp). Returns (Forked without its
+        stdout, the sandbox it runs in or None). Raises ServerLost, sandbox.Unavailable."""
+        with self._lock:
+            self._plan()
+            if self._server is None:
+                if self.sandbox is not None:
+                    self._server = _Server(self.handler, self.python, self._environment(), self.start_timeout,
+                                           self.sandbox)
+                else:
+                    env = self._environment()
+                    # the process too: a child forked from this one must not talk to its parent's server
+                    key = (os.getpid(), self.handler, self.python, tuple(sorted({**os.environ, **env}.items())))
+                    with _shared_lock:
+                        if key not in _shared:
+                            _shared[key] = _Server(self.handler, self.python, env, self.start_timeout, None)
+                        self._server = _shared[key]
+            return self._server.spawn(requests_r, replies_w, output_w, cwd), self.sandbox
+
+    def _environment(self) -> dict:
+        from backprop_harness import ONE_BLAS_THREAD, isolation
+        # one BLAS thread: fork copies only the thread that calls it
+        return isolation.worker_environment({**self.env, **ONE_BLAS_THREAD})
+
+    @property
+    def starts(self) -> int:
+        """How many server processes this implementation's workers came from."""
+        return 0 if self._server is None else self._server.starts
+
+    def close(self) -> None:
+        """End this implementation's sandboxed server, its sandbox and every process in it
+        (a shared unsandboxed server stays, for the others)."""
+        with self._lock:
+            server, self._server = self._server, None
+            if server is not None and self.sandbox is not None:
+                server.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:      # interpreter shutdown
+            pass
+
+
+class _Server:
+    """One server process: started at the first spawn, replaced once when it has died or
+    stops answering."""
+
+    def __init__(self, handler: str, python: str, env: dict, start_timeout: float, box):
+        self.handler, self.python, self.env, self.start_timeout, self.box = handler, python, env, start_timeout, box
+        self.starts = 0
+        self._lock = threading.Lock()
+        self._proc = self._control = None
+
+    def spawn(self, requests_r: int, replies_w: int, output_w: int, cwd: str | None) -> Forked:
+        with self._lock:
+            for attempt in (1, 2):
+                if self._proc is not None and self._proc.poll() is not None:
+                    self._stop()
+                if self._proc is None:
+                    self._start()
+                try:
+                    return self._spawn(requests_r, replies_w, output_w, cwd)
+                except ServerLost:
+                    if attempt == 2:
+                        raise
+
+    def _spawn(self, requests_r: int, replies_w: int, output_w: int, cwd: str | None) -> Forked:
+        status_r, status_w = os.pipe()
+        hello, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        hello.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        try:
+            request = json.dumps({"cwd": cwd}).encode()
+            try:
+                socket.send_fds(self._control, [request], [requests_r, replies_w, output_w, status_w,
+                                                           theirs.fileno()])
+            except OSError as exc:
+                self._lose(f"the fork server did not take a request ({exc})")
+            finally:
+                os.close(status_w)
+                theirs.close()
+            pid = self._hello(hello)
+            pidfd = os.pidfd_open(pid)
+            hello.sendall(b"g")        # the child waits for this: its pid cannot be reused before
+        except BaseException:
+            os.close(status_r)
+            raise
+        finally:
+            hello.close()
+        return Forked(pid, pidfd, None, status_r)
+
+    def _hello(self, hello: socket.socket) -> int:
+        """The child's host pid: the kernel translates the pid it sends with its credentials."""
+        deadline = time.monotonic() + _ANSWER_SECONDS
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([hello], [], [], left)[0]:
+                self._lose(f"the fork server did not fork a worker within {_ANSWER_SECONDS:g} s")
+            data, ancillary, _, _ = hello.recvmsg(1, socket.CMSG_SPACE(_CREDENTIALS.size))
+            for level, kind, value in ancillary:
+                if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+                    return _CREDENTIALS.unpack(value[:_CREDENTIALS.size])[0]
+            if not data:
+                self._lose("the fork server's child ended before it said who it is")
+
+    def _start(self) -> None:
+        from backprop_harness import isolation
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        argv = [self.python, "-m", "backprop_harness.forkserver", str(theirs.fileno()), self.handler]
+        try:
+            started = isolation.launch(argv, self.box, env=self.env, pass_fds=(theirs.fileno(),),
+                                       timeout=self.start_timeout)
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        self._proc, self._pidfd, self._scratch = started.proc, started.pidfd, started.scratch
+        self._control = ours
+        self.starts += 1
+        self._tail = isolation.Tail()
+        threading.Thread(target=self._tail.drain, args=(self._proc.stdout,), name=f"fork-server-{self._proc.pid}",
+                         daemon=True).start()
+        if not select.select([ours], [], [], self.start_timeout)[0] or ours.recv(16) != b"ready":
+            self._lose(f"the fork server did not start within {self.start_timeout:g} s (handler: {self.handler})")
+
+    def _lose(self, message: str):
+        output = self._tail.text() if self._proc is not None else ""
+        self._stop()
+        raise ServerLost(message, output)
+
+    def _stop(self) -> None:
+        from backprop_harness import isolation
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        self._control.close()
+        isolation.end(proc, self._pidfd)
+        if self._scratch:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+
+    def close(self) -> None:
+        """Kill the server, its sandbox and every process in it."""
+        with self._lock:
+            self._stop()
+
+
+# -- the server process -----------------------------------------------------------------------
+
+def _main(argv: list) -> int:
+    control = socket.socket(fileno=int(argv[0]))
+    handler = argv[1]
+    signal.signal(signal.SIGINT, signal.SIG_IGN)       # Ctrl-C is for the harness, which kills us
+    from backprop_harness import isolation
+    importlib.import_module(handler.partition(":")[0])
+    wake_r, wake_w = os.pipe()
+    for fd in (wake_r, wake_w):
+        os.set_blocking(fd, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    parent, children = os.getppid(), {}        # pid -> the status pipe to write when it ends
+    control.send(b"ready")
+    while True:
+        ready = select.select([control, wake_r], [], [], 0.5)[0]
+        if os.getppid() != parent:             # the harness is gone: so are its workers
+            for pid in children:
+                _kill_group(pid)
+            return 0
+        if wake_r in ready:
+            while True:
+                try:
+                    os.read(wake_r, 512)
+                except BlockingIOError:
+                    break
+        _reap(children)
+        if control in ready:
+            try:
+                message, fds, _, _ = socket.recv_fds(control, 4096, _FDS)
+            except OSError:
+                return 0
+            if not message:                    # the harness closed its end
+                return 0
+            if len(fds) != _FDS:
+                for fd in fds:
+                    os.close(fd)
+                continue
+            try:
+                cwd = json.loads(message)["cwd"]
+            except (ValueError, KeyError, TypeError):
+                cwd = None
+            requests_r, replies_w, output_w, status_w, hello = fds
+            sys.stdout.flush()
+            sys.stderr.flush()
+            pid = os.fork()
+            if pid == 0:
+                _child(isolation, handler, fds, cwd, [control.fileno(), wake_r, wake_w, *children.values()])
+            children[pid] = status_w
+            for fd in (requests_r, replies_w, output_w, hello):
+                os.close(fd)
+
+
+def _reap(children: dict) -> None:
+    while children:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        fd = children.pop(pid, None)
+        if fd is not None:
+            try:
+                os.write(fd, status.to_bytes(4, "little"))
+            except OSError:
+                pass
+            os.close(fd)
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+def _child(isolation, handler: str, fds: list, cwd: str | None, inherited: list) -> None:
+    """The forked worker: the server's descriptors closed, its own session, output and
+    folder, a fresh random state; then the worker's loop. Never returns."""
+    requests_r, replies_w, output_w, status_w, hello = fds
+    code = 1
+    try:
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        for fd in (*inherited, status_w):
+            os.close(fd)
+        os.setsid()
+        os.dup2(output_w, 1)
+        os.dup2(output_w, 2)
+        os.close(output_w)
+        if cwd is None:
+            import tempfile
+            cwd = tempfile.mkdtemp(prefix=isolation.SCRATCH_PREFIX)
+        os.chdir(cwd)
+        if "numpy" in sys.modules:             # a new interpreter seeds numpy's global state afresh
+            sys.modules["numpy"].random.seed()
+        said = socket.socket(fileno=hello)
+        said.sendmsg([b"h"], [(socket.SOL_SOCKET, socket.SCM_CREDENTIALS,
+                               _CREDENTIALS.pack(os.getpid(), os.getuid(), os.getgid()))])
+        if said.recv(1) != b"g":               # the harness gave up on us
+            os._exit(0)
+        said.close()
+        code = isolation.serve([str(requests_r), str(replies_w), handler])
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))
