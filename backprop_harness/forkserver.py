@@ -43,6 +43,8 @@ __all__ = ["ForkServer", "Forked", "ServerLost"]
 _FDS = 5                  # per spawn: requests (read end), replies (write end), output, status, hello
 _ANSWER_SECONDS = 10.0    # the server answers a spawn at once; one that does not is lost
 _CREDENTIALS = struct.Struct("3i")
+# what pytest changes at every test; nothing reads it at start-up
+_NOT_READ_AT_START = frozenset({"PYTEST_CURRENT_TEST"})
 
 
 class ServerLost(Exception):
@@ -155,6 +157,7 @@ class ForkServer:
         stdout and stderr are ``output_w`` (the caller keeps and closes its copies), working
         in ``cwd`` (None: a new folder in the sandbox's /tmp). Returns (Forked without its
         stdout, the sandbox it runs in or None). Raises ServerLost, sandbox.Unavailable."""
+        from backprop_harness import isolation
         with self._lock:
             self._plan()
             if self._server is None:
@@ -163,13 +166,18 @@ class ForkServer:
                                            self.sandbox)
                 else:
                     env = self._environment()
-                    # the process too: a child forked from this one must not talk to its parent's server
-                    key = (os.getpid(), self.handler, self.python, tuple(sorted({**os.environ, **env}.items())))
+                    # Keyed by what the interpreter and numpy read when they start (a change of
+                    # another variable reaches the child: spawn passes the whole environment),
+                    # and by the process: a child forked from this one must not use its parent's.
+                    full = isolation.unsandboxed_environment(env)
+                    key = (os.getpid(), self.handler, self.python,
+                           tuple(sorted((k, v) for k, v in full.items() if k not in _NOT_READ_AT_START)))
                     with _shared_lock:
                         if key not in _shared:
                             _shared[key] = _Server(self.handler, self.python, env, self.start_timeout, None)
                         self._server = _shared[key]
-            return self._server.spawn(requests_r, replies_w, output_w, cwd), self.sandbox
+            environ = None if self.sandbox is not None else isolation.unsandboxed_environment(self._environment())
+            return self._server.spawn(requests_r, replies_w, output_w, cwd, environ), self.sandbox
 
     def _environment(self) -> dict:
         from backprop_harness import ONE_BLAS_THREAD, isolation
@@ -206,7 +214,7 @@ class _Server:
         self._lock = threading.Lock()
         self._proc = self._control = None
 
-    def spawn(self, requests_r: int, replies_w: int, output_w: int, cwd: str | None) -> Forked:
+    def spawn(self, requests_r: int, replies_w: int, output_w: int, cwd: str | None, environ: dict | None) -> Forked:
         with self._lock:
             for attempt in (1, 2):
                 if self._proc is not None and self._proc.poll() is not None:
@@ -214,17 +222,17 @@ class _Server:
                 if self._proc is None:
                     self._start()
                 try:
-                    return self._spawn(requests_r, replies_w, output_w, cwd)
+                    return self._spawn(requests_r, replies_w, output_w, cwd, environ)
                 except ServerLost:
                     if attempt == 2:
                         raise
 
-    def _spawn(self, requests_r: int, replies_w: int, output_w: int, cwd: str | None) -> Forked:
+    def _spawn(self, requests_r: int, replies_w: int, output_w: int, cwd: str | None, environ: dict | None) -> Forked:
         status_r, status_w = os.pipe()
         hello, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         hello.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
         try:
-            request = json.dumps({"cwd": cwd}).encode()
+            request = json.dumps({"cwd": cwd, "environ": environ}).encode()
             try:
                 socket.send_fds(self._control, [request], [requests_r, replies_w, output_w, status_w,
                                                            theirs.fileno()])
@@ -339,15 +347,16 @@ def _main(argv: list) -> int:
                     os.close(fd)
                 continue
             try:
-                cwd = json.loads(message)["cwd"]
+                request = json.loads(message)
+                cwd, environ = request["cwd"], request["environ"]
             except (ValueError, KeyError, TypeError):
-                cwd = None
+                cwd = environ = None
             requests_r, replies_w, output_w, status_w, hello = fds
             sys.stdout.flush()
             sys.stderr.flush()
             pid = os.fork()
             if pid == 0:
-                _child(isolation, handler, fds, cwd, [control.fileno(), wake_r, wake_w, *children.values()])
+                _child(isolation, handler, fds, cwd, environ, [control.fileno(), wake_r, wake_w, *children.values()])
             children[pid] = status_w
             for fd in (requests_r, replies_w, output_w, hello):
                 os.close(fd)
@@ -377,9 +386,10 @@ def _kill_group(pid: int) -> None:
         pass
 
 
-def _child(isolation, handler: str, fds: list, cwd: str | None, inherited: list) -> None:
-    """The forked worker: the server's descriptors closed, its own session, output and
-    folder, a fresh random state; then the worker's loop. Never returns."""
+def _child(isolation, handler: str, fds: list, cwd: str | None, environ: dict | None, inherited: list) -> None:
+    """The forked worker: the server's descriptors closed, its own session, output,
+    folder and (``environ``) environment, a fresh random state; then the worker's loop.
+    Never returns."""
     requests_r, replies_w, output_w, status_w, hello = fds
     code = 1
     try:
@@ -395,6 +405,9 @@ def _child(isolation, handler: str, fds: list, cwd: str | None, inherited: list)
             import tempfile
             cwd = tempfile.mkdtemp(prefix=isolation.SCRATCH_PREFIX)
         os.chdir(cwd)
+        if isinstance(environ, dict):
+            os.environ.clear()
+            os.environ.update({str(k): str(v) for k, v in environ.items()})
         if "numpy" in sys.modules:             # a new interpreter seeds numpy's global state afresh
             sys.modules["numpy"].random.seed()
         said = socket.socket(fileno=hello)

@@ -412,6 +412,14 @@ def worker_environment(env: dict | None = None) -> dict:
     return {**(env or {}), "PYTHONFAULTHANDLER": "1", "PYTHONUNBUFFERED": "1"}
 
 
+def unsandboxed_environment(env: dict) -> dict:
+    """The whole environment of an unsandboxed process: this one's, ``env``, and the harness
+    on the path."""
+    full = {**os.environ, **env}
+    full["PYTHONPATH"] = os.pathsep.join(p for p in [_REPO_ROOT, full.get("PYTHONPATH")] if p)
+    return full
+
+
 def plan_sandbox(mode: str | None, handler: str, init: dict, python: str):
     """The sandbox (``sandbox.plan``) of a process serving ``handler`` with ``init``, or None.
     Raises sandbox.Unavailable where a strict one cannot be built."""
@@ -435,9 +443,7 @@ def launch(argv: list, box, *, env: dict, pass_fds: tuple, timeout: float) -> La
     pipes = dict(stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         if box is None:
-            full = {**os.environ, **env}
-            full["PYTHONPATH"] = os.pathsep.join(p for p in [_REPO_ROOT, full.get("PYTHONPATH")] if p)
-            proc = subprocess.Popen(argv, pass_fds=pass_fds, cwd=scratch, env=full, **pipes)
+            proc = subprocess.Popen(argv, pass_fds=pass_fds, cwd=scratch, env=unsandboxed_environment(env), **pipes)
         else:
             proc = box.start(argv, info_fd=info_w, env=env, pass_fds=(*pass_fds, info_w), cwd="/", **pipes)
     except BaseException:

@@ -72,19 +72,20 @@ def resolve(spec: str | None, cwd: str | os.PathLike | None = None) -> Spec:
 
 
 class Implementation:
-    """The code under test, in its own process; one per run."""
+    """The code under test, in its own process; one per run. ``sandbox``: the mode of
+    ``backprop_harness.sandbox`` (default: ``BACKPROP_SANDBOX``, else "auto")."""
 
     def __init__(self, spec: Spec, call_timeout: float = 5.0, start_timeout: float = 60.0,
-                 fixed_conventions: dict | None = None):
+                 fixed_conventions: dict | None = None, sandbox: str | None = None):
         self.spec = spec
         self.fixed_conventions = fixed_conventions or {}      # an assignment's: {system: {key: value}}
         init = {"kind": "module" if spec.kind in ("adapter", "reference") else spec.kind, "target": spec.target,
                 "sys_path": list(spec.sys_path), "distribution": spec.distribution}
         # every process of this implementation (its worker, the replacement of a lost one, the
         # determinism check's new ones) is forked from one that has imported numpy once
-        self.forks = ForkServer("backprop_harness.worker:factory", init, start_timeout=start_timeout)
+        self.forks = ForkServer("backprop_harness.worker:factory", init, sandbox=sandbox, start_timeout=start_timeout)
         self.worker = Worker("backprop_harness.worker:factory", init, call_timeout=call_timeout,
-                             start_timeout=start_timeout, forks=self.forks)
+                             start_timeout=start_timeout, sandbox=sandbox, forks=self.forks)
         self._info = None
         self._answered: set = set()            # functions that have answered at least once
         self._not_provided: dict = {}          # function -> reason
