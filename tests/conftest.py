@@ -18,6 +18,17 @@ _shared = {}   # under xdist, in the controlling process: the runs' folder and t
 E2E = "tests/test_plugin_path.py"      # the module of the end-to-end ``pytest --impl`` runs
 
 
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto``: one worker more than the cores this process may use. Some tests wait
+    without computing (a hung worker until its timeout, a sandbox until the kernel has
+    ended it, a subprocess's start), and the extra worker computes meanwhile; the cap is
+    ``--maxprocesses``. PYTEST_XDIST_AUTO_NUM_WORKERS, when set, decides instead."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS") or not hasattr(os, "sched_getaffinity"):
+        return None
+    return len(os.sched_getaffinity(0)) + 1
+
+
 def pytest_collection_finish(session):
     """The end-to-end ``pytest --impl`` runs of test_plugin_path.py would be waited for
     when their tests come; started now, at low priority, they run on the core the
