@@ -81,16 +81,17 @@ class Forked:
             except OSError:
                 pass
 
-    def wait(self, timeout: float = 5.0):
-        """Its exit status as Popen gives it (-N for a signal), once the server has reaped it;
-        None, with ``known`` False, when the server does not say within ``timeout``."""
+    def wait(self, timeout: float = 5.0, told: float = 1.0):
+        """Its exit status as Popen gives it (-N for a signal), once it has ended (within
+        ``timeout``) and the server has said how (within ``told`` more); None, with
+        ``known`` False, when the server does not say (it was stopped, say)."""
         if self.returncode is not None or self._status is None:
             return self.returncode
-        deadline = time.monotonic() + timeout
         if self._pidfd is not None:
             select.select([self._pidfd], [], [], timeout)
             os.close(self._pidfd)
             self._pidfd = None
+        deadline = time.monotonic() + told
         data = b""
         while len(data) < 4:
             left = deadline - time.monotonic()
@@ -205,20 +206,22 @@ class ForkServer:
 
 
 class _Server:
-    """One server process: started at the first spawn, replaced once when it has died or
-    stops answering."""
+    """One server process, started at the first spawn. One that has died, is stopped or does
+    not answer is replaced at the next spawn, and retired rather than killed: the workers it
+    forked before may still be answering. ``close`` ends it and every retired one."""
 
     def __init__(self, handler: str, python: str, env: dict, start_timeout: float, box):
         self.handler, self.python, self.env, self.start_timeout, self.box = handler, python, env, start_timeout, box
         self.starts = 0
         self._lock = threading.Lock()
         self._proc = self._control = None
+        self._retired: list = []
 
     def spawn(self, requests_r: int, replies_w: int, output_w: int, cwd: str | None, environ: dict | None) -> Forked:
         with self._lock:
             for attempt in (1, 2):
-                if self._proc is not None and self._proc.poll() is not None:
-                    self._stop()
+                if self._proc is not None and not self._usable():
+                    self._retire()
                 if self._proc is None:
                     self._start()
                 try:
@@ -256,18 +259,23 @@ class _Server:
         deadline = time.monotonic() + _ANSWER_SECONDS
         while True:
             left = deadline - time.monotonic()
-            if left <= 0 or not select.select([hello], [], [], left)[0]:
+            if left <= 0:
                 self._lose(f"the fork server did not fork a worker within {_ANSWER_SECONDS:g} s")
+            if not select.select([hello], [], [], min(left, 0.05))[0]:
+                if not self._usable():       # stopped (or killed) since the spawn began
+                    self._lose("the fork server was stopped or ended before it forked a worker")
+                continue
             data, ancillary, _, _ = hello.recvmsg(1, socket.CMSG_SPACE(_CREDENTIALS.size))
+            if data != b"h":     # the end of the stream (which carries credentials of nobody, pid 0)
+                self._lose("the fork server or its child ended before the child said who it is")
             for level, kind, value in ancillary:
                 if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
                     return _CREDENTIALS.unpack(value[:_CREDENTIALS.size])[0]
-            if not data:
-                self._lose("the fork server's child ended before it said who it is")
 
     def _start(self) -> None:
         from backprop_harness import isolation
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        ours.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
         argv = [self.python, "-m", "backprop_harness.forkserver", str(theirs.fileno()), self.handler]
         try:
             started = isolation.launch(argv, self.box, env=self.env, pass_fds=(theirs.fileno(),),
@@ -283,28 +291,46 @@ class _Server:
         self._tail = isolation.Tail()
         threading.Thread(target=self._tail.drain, args=(self._proc.stdout,), name=f"fork-server-{self._proc.pid}",
                          daemon=True).start()
-        if not select.select([ours], [], [], self.start_timeout)[0] or ours.recv(16) != b"ready":
+        self._pid = None
+        if select.select([ours], [], [], self.start_timeout)[0]:
+            data, ancillary, _, _ = ours.recvmsg(16, socket.CMSG_SPACE(_CREDENTIALS.size))
+            for level, kind, value in ancillary:
+                if data == b"ready" and (level, kind) == (socket.SOL_SOCKET, socket.SCM_CREDENTIALS):
+                    self._pid = _CREDENTIALS.unpack(value[:_CREDENTIALS.size])[0]   # as this process sees it
+        if self._pid is None:
             self._lose(f"the fork server did not start within {self.start_timeout:g} s (handler: {self.handler})")
+
+    def _usable(self) -> bool:
+        """Alive and not stopped (the code under test runs as the server's uid, and may stop it)."""
+        if self._proc.poll() is not None:
+            return False
+        try:
+            with open(f"/proc/{self._pid}/stat") as f:
+                return f.read().rsplit(")", 1)[1].split()[0] not in ("T", "t", "Z", "X")
+        except (OSError, IndexError):
+            return False
 
     def _lose(self, message: str):
         output = self._tail.text() if self._proc is not None else ""
-        self._stop()
+        self._retire()
         raise ServerLost(message, output)
 
-    def _stop(self) -> None:
-        from backprop_harness import isolation
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        self._control.close()
-        isolation.end(proc, self._pidfd)
-        if self._scratch:
-            shutil.rmtree(self._scratch, ignore_errors=True)
+    def _retire(self) -> None:
+        if self._proc is not None:
+            self._retired.append((self._proc, self._pidfd, self._scratch))
+            self._control.close()
+            self._proc = None
 
     def close(self) -> None:
-        """Kill the server, its sandbox and every process in it."""
+        """Kill the server, the retired ones, their sandboxes and every process in them."""
+        from backprop_harness import isolation
         with self._lock:
-            self._stop()
+            self._retire()
+            while self._retired:
+                proc, pidfd, scratch = self._retired.pop()
+                isolation.end(proc, pidfd)
+                if scratch:
+                    shutil.rmtree(scratch, ignore_errors=True)
 
 
 # -- the server process -----------------------------------------------------------------------
@@ -321,7 +347,8 @@ def _main(argv: list) -> int:
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)
     parent, children = os.getppid(), {}        # pid -> the status pipe to write when it ends
-    control.send(b"ready")
+    control.sendmsg([b"ready"], [(socket.SOL_SOCKET, socket.SCM_CREDENTIALS,
+                                  _CREDENTIALS.pack(os.getpid(), os.getuid(), os.getgid()))])
     while True:
         ready = select.select([control, wake_r], [], [], 0.5)[0]
         if os.getppid() != parent:             # the harness is gone: so are its workers

@@ -364,7 +364,7 @@ class Worker:
                                        f"the worker was killed")
             time.sleep(0.01)
         through_bwrap = self.sandbox is not None and self.forks is None
-        code = self._stop()
+        code = self._stop(status=True)
         if code is None:
             self._lose("exit", f"the worker process ended {during} (how is not known: the process that "
                                f"forked it did not say)", stopped=True)
@@ -385,16 +385,16 @@ class Worker:
             self._stop()
         raise WorkerLost(kind, message, self.output_tail()) from None   # not "during handling of TimeoutError"
 
-    def _stop(self) -> int | None:
+    def _stop(self, status: bool = False) -> int | None:
         """Kill the worker's whole process group, reap it, clean up; its exit code (None:
-        unknown, a forked worker whose server could not say)."""
+        unknown: a forked worker whose server did not say, or did not have to: ``status``)."""
         proc, self._proc = self._proc, None
         if proc is None:
             return None
         pidfd, self._pidfd = self._pidfd, None
         if isinstance(proc, forkserver.Forked):
             proc.kill()
-            code = proc.wait()
+            code = proc.wait(told=1.0 if status else 0.0)
         else:
             code = end(proc, pidfd)
         for fd in (self._requests, self._replies):

@@ -60,6 +60,13 @@ class Hostile:
             os.write(_reply_fd(), b"\xff" * 8)
         if do == "big":
             return np.zeros(request["n"])
+        if do == "random":       # numpy's global state, seeded by the process
+            return float(np.random.random())
+        if do == "environ":
+            return os.environ.get(request["name"])
+        if do == "signal_parent":
+            os.kill(os.getppid(), request["signal"])
+            return "sent"
         if do == "write_file":
             with open("scribble.txt", "w") as f:
                 f.write("scribble")
