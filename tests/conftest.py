@@ -29,6 +29,13 @@ def pytest_xdist_auto_num_workers(config):
     return len(os.sched_getaffinity(0)) + 1
 
 
+def pytest_collection_modifyitems(items):
+    """The tests that read the end-to-end runs go last (a stable sort: the others keep their
+    order): the runs, started when collection ended, are done when those tests come,
+    instead of keeping a worker waiting for them."""
+    items.sort(key=lambda item: "runs" in getattr(item, "fixturenames", ()))
+
+
 def pytest_collection_finish(session):
     """The end-to-end ``pytest --impl`` runs of test_plugin_path.py would be waited for
     when their tests come; started now, at low priority, they run on the core the
