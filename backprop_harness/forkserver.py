@@ -125,14 +125,14 @@ class ForkServer:
     """What forks the workers of one implementation (``handler`` with ``init``): a server
     process started at the first spawn, in the sandbox ``sandbox.plan`` decides for them.
     Unsandboxed, the code under test is loaded only after the fork, so every implementation
-    of this process with the same handler and environment shares one server (it lives
-    until the process exits); a sandbox shows one implementation's folders, so a sandboxed
-    server is this implementation's own, ended by ``close``. Thread-safe: spare workers
-    are spawned from other threads."""
+    of this process with the same handler, environment and ``pool`` shares one server (it
+    lives until the process exits; two pools, two servers, two hash seeds); a sandbox shows
+    one implementation's folders, so a sandboxed server is this implementation's own, ended
+    by ``close``. Thread-safe: spare workers are spawned from other threads."""
 
     def __init__(self, handler: str, init: dict, *, sandbox: str | None = None, python: str = sys.executable,
-                 env: dict | None = None, start_timeout: float = 60.0):
-        self.handler, self.init, self.sandbox_mode, self.python = handler, init, sandbox, python
+                 env: dict | None = None, start_timeout: float = 60.0, pool: str = ""):
+        self.handler, self.init, self.sandbox_mode, self.python, self.pool = handler, init, sandbox, python, pool
         self.env, self.start_timeout = dict(env or {}), start_timeout
         self._lock = threading.Lock()
         self._planned = False
@@ -171,7 +171,7 @@ class ForkServer:
                     # another variable reaches the child: spawn passes the whole environment),
                     # and by the process: a child forked from this one must not use its parent's.
                     full = isolation.unsandboxed_environment(env)
-                    key = (os.getpid(), self.handler, self.python,
+                    key = (os.getpid(), self.pool, self.handler, self.python,
                            tuple(sorted((k, v) for k, v in full.items() if k not in _NOT_READ_AT_START)))
                     with _shared_lock:
                         if key not in _shared:

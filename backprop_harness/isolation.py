@@ -13,9 +13,13 @@ Where the plug-in worker's code under test runs, the process is sandboxed
 (``backprop_harness.sandbox``: namespaces, an unprivileged uid, a read-only view of
 what it needs, limits); the sandbox's whole PID namespace dies when the worker is
 stopped. ``Worker(sandbox="off")`` (or ``BACKPROP_SANDBOX=off``) opts out.
+``Worker(forks=ForkServer(...))`` forks the process instead, in the sandbox of its
+fork server (``backprop_harness.forkserver``), which ends with the server; the child
+then runs ``serve`` as the new interpreter would.
 
-This module imports only the standard library, numpy and ``wire`` at top level,
-because in the child it runs before the plug-in and must not disturb it.
+This module imports only the standard library, ``wire`` (and so numpy) and
+``forkserver`` (the standard library only) at top level, because in the child it runs
+before the plug-in and must not disturb it.
 """
 from __future__ import annotations
 

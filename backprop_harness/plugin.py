@@ -82,8 +82,12 @@ class Implementation:
         init = {"kind": "module" if spec.kind in ("adapter", "reference") else spec.kind, "target": spec.target,
                 "sys_path": list(spec.sys_path), "distribution": spec.distribution}
         # every process of this implementation (its worker, the replacement of a lost one, the
-        # determinism check's new ones) is forked from one that has imported numpy once
+        # determinism check's new ones) is forked from one that has imported numpy once; the new
+        # ones from a server of their own, so that their hash seed is not the worker's (a walk
+        # over a set of strings, say, may differ between them, as between two interpreters)
         self.forks = ForkServer("backprop_harness.worker:factory", init, sandbox=sandbox, start_timeout=start_timeout)
+        self.fresh_forks = ForkServer("backprop_harness.worker:factory", init, sandbox=sandbox,
+                                      start_timeout=start_timeout, pool="fresh")
         self.worker = Worker("backprop_harness.worker:factory", init, call_timeout=call_timeout,
                              start_timeout=start_timeout, sandbox=sandbox, forks=self.forks)
         self._info = None
@@ -374,7 +378,7 @@ class Implementation:
         """(a new worker, the thread that starts it): loaded, it has answered nothing."""
         main = self.worker
         spare = Worker(main.handler, main.init, call_timeout=main.call_timeout, start_timeout=main.start_timeout,
-                       max_message=main.max_message, sandbox=main.sandbox_mode, forks=main.forks)
+                       max_message=main.max_message, sandbox=main.sandbox_mode, forks=self.fresh_forks)
 
         def load():
             try:
@@ -393,6 +397,7 @@ class Implementation:
             spare.close()
         self.worker.close()
         self.forks.close()
+        self.fresh_forks.close()
 
     def _manual(self, case: ManualCase) -> Answer:
         """``gradients`` gives the 8 partials; the loss comes from ``forward``, when it can be called."""

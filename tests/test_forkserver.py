@@ -9,6 +9,7 @@ the plug-in worker and a probe file, as tests/test_sandbox.py does.
 """
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -21,6 +22,8 @@ import pytest
 from backprop_harness import sandbox
 from backprop_harness.forkserver import ForkServer
 from backprop_harness.isolation import Worker, WorkerLost
+from backprop_harness.plugin import Implementation, resolve
+from oracles.cases import ManualCase
 
 ROOT = Path(__file__).resolve().parent.parent
 HOSTILE = "tests.isolation_handlers.hostile:factory"
@@ -191,3 +194,20 @@ def test_a_sandboxed_server_stopped_by_its_code_is_replaced_and_everything_ends_
         assert sandbox.processes([uid]) == []
 
 
+
+
+@pytest.mark.skipif(os.environ.get("PYTHONHASHSEED", "random") != "random",
+                    reason="PYTHONHASHSEED fixes every interpreter's hash seed")
+def test_the_determinism_check_s_new_processes_hash_with_another_seed_than_the_worker(tmp_path):
+    """A walk over a set of strings may go another way in a new interpreter: the new
+    processes come from a server of their own, so their seed is not the worker's."""
+    (tmp_path / "seeded.py").write_text("def gradients(x, t, w):\n    return [float(hash('backprop'))] * 8\n")
+    impl = Implementation(resolve(str(tmp_path / "seeded.py")), sandbox="off")
+    try:
+        case = ManualCase([3.0, 1.0], [1.0, 0.0], [6.0, -3.0, -2.0, 5.0, 1.0, -2.0, 0.25, 2.0])
+        worker = impl.answer(case, "gradients").gradient.grads
+        assert impl.answer(case, "gradients").gradient.grads == worker          # one process, one seed
+        fresh = [impl.fresh_answer(case, "gradients").gradient.grads for _ in range(2)]
+        assert fresh[0] == fresh[1] and fresh[0] != worker
+    finally:
+        impl.close()
