@@ -24,6 +24,7 @@ CONTROL_FD module:factory``; it imports only the standard library, numpy, ``wire
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import importlib
 import json
 import os
@@ -59,10 +60,14 @@ class ServerLost(Exception):
 class Forked:
     """One forked worker, as the harness sees it: its host pid, a pidfd (readable once it
     has exited), its output pipe, and the status pipe the server writes its exit status
-    to when it reaps it. The part of ``subprocess.Popen`` that ``isolation.Worker`` uses."""
+    to when it has ended. The server reaps it only once ``release`` has told it to, after
+    the kill: until then its pid, and so its process group's id, cannot be reused. The part
+    of ``subprocess.Popen`` that ``isolation.Worker`` uses."""
 
-    def __init__(self, pid: int, pidfd: int, stdout, status_fd: int):
+    def __init__(self, pid: int, pidfd: int, stdout, status_fd: int, inner_pid: int, release):
         self.pid, self._pidfd, self.stdout, self._status = pid, pidfd, stdout, status_fd
+        self._inner, self._release = inner_pid, release      # its pid in the server's namespace
+        self._started = _start_time(pid)
         self.returncode = None
         self.known = True           # False when the server could not say how it ended
 
@@ -71,10 +76,13 @@ class Forked:
 
     def kill(self) -> None:
         """SIGKILL to its process group (what the code under test started in it) and to it."""
-        try:
-            os.killpg(self.pid, signal.SIGKILL)
-        except OSError:
-            pass
+        # Its server holds it unreaped until released; a server that is gone did not: then
+        # the pid is the same process only while its start time is.
+        if self._started is not None and _start_time(self.pid) == self._started:
+            try:
+                os.killpg(self.pid, signal.SIGKILL)
+            except OSError:
+                pass
         if self._pidfd is not None:
             try:
                 signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
@@ -84,7 +92,8 @@ class Forked:
     def wait(self, timeout: float = 5.0, told: float = 1.0):
         """Its exit status as Popen gives it (-N for a signal), once it has ended (within
         ``timeout``) and the server has said how (within ``told`` more); None, with
-        ``known`` False, when the server does not say (it was stopped, say)."""
+        ``known`` False, when the server does not say (it was stopped, say). Then the
+        server may reap it."""
         if self.returncode is not None or self._status is None:
             return self.returncode
         if self._pidfd is not None:
@@ -104,10 +113,20 @@ class Forked:
         os.close(self._status)
         self._status = None
         if len(data) == 4:
-            self.returncode = os.waitstatus_to_exitcode(int.from_bytes(data, "little"))
+            self.returncode = int.from_bytes(data, "little", signed=True)
         else:
             self.known = False
+        self._release(self._inner)
         return self.returncode
+
+
+def _start_time(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks since boot), or None if there is none."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 _live: weakref.WeakSet = weakref.WeakSet()
@@ -131,8 +150,9 @@ class ForkServer:
     by ``close``. Thread-safe: spare workers are spawned from other threads."""
 
     def __init__(self, handler: str, init: dict, *, sandbox: str | None = None, python: str = sys.executable,
-                 env: dict | None = None, start_timeout: float = 60.0, pool: str = ""):
+                 env: dict | None = None, start_timeout: float = 60.0, pool: str = "", workers: int = 2):
         self.handler, self.init, self.sandbox_mode, self.python, self.pool = handler, init, sandbox, python, pool
+        self.workers = workers      # alive at once, at most: the sandbox's process limit is per worker
         self.env, self.start_timeout = dict(env or {}), start_timeout
         self._lock = threading.Lock()
         self._planned = False
@@ -150,7 +170,8 @@ class ForkServer:
     def _plan(self) -> None:
         if not self._planned:
             from backprop_harness import isolation
-            self.sandbox = isolation.plan_sandbox(self.sandbox_mode, self.handler, self.init, self.python)
+            box = isolation.plan_sandbox(self.sandbox_mode, self.handler, self.init, self.python)
+            self.sandbox = None if box is None else dataclasses.replace(box, workers=self.workers)
             self._planned = True
 
     def spawn(self, requests_r: int, replies_w: int, output_w: int, cwd: str | None) -> tuple:
@@ -244,20 +265,31 @@ class _Server:
             finally:
                 os.close(status_w)
                 theirs.close()
-            pid = self._hello(hello)
-            pidfd = os.pidfd_open(pid)
-            hello.sendall(b"g")        # the child waits for this: its pid cannot be reused before
+            pid, inner = self._hello(hello)
+            pidfd = os.pidfd_open(pid)     # the server reaps it only when released: the pid is its own
+            hello.sendall(b"g")
         except BaseException:
             os.close(status_r)
             raise
         finally:
             hello.close()
-        return Forked(pid, pidfd, None, status_r)
+        return Forked(pid, pidfd, None, status_r, inner, self._release_to(self._control))
 
-    def _hello(self, hello: socket.socket) -> int:
-        """The child's host pid: the kernel translates the pid it sends with its credentials."""
+    @staticmethod
+    def _release_to(control: socket.socket):
+        def release(inner: int) -> None:
+            try:        # one datagram: atomic beside a spawn's, from any thread
+                control.send(json.dumps({"release": inner}).encode())
+            except OSError:     # the server is gone or retired: its end kills what it holds
+                pass
+        return release
+
+    def _hello(self, hello: socket.socket) -> tuple:
+        """(the child's host pid, its pid in the server's namespace): the kernel translates
+        the pid the child sends with its credentials; the child says its own."""
         deadline = time.monotonic() + _ANSWER_SECONDS
-        while True:
+        data, host = b"", None
+        while len(data) < 5 or data[:1] != b"h":
             left = deadline - time.monotonic()
             if left <= 0:
                 self._lose(f"the fork server did not fork a worker within {_ANSWER_SECONDS:g} s")
@@ -265,12 +297,18 @@ class _Server:
                 if not self._usable():       # stopped (or killed) since the spawn began
                     self._lose("the fork server was stopped or ended before it forked a worker")
                 continue
-            data, ancillary, _, _ = hello.recvmsg(1, socket.CMSG_SPACE(_CREDENTIALS.size))
-            if data != b"h":     # the end of the stream (which carries credentials of nobody, pid 0)
+            chunk, ancillary, _, _ = hello.recvmsg(4096, socket.CMSG_SPACE(_CREDENTIALS.size))
+            if not chunk:     # the end of the stream (which carries credentials of nobody, pid 0)
+                if data[:1] == b"e":          # the server could not fork: it is fine, the spawn is not
+                    raise ServerLost(f"the fork server could not fork a worker: {data[1:].decode(errors='replace')}")
                 self._lose("the fork server or its child ended before the child said who it is")
+            data += chunk
             for level, kind, value in ancillary:
-                if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
-                    return _CREDENTIALS.unpack(value[:_CREDENTIALS.size])[0]
+                if host is None and (level, kind) == (socket.SOL_SOCKET, socket.SCM_CREDENTIALS):
+                    host = _CREDENTIALS.unpack(value[:_CREDENTIALS.size])[0]
+        if host is None:
+            self._lose("the fork server's child said who it is without its credentials")
+        return host, int.from_bytes(data[1:5], "little")
 
     def _start(self) -> None:
         from backprop_harness import isolation
@@ -339,14 +377,42 @@ def _main(argv: list) -> int:
     control = socket.socket(fileno=int(argv[0]))
     handler = argv[1]
     signal.signal(signal.SIGINT, signal.SIG_IGN)       # Ctrl-C is for the harness, which kills us
+    _not_dumpable()
     from backprop_harness import isolation
     importlib.import_module(handler.partition(":")[0])
+    scratch = os.getcwd()
+    try:
+        return _serve(control, handler, isolation)
+    finally:
+        if os.path.basename(scratch).startswith(isolation.SCRATCH_PREFIX):     # unsandboxed: the harness's
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _not_dumpable() -> None:
+    """The workers run as this process's uid: none may read or write its memory
+    (/proc/PID/mem, ptrace) or take its descriptors (pidfd_getfd), which would reach every
+    worker forked after. Each child is made dumpable again, as a new interpreter is."""
+    import ctypes
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+    except (OSError, AttributeError):     # not Linux: no /proc/PID/mem either
+        pass
+
+
+_PR_SET_DUMPABLE = 4
+_MAX_REQUEST = 1 << 20     # a spawn request carries the harness's environment (unsandboxed)
+
+
+def _serve(control: socket.socket, handler: str, isolation) -> int:
     wake_r, wake_w = os.pipe()
     for fd in (wake_r, wake_w):
         os.set_blocking(fd, False)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)
-    parent, children = os.getppid(), {}        # pid -> the status pipe to write when it ends
+    # pid -> the status pipe to write when it ends (None once written); ended and released:
+    # a child is reaped only when both, so that its pid stays its own until the harness has
+    # killed its process group
+    parent, children, ended, released = os.getppid(), {}, set(), set()
     control.sendmsg([b"ready"], [(socket.SOL_SOCKET, socket.SCM_CREDENTIALS,
                                   _CREDENTIALS.pack(os.getpid(), os.getuid(), os.getgid()))])
     while True:
@@ -361,49 +427,72 @@ def _main(argv: list) -> int:
                     os.read(wake_r, 512)
                 except BlockingIOError:
                     break
-        _reap(children)
-        if control in ready:
-            try:
-                message, fds, _, _ = socket.recv_fds(control, 4096, _FDS)
-            except OSError:
-                return 0
-            if not message:                    # the harness closed its end
-                return 0
-            if len(fds) != _FDS:
-                for fd in fds:
-                    os.close(fd)
-                continue
-            try:
-                request = json.loads(message)
-                cwd, environ = request["cwd"], request["environ"]
-            except (ValueError, KeyError, TypeError):
-                cwd = environ = None
-            requests_r, replies_w, output_w, status_w, hello = fds
-            sys.stdout.flush()
-            sys.stderr.flush()
-            pid = os.fork()
-            if pid == 0:
-                _child(isolation, handler, fds, cwd, environ, [control.fileno(), wake_r, wake_w, *children.values()])
-            children[pid] = status_w
-            for fd in (requests_r, replies_w, output_w, hello):
-                os.close(fd)
-
-
-def _reap(children: dict) -> None:
-    while children:
+        _collect(children, ended, released)
+        if control not in ready:
+            continue
         try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
+            message, fds, flags, _ = socket.recv_fds(control, _MAX_REQUEST, _FDS)
+        except OSError:
+            return 0
+        if not message:                        # the harness closed its end
+            return 0
+        try:
+            request = json.loads(message) if not flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC) else None
+        except ValueError:
+            request = None
+        if isinstance(request, dict) and "release" in request and not fds:
+            released.add(request["release"])
+            _collect(children, ended, released)
+            continue
+        if not (isinstance(request, dict) and len(fds) == _FDS and request.keys() == {"cwd", "environ"}):
+            for fd in fds:                     # refused: the harness sees the hello end, and says so
+                os.close(fd)
+            continue
+        requests_r, replies_w, output_w, status_w, hello = fds
+        sys.stdout.flush()
+        sys.stderr.flush()
+        try:
+            pid = os.fork()
+        except OSError as exc:                 # the sandbox's process limit, say: this spawn fails
+            with socket.socket(fileno=os.dup(hello)) as said:
+                said.sendall(b"e" + str(exc).encode())
+            for fd in fds:
+                os.close(fd)
+            continue
         if pid == 0:
-            return
-        fd = children.pop(pid, None)
-        if fd is not None:
-            try:
-                os.write(fd, status.to_bytes(4, "little"))
-            except OSError:
-                pass
+            _child(isolation, handler, fds, request["cwd"], request["environ"],
+                   [control.fileno(), wake_r, wake_w, *(fd for fd in children.values() if fd is not None)])
+        children[pid] = status_w
+        for fd in (requests_r, replies_w, output_w, hello):
             os.close(fd)
+
+
+def _collect(children: dict, ended: set, released: set) -> None:
+    """Write the status of each child that has ended (without reaping it); reap those released."""
+    for pid in list(children):
+        if pid not in ended:
+            try:
+                info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            except ChildProcessError:
+                info = None
+                ended.add(pid)
+            if info is not None:
+                ended.add(pid)
+                code = info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
+                fd, children[pid] = children[pid], None
+                try:
+                    os.write(fd, code.to_bytes(4, "little", signed=True))
+                except OSError:
+                    pass
+                os.close(fd)
+        if pid in ended and pid in released:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+            del children[pid]
+            ended.discard(pid)
+            released.discard(pid)
 
 
 def _kill_group(pid: int) -> None:
@@ -415,8 +504,9 @@ def _kill_group(pid: int) -> None:
 
 def _child(isolation, handler: str, fds: list, cwd: str | None, environ: dict | None, inherited: list) -> None:
     """The forked worker: the server's descriptors closed, its own session, output,
-    folder and (``environ``) environment, a fresh random state; then the worker's loop.
-    Never returns."""
+    folder (also its TMPDIR, HOME and first entry of sys.path, as a new interpreter
+    started there has) and (``environ``) environment, a fresh random state; then the
+    worker's loop. Never returns."""
     requests_r, replies_w, output_w, status_w, hello = fds
     code = 1
     try:
@@ -435,11 +525,24 @@ def _child(isolation, handler: str, fds: list, cwd: str | None, environ: dict | 
         if isinstance(environ, dict):
             os.environ.clear()
             os.environ.update({str(k): str(v) for k, v in environ.items()})
-        if "numpy" in sys.modules:             # a new interpreter seeds numpy's global state afresh
-            sys.modules["numpy"].random.seed()
+        if os.environ.get("TMPDIR") == "/tmp":         # the sandbox's /tmp is shared by its workers
+            os.environ["TMPDIR"] = os.environ["HOME"] = cwd
+        import tempfile
+        tempfile.tempdir = None                         # read TMPDIR again
+        if sys.path and sys.path[0] not in ("", cwd):  # python -m puts the working folder first
+            sys.path[0] = cwd
+        sys.argv = [isolation.__file__, str(requests_r), str(replies_w), handler]
+        if "numpy.random" in sys.modules:    # a new interpreter seeds numpy's global state afresh
+            sys.modules["numpy.random"].seed()
+        import ctypes
+        try:
+            ctypes.CDLL(None).prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
         said = socket.socket(fileno=hello)
-        said.sendmsg([b"h"], [(socket.SOL_SOCKET, socket.SCM_CREDENTIALS,
-                               _CREDENTIALS.pack(os.getpid(), os.getuid(), os.getgid()))])
+        said.sendmsg([b"h" + os.getpid().to_bytes(4, "little")],
+                     [(socket.SOL_SOCKET, socket.SCM_CREDENTIALS,
+                       _CREDENTIALS.pack(os.getpid(), os.getuid(), os.getgid()))])
         if said.recv(1) != b"g":               # the harness gave up on us
             os._exit(0)
         said.close()

@@ -370,8 +370,9 @@ class Worker:
         through_bwrap = self.sandbox is not None and self.forks is None
         code = self._stop(status=True)
         if code is None:
-            self._lose("exit", f"the worker process ended {during} (how is not known: the process that "
-                               f"forked it did not say)", stopped=True)
+            self._lose("exit", f"the worker process ended {during}; how is not known: its fork server, which "
+                               f"would have said, is stopped or gone (the code under test can stop or kill "
+                               f"it)", stopped=True)
         if through_bwrap and code > 128 and code - 128 in signal.valid_signals():
             code = 128 - code     # bwrap passes on a death by signal N as the exit status 128 + N
         if code >= 0:

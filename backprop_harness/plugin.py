@@ -87,7 +87,7 @@ class Implementation:
         # over a set of strings, say, may differ between them, as between two interpreters)
         self.forks = ForkServer("backprop_harness.worker:factory", init, sandbox=sandbox, start_timeout=start_timeout)
         self.fresh_forks = ForkServer("backprop_harness.worker:factory", init, sandbox=sandbox,
-                                      start_timeout=start_timeout, pool="fresh")
+                                      start_timeout=start_timeout, pool="fresh", workers=self.MAX_AHEAD + 1)
         self.worker = Worker("backprop_harness.worker:factory", init, call_timeout=call_timeout,
                              start_timeout=start_timeout, sandbox=sandbox, forks=self.forks)
         self._info = None

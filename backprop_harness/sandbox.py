@@ -83,9 +83,11 @@ LIMITS = {
                     "imports torch ~600 MB (measured: VmPeak), and the largest answer the harness asks "
                     "for (a 256-512-10 network's gradient) is ~1 MB; an allocation of gigabytes fails "
                     "at once with MemoryError instead of taking the machine's memory"),
-    "nproc": (32, "processes and threads of the sandbox's uid: a worker runs 2 threads (BLAS is held "
-                  "to one thread in the sandbox); 32 stops a fork bomb early. Each sandbox has its own "
-                  "uid, so this count is the sandbox's alone"),
+    "nproc": (32, "processes and threads of the sandbox's uid, per worker process it may hold at once "
+                  "(Sandbox.workers; a fork server's sandbox holds several, and the server itself is one "
+                  "more): a worker runs 2 threads (BLAS is held to one thread in the sandbox), a library "
+                  "may start a few; 32 stops a fork bomb early. Each sandbox has its own uid, so this "
+                  "count is the sandbox's alone"),
     "nofile": (256, "open files: the worker holds a few pipes and module files; 256 stops a "
                     "descriptor leak long before the system's limit"),
     "fsize": (16 << 20, "largest file written, 16 MiB: the worker needs to write nothing; a write "
@@ -293,6 +295,7 @@ class Sandbox:
     python: str
     uid: int | None
     status: Status
+    workers: int = 1          # worker processes alive in it at once (a fork server's: more, and itself)
 
     @property
     def mode(self) -> str:
@@ -409,7 +412,9 @@ class Sandbox:
         if self.status.privileged:
             chain += ["/usr/bin/setpriv", f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups",
                       "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
-        chain += ["/usr/bin/prlimit"] + [f"--{name}={value}" for name, (value, _) in LIMITS.items()] + ["--"]
+        limits = {name: value for name, (value, _) in LIMITS.items()}
+        limits["nproc"] = LIMITS["nproc"][0] * self.workers + (1 if self.workers > 1 else 0)
+        chain += ["/usr/bin/prlimit"] + [f"--{name}={value}" for name, value in limits.items()] + ["--"]
         return chain + list(argv)
 
     def command(self, argv: list, info_fd: int | None = None, env: dict | None = None) -> list:

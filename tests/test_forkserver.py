@@ -152,11 +152,11 @@ def test_forked_workers_die_with_the_harness(tmp_path):
 
 # --- in a sandbox -------------------------------------------------------------------------------
 
-def _probe(folder: Path, body: str) -> ForkServer:
+def _probe(folder: Path, body: str, **kwargs) -> ForkServer:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "probe.py").write_text(textwrap.dedent(body))
     return ForkServer(HANDLER, {"kind": "file", "target": str(folder / "probe.py"), "sys_path": [str(folder)]},
-                      sandbox="strict")
+                      sandbox="strict", **kwargs)
 
 
 FORWARD = {"fn": "forward", "args": [[1.0, 2.0], [0.1] * 8]}
@@ -211,3 +211,103 @@ def test_the_determinism_check_s_new_processes_hash_with_another_seed_than_the_w
         assert fresh[0] == fresh[1] and fresh[0] != worker
     finally:
         impl.close()
+
+
+def test_a_worker_starts_where_a_new_interpreter_would_with_the_whole_environment(monkeypatch):
+    monkeypatch.setenv("BACKPROP_TEST_LONG", "x" * 8000)      # a spawn request carries the environment
+    forks = ForkServer(HOSTILE, {}, sandbox="off")
+    try:
+        monkeypatch.setenv("PYTEST_CURRENT_TEST", "after the server started")
+        with forked(forks) as w:
+            where = w.call({"do": "where"})
+            assert where["cwd"] == where["path0"] and Path(where["cwd"]).name.startswith("backprop-worker-")
+            assert where["argv"][2] == HOSTILE
+            assert w.call({"do": "environ", "name": "PYTEST_CURRENT_TEST"}) == "after the server started"
+            assert w.call({"do": "environ", "name": "BACKPROP_TEST_LONG"}) == "x" * 8000
+        assert not Path(where["cwd"]).exists()
+    finally:
+        forks.close()
+
+
+@pytest.mark.skipif(not os.access("/proc/sys/kernel/ns_last_pid", os.W_OK), reason="needs root (ns_last_pid)")
+def test_a_worker_s_pid_stays_its_own_until_it_is_killed_and_waited_for(server):
+    """The server reaps a worker only when the harness is done with it: a worker that died
+    long before its close cannot have its pid (its process group's id) taken by a stranger,
+    whom the close's kill would reach."""
+    with forked(server) as w:
+        assert w.info
+        pid = w.pid
+        os.kill(pid, signal.SIGKILL)
+        assert _gone(pid)                                   # a zombie, held by the server
+        time.sleep(0.2)                                     # (a server that reaped at once has done so by now)
+        with open("/proc/sys/kernel/ns_last_pid", "w") as f:
+            f.write(str(pid - 1))
+        stranger = subprocess.Popen(["sleep", "30"], start_new_session=True)
+        try:
+            assert stranger.pid != pid
+            w.close()
+            assert stranger.poll() is None                  # not killed by the worker's close
+        finally:
+            stranger.kill()
+            stranger.wait()
+
+
+@needs_sandbox
+def test_a_sandbox_holds_every_worker_its_pool_may_hold_and_a_fork_that_fails_fails_alone(tmp_path):
+    threads = '''
+        import threading, time
+        for _ in range(THREADS):
+            threading.Thread(target=time.sleep, args=(600,), daemon=True).start()
+        def forward(x, w):
+            return [threading.active_count()]
+    '''
+    # nine workers alive at once (a run's "fresh" pool), each with a library's few threads
+    forks = _probe(tmp_path / "nine", threads.replace("THREADS", "3"), workers=9)
+    workers = [forked(forks) for _ in range(9)]
+    try:
+        assert all(w.info["loaded"] for w in workers)
+        assert all(w.call(FORWARD)["result"][0] == 5 for w in workers)   # main, watcher, three
+    finally:
+        for w in workers:
+            w.close()
+        forks.close()
+    # one worker's allowance (32 tasks) for two workers of 16 threads each: the second fails to
+    # start (its fork, its watcher thread or its import's threads, whichever the limit stops
+    # first), alone: the first still answers
+    forks = _probe(tmp_path / "one", threads.replace("THREADS", "16"), workers=1)
+    try:
+        with forked(forks) as first:
+            assert first.call(FORWARD)["status"] == "ok"
+            with forked(forks) as second:
+                try:
+                    loaded = second.info["loaded"]
+                except WorkerLost:
+                    loaded = False
+                assert not loaded
+            assert first.call(FORWARD)["status"] == "ok"
+    finally:
+        forks.close()
+
+
+@needs_sandbox
+def test_a_sandboxed_worker_cannot_reach_into_its_server_and_has_its_own_folders(tmp_path):
+    forks = _probe(tmp_path / "code", '''
+        import os, sys, tempfile, zlib
+        def forward(x, w):
+            try:
+                with open(f"/proc/{os.getppid()}/mem", "rb"):
+                    memory = "opened"
+            except OSError as exc:
+                memory = type(exc).__name__
+            here = os.getcwd()
+            return [float(memory == "PermissionError"), float(here == tempfile.gettempdir() == os.environ["HOME"]),
+                    float(here in sys.path and "/tmp/work" not in sys.path), float(zlib.crc32(here.encode()))]
+    ''')
+    try:
+        with forked(forks) as a, forked(forks) as b:
+            seen = [[float(v) for v in w.call(FORWARD)["result"]] for w in (a, b)]
+        # the server is not dumpable: its memory, and so every worker forked after, is out of reach
+        assert [s[:3] for s in seen] == [[1.0, 1.0, 1.0]] * 2, seen
+        assert seen[0][3] != seen[1][3]                  # a folder of its own each
+    finally:
+        forks.close()

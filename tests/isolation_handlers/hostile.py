@@ -64,6 +64,15 @@ class Hostile:
             return float(np.random.random())
         if do == "environ":
             return os.environ.get(request["name"])
+        if do == "parent_memory":     # what another process of the same uid may do to its parent
+            try:
+                with open(f"/proc/{os.getppid()}/mem", "rb"):
+                    return "opened"
+            except OSError as exc:
+                return type(exc).__name__
+        if do == "where":
+            import tempfile
+            return {"cwd": os.getcwd(), "path0": sys.path[0], "tmp": tempfile.gettempdir(), "argv": sys.argv[1:]}
         if do == "signal_parent":
             os.kill(os.getppid(), request["signal"])
             return "sent"
