@@ -34,7 +34,9 @@ the code under test started, detached or stopped survives (``isolation.Worker._s
 The uid: run by root, bwrap sets up the view with root's rights (it can read the
 Python installation under ``/root``) and ``setpriv`` then drops to a uid of the
 sandbox's own (``uid_for``: one per sandbox, so that one sandbox's process count never
-starves another's) with no capabilities, no supplementary groups and no_new_privs.
+starves another's; a fork server's sandbox holds several workers, and its process limit
+is per worker: ``Sandbox.workers``) with no capabilities, no supplementary groups and
+no_new_privs.
 Run by anyone else, bwrap makes a user namespace in which the worker is uid 65534 and
 may make no further user namespace (``--disable-userns``). ``prlimit`` sets the limits
 last, then the worker's Python starts.
