@@ -413,13 +413,17 @@ def _serve(control: socket.socket, handler: str, isolation) -> int:
     # a child is reaped only when both, so that its pid stays its own until the harness has
     # killed its process group
     parent, children, ended, released = os.getppid(), {}, set(), set()
+    folders = {}           # pid -> the folder the harness made for it, which it removes unless it is gone
     control.sendmsg([b"ready"], [(socket.SOL_SOCKET, socket.SCM_CREDENTIALS,
                                   _CREDENTIALS.pack(os.getpid(), os.getuid(), os.getgid()))])
     while True:
         ready = select.select([control, wake_r], [], [], 0.5)[0]
-        if os.getppid() != parent:             # the harness is gone: so are its workers
+        if os.getppid() != parent:             # the harness is gone: so are its workers, and their folders
             for pid in children:
                 _kill_group(pid)
+            for folder in folders.values():
+                if os.path.basename(folder).startswith(isolation.SCRATCH_PREFIX):
+                    shutil.rmtree(folder, ignore_errors=True)
             return 0
         if wake_r in ready:
             while True:
@@ -427,7 +431,7 @@ def _serve(control: socket.socket, handler: str, isolation) -> int:
                     os.read(wake_r, 512)
                 except BlockingIOError:
                     break
-        _collect(children, ended, released)
+        _collect(children, ended, released, folders)
         if control not in ready:
             continue
         try:
@@ -442,7 +446,7 @@ def _serve(control: socket.socket, handler: str, isolation) -> int:
             request = None
         if isinstance(request, dict) and "release" in request and not fds:
             released.add(request["release"])
-            _collect(children, ended, released)
+            _collect(children, ended, released, folders)
             continue
         if not (isinstance(request, dict) and len(fds) == _FDS and request.keys() == {"cwd", "environ"}):
             for fd in fds:                     # refused: the harness sees the hello end, and says so
@@ -463,11 +467,13 @@ def _serve(control: socket.socket, handler: str, isolation) -> int:
             _child(isolation, handler, fds, request["cwd"], request["environ"],
                    [control.fileno(), wake_r, wake_w, *(fd for fd in children.values() if fd is not None)])
         children[pid] = status_w
+        if request["cwd"]:
+            folders[pid] = request["cwd"]
         for fd in (requests_r, replies_w, output_w, hello):
             os.close(fd)
 
 
-def _collect(children: dict, ended: set, released: set) -> None:
+def _collect(children: dict, ended: set, released: set, folders: dict) -> None:
     """Write the status of each child that has ended (without reaping it); reap those released."""
     for pid in list(children):
         if pid not in ended:
@@ -491,6 +497,7 @@ def _collect(children: dict, ended: set, released: set) -> None:
             except ChildProcessError:
                 pass
             del children[pid]
+            folders.pop(pid, None)
             ended.discard(pid)
             released.discard(pid)
 

@@ -135,19 +135,24 @@ def test_forked_workers_die_with_the_harness(tmp_path):
         from backprop_harness.isolation import Worker
         forks = ForkServer({HOSTILE!r}, {{}}, sandbox="off")
         w = Worker({HOSTILE!r}, {{}}, sandbox="off", forks=forks)
-        print(w.pid if w.info else 0, w.call({{"do": "spawn"}}), flush=True)
+        print(w.pid if w.info else 0, w.call({{"do": "spawn"}}), w.call({{"do": "where"}})["cwd"], flush=True)
         threading.Thread(target=w.call, args=({{"do": "sleep"}}, 600), daemon=True).start()   # busy
         threading.Event().wait()
     """)
     harness = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=ROOT)
     try:
-        worker, spawned = map(int, harness.stdout.readline().split())
-        assert not _gone(worker, within=0)
+        worker, spawned, folder = harness.stdout.readline().split()
+        worker, spawned = int(worker), int(spawned)
+        assert not _gone(worker, within=0) and Path(folder).is_dir()
     finally:
         harness.kill()
         harness.wait()
         harness.stdout.close()
     assert _gone(worker) and _gone(spawned)
+    deadline = time.monotonic() + 5.0            # its folder goes with it
+    while Path(folder).exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not Path(folder).exists()
 
 
 # --- in a sandbox -------------------------------------------------------------------------------
