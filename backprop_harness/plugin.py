@@ -356,9 +356,10 @@ class Implementation:
             self.worker = main
 
     SPARES = 1
-    # new processes alive at once, besides the run's worker: each sandbox has a uid of its own
-    # among sandbox.UID_SLOTS per harness process
-    MAX_AHEAD = 8
+    # new processes loaded ahead of the determinism check's asking, besides the one answering:
+    # they overlap the implementation's own import with the run; each is a process of the
+    # "fresh" fork server's sandbox, whose process limit grows with them
+    MAX_AHEAD = 4
 
     def prestart(self, n: int, total: int | None = None) -> None:
         """The run will ask ``n`` fresh answers: have as many new worker processes loading or

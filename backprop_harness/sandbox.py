@@ -58,7 +58,8 @@ from pathlib import Path
 from backprop_harness import ONE_BLAS_THREAD
 
 __all__ = ["MODES", "WORKER_FILES", "PACKAGE_DIR", "LIMITS", "TMP_BYTES", "MAX_MESSAGE", "SANDBOX_UID", "UID_BASE",
-           "UID_SLOTS", "PID_MAX", "Unavailable", "Status", "status", "mode", "plan", "Sandbox", "code_dirs",
+           "UID_SLOTS", "PID_MAX", "PER_WORKER", "process_limit", "Unavailable", "Status", "status", "mode", "plan",
+           "Sandbox", "code_dirs",
            "shows_harness", "uid_for", "uids_of", "describe", "popen_thread", "read_info", "processes",
            "kill_processes"]
 
@@ -85,11 +86,10 @@ LIMITS = {
                     "imports torch ~600 MB (measured: VmPeak), and the largest answer the harness asks "
                     "for (a 256-512-10 network's gradient) is ~1 MB; an allocation of gigabytes fails "
                     "at once with MemoryError instead of taking the machine's memory"),
-    "nproc": (32, "processes and threads of the sandbox's uid, per worker process it may hold at once "
-                  "(Sandbox.workers; a fork server's sandbox holds several, and the server itself is one "
-                  "more): a worker runs 2 threads (BLAS is held to one thread in the sandbox), a library "
-                  "may start a few; 32 stops a fork bomb early. Each sandbox has its own uid, so this "
-                  "count is the sandbox's alone"),
+    "nproc": (32, "processes and threads of the sandbox's uid, for a sandbox of one worker process "
+                  "(process_limit: a fork server's sandbox holds several): a worker runs 2 threads (BLAS "
+                  "is held to one thread in the sandbox), a library may start a few; 32 stops a fork bomb "
+                  "early. Each sandbox has its own uid, so this count is the sandbox's alone"),
     "nofile": (256, "open files: the worker holds a few pipes and module files; 256 stops a "
                     "descriptor leak long before the system's limit"),
     "fsize": (16 << 20, "largest file written, 16 MiB: the worker needs to write nothing; a write "
@@ -99,6 +99,17 @@ LIMITS = {
                  "this long"),
     "core": (0, "no core dumps"),
 }
+# each further worker process a sandbox may hold at once (a fork server's), and the server
+PER_WORKER = 16
+
+
+def process_limit(workers: int = 1) -> int:
+    """RLIMIT_NPROC of a sandbox that may hold ``workers`` worker processes at once (and, for
+    more than one, the fork server that forks them): LIMITS["nproc"] for one, PER_WORKER more
+    for each further one and for the server, so that a fork bomb is stopped as early."""
+    return LIMITS["nproc"][0] + (PER_WORKER * workers if workers > 1 else 0)
+
+
 TMP_BYTES = 64 << 20    # the private /tmp (and HOME in it): 64 MiB, so a sandbox fills no disk
 MAX_MESSAGE = 64 << 20  # a reply's largest size when sandboxed: 100x the largest legitimate one
 SANDBOX_UID = 65534     # the uid inside a user namespace (unprivileged runs): nobody
@@ -415,7 +426,7 @@ class Sandbox:
             chain += ["/usr/bin/setpriv", f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups",
                       "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
         limits = {name: value for name, (value, _) in LIMITS.items()}
-        limits["nproc"] = LIMITS["nproc"][0] * self.workers + (1 if self.workers > 1 else 0)
+        limits["nproc"] = process_limit(self.workers)
         chain += ["/usr/bin/prlimit"] + [f"--{name}={value}" for name, value in limits.items()] + ["--"]
         return chain + list(argv)
 

@@ -266,19 +266,20 @@ def test_a_sandbox_holds_every_worker_its_pool_may_hold_and_a_fork_that_fails_fa
         def forward(x, w):
             return [threading.active_count()]
     '''
-    # nine workers alive at once (a run's "fresh" pool), each with a library's few threads
-    forks = _probe(tmp_path / "nine", threads.replace("THREADS", "3"), workers=9)
-    workers = [forked(forks) for _ in range(9)]
+    # as many workers alive at once as a run's "fresh" pool may hold, each with a library's few threads
+    alive = Implementation.MAX_AHEAD + 1
+    forks = _probe(tmp_path / "pool", threads.replace("THREADS", "6"), workers=alive)
+    workers = [forked(forks) for _ in range(alive)]
     try:
         assert all(w.info["loaded"] for w in workers)
-        assert all(w.call(FORWARD)["result"][0] == 5 for w in workers)   # main, watcher, three
+        assert all(w.call(FORWARD)["result"][0] == 8 for w in workers)   # main, watcher, six
     finally:
         for w in workers:
             w.close()
         forks.close()
-    # one worker's allowance (32 tasks) for two workers of 16 threads each: the second fails to
-    # start (its fork, its watcher thread or its import's threads, whichever the limit stops
-    # first), alone: the first still answers
+    # one worker's allowance (sandbox.process_limit(1): 32 tasks) for two workers of 16 threads
+    # each: the second fails to start (its fork, its watcher thread or its import's threads,
+    # whichever the limit stops first), alone: the first still answers
     forks = _probe(tmp_path / "one", threads.replace("THREADS", "16"), workers=1)
     try:
         with forked(forks) as first:

@@ -1,4 +1,4 @@
-"""Hostile (attack f), at its first call: allocates 5 GiB and touches it, starts 50
+"""Hostile (attack f), at its first call: allocates 5 GiB and touches it, starts up to 500
 detached `sleep 600`, writes a 200 MB file. Its feedback reports how far each got."""
 import json
 import os
@@ -17,7 +17,7 @@ def _attack():
     except MemoryError:
         REPORT["allocated"] = "MemoryError"
     started = 0
-    for _ in range(50):
+    for _ in range(500):
         try:
             subprocess.Popen(["sleep", "600"], start_new_session=True, stdin=subprocess.DEVNULL,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
