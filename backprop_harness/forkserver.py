@@ -182,23 +182,20 @@ class ForkServer:
         from backprop_harness import isolation
         with self._lock:
             self._plan()
-            if self._server is None:
-                if self.sandbox is not None:
-                    self._server = _Server(self.handler, self.python, self._environment(), self.start_timeout,
-                                           self.sandbox)
-                else:
-                    env = self._environment()
-                    # Keyed by what the interpreter and numpy read when they start (a change of
-                    # another variable reaches the child: spawn passes the whole environment),
-                    # and by the process: a child forked from this one must not use its parent's.
-                    full = isolation.unsandboxed_environment(env)
-                    key = (os.getpid(), self.pool, self.handler, self.python,
-                           tuple(sorted((k, v) for k, v in full.items() if k not in _NOT_READ_AT_START)))
-                    with _shared_lock:
-                        if key not in _shared:
-                            _shared[key] = _Server(self.handler, self.python, env, self.start_timeout, None)
-                        self._server = _shared[key]
-            environ = None if self.sandbox is not None else isolation.unsandboxed_environment(self._environment())
+            env = self._environment()
+            environ = None if self.sandbox is not None else isolation.unsandboxed_environment(env)
+            if self._server is None and self.sandbox is not None:
+                self._server = _Server(self.handler, self.python, env, self.start_timeout, self.sandbox)
+            elif self._server is None:
+                # Keyed by what the interpreter and numpy read when they start (a change of
+                # another variable reaches the child: spawn passes the whole environment),
+                # and by the process: a child forked from this one must not use its parent's.
+                key = (os.getpid(), self.pool, self.handler, self.python,
+                       tuple(sorted((k, v) for k, v in environ.items() if k not in _NOT_READ_AT_START)))
+                with _shared_lock:
+                    if key not in _shared:
+                        _shared[key] = _Server(self.handler, self.python, env, self.start_timeout, None)
+                    self._server = _shared[key]
             return self._server.spawn(requests_r, replies_w, output_w, cwd, environ), self.sandbox
 
     def _environment(self) -> dict:
@@ -377,7 +374,7 @@ def _main(argv: list) -> int:
     control = socket.socket(fileno=int(argv[0]))
     handler = argv[1]
     signal.signal(signal.SIGINT, signal.SIG_IGN)       # Ctrl-C is for the harness, which kills us
-    _not_dumpable()
+    _dumpable(0)
     from backprop_harness import isolation
     importlib.import_module(handler.partition(":")[0])
     scratch = os.getcwd()
@@ -388,13 +385,13 @@ def _main(argv: list) -> int:
             shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _not_dumpable() -> None:
-    """The workers run as this process's uid: none may read or write its memory
-    (/proc/PID/mem, ptrace) or take its descriptors (pidfd_getfd), which would reach every
-    worker forked after. Each child is made dumpable again, as a new interpreter is."""
+def _dumpable(value: int) -> None:
+    """The server is not dumpable: the workers run as its uid, and none may read or write its
+    memory (/proc/PID/mem, ptrace) or take its descriptors (pidfd_getfd), which would reach
+    every worker forked after. Each child is made dumpable again, as a new interpreter is."""
     import ctypes
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+        ctypes.CDLL(None).prctl(_PR_SET_DUMPABLE, value, 0, 0, 0)
     except (OSError, AttributeError):     # not Linux: no /proc/PID/mem either
         pass
 
@@ -404,6 +401,7 @@ _MAX_REQUEST = 1 << 20     # a spawn request carries the harness's environment (
 
 
 def _serve(control: socket.socket, handler: str, isolation) -> int:
+    from backprop_harness import wire
     wake_r, wake_w = os.pipe()
     for fd in (wake_r, wake_w):
         os.set_blocking(fd, False)
@@ -435,15 +433,13 @@ def _serve(control: socket.socket, handler: str, isolation) -> int:
         if control not in ready:
             continue
         try:
-            message, fds, flags, _ = socket.recv_fds(control, _MAX_REQUEST, _FDS)
+            request, fds = wire.receive_packet(control, _MAX_REQUEST, _FDS)
+        except wire.WireError:       # refused: the harness sees the hello end, and says so
+            continue
         except OSError:
             return 0
-        if not message:                        # the harness closed its end
+        if request is None:                    # the harness closed its end
             return 0
-        try:
-            request = json.loads(message) if not flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC) else None
-        except ValueError:
-            request = None
         if isinstance(request, dict) and "release" in request and not fds:
             released.add(request["release"])
             _collect(children, ended, released, folders)
@@ -525,8 +521,8 @@ def _child(isolation, handler: str, fds: list, cwd: str | None, environ: dict | 
         os.dup2(output_w, 1)
         os.dup2(output_w, 2)
         os.close(output_w)
+        import tempfile
         if cwd is None:
-            import tempfile
             cwd = tempfile.mkdtemp(prefix=isolation.SCRATCH_PREFIX)
         os.chdir(cwd)
         if isinstance(environ, dict):
@@ -534,18 +530,13 @@ def _child(isolation, handler: str, fds: list, cwd: str | None, environ: dict | 
             os.environ.update({str(k): str(v) for k, v in environ.items()})
         if os.environ.get("TMPDIR") == "/tmp":         # the sandbox's /tmp is shared by its workers
             os.environ["TMPDIR"] = os.environ["HOME"] = cwd
-        import tempfile
         tempfile.tempdir = None                         # read TMPDIR again
         if sys.path and sys.path[0] not in ("", cwd):  # python -m puts the working folder first
             sys.path[0] = cwd
         sys.argv = [isolation.__file__, str(requests_r), str(replies_w), handler]
         if "numpy.random" in sys.modules:    # a new interpreter seeds numpy's global state afresh
             sys.modules["numpy.random"].seed()
-        import ctypes
-        try:
-            ctypes.CDLL(None).prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0)
-        except (OSError, AttributeError):
-            pass
+        _dumpable(1)
         said = socket.socket(fileno=hello)
         said.sendmsg([b"h" + os.getpid().to_bytes(4, "little")],
                      [(socket.SOL_SOCKET, socket.SCM_CREDENTIALS,

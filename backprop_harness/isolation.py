@@ -316,16 +316,14 @@ class Worker:
             # unsandboxed, the harness makes (and removes) the folder; a sandbox's is in its own /tmp
             scratch = None if self.forks.sandboxed() else tempfile.mkdtemp(prefix=SCRATCH_PREFIX)
             proc, box = self.forks.spawn(requests_r, replies_w, output_w, scratch)
-        except forkserver.ServerLost as exc:
+        except BaseException as exc:
             os.close(output_r)
             if scratch:
                 shutil.rmtree(scratch, ignore_errors=True)
-            before = f" (before {label})" if label else ""
-            raise WorkerLost("protocol", f"no worker could be started{before}: {exc.message}", exc.output) from None
-        except BaseException:
-            os.close(output_r)
-            if scratch:
-                shutil.rmtree(scratch, ignore_errors=True)
+            if isinstance(exc, forkserver.ServerLost):
+                before = f" (before {label})" if label else ""
+                raise WorkerLost("protocol", f"no worker could be started{before}: {exc.message}",
+                                 exc.output) from None
             raise
         finally:
             os.close(output_w)

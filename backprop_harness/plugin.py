@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = "reference.protocol"
 # --impl NAME -> (adapter module, the distribution whose version the report names)
 ADAPTERS = {"micrograd": ("backprop_harness.adapters.micrograd", "micrograd")}
+WORKER_HANDLER = "backprop_harness.worker:factory"      # what each worker process serves
 
 
 @dataclass(frozen=True)
@@ -85,10 +86,10 @@ class Implementation:
         # determinism check's new ones) is forked from one that has imported numpy once; the new
         # ones from a server of their own, so that their hash seed is not the worker's (a walk
         # over a set of strings, say, may differ between them, as between two interpreters)
-        self.forks = ForkServer("backprop_harness.worker:factory", init, sandbox=sandbox, start_timeout=start_timeout)
-        self.fresh_forks = ForkServer("backprop_harness.worker:factory", init, sandbox=sandbox,
-                                      start_timeout=start_timeout, pool="fresh", workers=self.MAX_AHEAD + 1)
-        self.worker = Worker("backprop_harness.worker:factory", init, call_timeout=call_timeout,
+        self.forks = ForkServer(WORKER_HANDLER, init, sandbox=sandbox, start_timeout=start_timeout)
+        self.fresh_forks = ForkServer(WORKER_HANDLER, init, sandbox=sandbox, start_timeout=start_timeout,
+                                      pool="fresh", workers=self.MAX_AHEAD + 1)
+        self.worker = Worker(WORKER_HANDLER, init, call_timeout=call_timeout,
                              start_timeout=start_timeout, sandbox=sandbox, forks=self.forks)
         self._info = None
         self._answered: set = set()            # functions that have answered at least once

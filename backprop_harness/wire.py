@@ -11,7 +11,9 @@ A numpy scalar travels as a 0-d array, so np.float32(1.5) comes back as a 0-d
 float32 array and the harness can still tell float32 results from float64.
 Tuples come back as lists. Only plain numeric dtypes cross (``DTYPES``).
 
-A frame on a pipe is an 8-byte big-endian length, then the payload.
+A frame on a pipe is an 8-byte big-endian length, then the payload. The fork servers'
+control sockets (SOCK_SEQPACKET) carry plain JSON packets with descriptors beside them
+(``receive_packet``).
 """
 from __future__ import annotations
 
@@ -25,7 +27,8 @@ import time
 
 import numpy as np
 
-__all__ = ["WireError", "DTYPES", "encode", "decode", "write_message", "write_frame", "read_message"]
+__all__ = ["WireError", "DTYPES", "encode", "decode", "write_message", "write_frame", "read_message",
+           "receive_packet"]
 
 DTYPES = "bool, int8..int64, uint8..uint64, float16/32/64, complex64/128 (either byte order)"
 _DTYPE_STRS = frozenset(np.dtype(t).newbyteorder(order).str
@@ -200,3 +203,27 @@ def read_message(fd: int, deadline: float | None = None, max_bytes: int | None =
     if max_bytes is not None and n > max_bytes:
         raise WireError(f"a message of {n} bytes was announced, above the limit of {max_bytes} bytes")
     return decode(_read_exactly(fd, n, deadline, alive))
+
+
+def receive_packet(sock, max_bytes: int, max_fds: int = 0):
+    """One packet of a SOCK_SEQPACKET socket, plain JSON, and the descriptors sent with it:
+    (message, fds), or (None, []) at the end of the stream. A packet cut short (longer than
+    ``max_bytes``, or with more than ``max_fds`` descriptors) or not JSON raises WireError,
+    its descriptors closed."""
+    import socket
+    data, fds, flags, _ = socket.recv_fds(sock, max_bytes, max_fds)
+    try:
+        if not data:
+            raise EOFError
+        if flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC):
+            raise WireError(f"a packet longer than {max_bytes} bytes, or with more than {max_fds} descriptors")
+        try:
+            return json.loads(data), fds
+        except ValueError as exc:
+            raise WireError(f"a packet that is not JSON ({exc})") from None
+    except (EOFError, WireError) as exc:
+        for fd in fds:
+            os.close(fd)
+        if isinstance(exc, EOFError):
+            return None, []
+        raise

@@ -45,7 +45,7 @@ import threading
 import warnings
 from pathlib import Path
 
-from backprop_harness import ONE_BLAS_THREAD
+from backprop_harness import ONE_BLAS_THREAD, wire
 
 __all__ = ["Zygote", "Run", "ZygoteLost", "PRELOAD", "HARNESS", "THIRD_PARTY", "main"]
 
@@ -86,17 +86,8 @@ def _send(sock, message: dict, fds=()) -> None:
 
 def _receive(sock, want_fds: int = 0):
     """One message (a packet of the SOCK_SEQPACKET pair) and the descriptors sent with
-    it; None at the end of the stream."""
-    data, fds, flags, _addr = socket.recv_fds(sock, MAX_MESSAGE, want_fds)
-    if not data:
-        for fd in fds:
-            os.close(fd)
-        return None, []
-    if flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC):
-        for fd in fds:
-            os.close(fd)
-        raise ValueError(f"a message longer than {MAX_MESSAGE} bytes, or with more descriptors than one")
-    return json.loads(data), fds
+    it; None at the end of the stream; WireError (a ValueError) for one cut short."""
+    return wire.receive_packet(sock, MAX_MESSAGE, want_fds)
 
 
 def _run_pytest(argv: list, cwd: str, out_fd: int) -> None:

@@ -321,3 +321,22 @@ def test_worker_lost_shows_a_bounded_tail_of_the_output():
     assert text.startswith("the worker process exited with status 3\nlast output of the worker:\n    [...]\n")
     assert text.endswith("\n    999") and len(text.splitlines()) == 2 + 1 + 40
     assert str(WorkerLost("timeout", "late")) == "late"
+
+
+def test_a_packet_cut_short_or_not_json_is_refused_and_its_descriptors_closed():
+    import socket
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    with ours, theirs:
+        for packet, limit in ((b'{"cwd": "/tmp"}' + b" " * 100, 16), (b"not json", 1024)):
+            r, w = os.pipe()
+            socket.send_fds(theirs, [packet], [r])
+            os.close(r)
+            before = len(os.listdir("/proc/self/fd"))
+            with pytest.raises(WireError):
+                wire.receive_packet(ours, limit, 1)
+            assert len(os.listdir("/proc/self/fd")) == before      # the copy of r it received is closed
+            os.close(w)
+        socket.send_fds(theirs, [b'{"cwd": null}'], [])
+        assert wire.receive_packet(ours, 1024, 1) == ({"cwd": None}, [])
+        theirs.shutdown(socket.SHUT_WR)
+        assert wire.receive_packet(ours, 1024, 1) == (None, [])
