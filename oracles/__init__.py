@@ -10,7 +10,7 @@ needs one oracle does not pay for the others (torch and JAX take seconds to impo
 
 Oracles (``ORACLES``):
 
-* ``torch64``       PyTorch autograd in float64; forward mode by ``torch.func.jvp``
+* ``torch64``       PyTorch autograd in float64; forward mode by dual tensors (``torch.autograd.forward_ad``)
 * ``jax64``         JAX with x64, jit-compiled once per shape bucket (padding plus masks)
 * ``complex_step``  Im f(x + ih) / h on complex-safe numpy losses: exact to rounding for analytic code
 * ``richardson``    4th-order Richardson extrapolation of central differences

@@ -1,6 +1,6 @@
 """The PyTorch oracle: the four losses written in torch, gradients by autograd in float64.
 
-Forward mode (``directional``) is ``torch.func.jvp``: one pass along a
+Forward mode (``directional``) is torch's dual tensors: one pass along a
 direction, the check of the scalar graph's forward mode and the cheap
 random-projection check of the networks. The losses follow the definitions in
 ``oracles.cases`` with torch's own primitives (``torch.sigmoid``,
@@ -12,6 +12,7 @@ import warnings
 
 import numpy as np
 import torch
+import torch.autograd.forward_ad as fwAD
 
 from oracles import Gradient
 from oracles.cases import MANUAL_NAMES, GraphCase, ManualCase, MLPCase, SoftmaxCase, evaluate
@@ -34,30 +35,31 @@ def _t(a):
     return torch.tensor(np.asarray(a, dtype=np.float64), dtype=_DTYPE)
 
 
-def loss(case, params: dict) -> torch.Tensor:
-    """The case's loss as a 0-d float64 tensor of ``params`` (a dict of tensors by name)."""
+def loss(case, params: dict, constant=_t) -> torch.Tensor:
+    """The case's loss as a 0-d float64 tensor of ``params`` (a dict of tensors by name);
+    ``constant`` makes a tensor of each of the case's data and coefficients."""
     if isinstance(case, GraphCase):
-        return evaluate([params[f"x{i}"] for i in range(case.leaves.size)], case.nodes, UNARY)[-1]
+        return evaluate([params[f"x{i}"] for i in range(case.leaves.size)], case.nodes, UNARY, wrap=constant)[-1]
     if isinstance(case, ManualCase):
         w = torch.stack([params[k] for k in MANUAL_NAMES])
         W, V = w[:4].reshape(2, 2), w[4:].reshape(2, 2)
-        y = torch.sigmoid(torch.sigmoid(_t(case.x) @ W) @ V)
-        return torch.sum((y - _t(case.t)) ** 2)
+        y = torch.sigmoid(torch.sigmoid(constant(case.x) @ W) @ V)
+        return torch.sum((y - constant(case.t)) ** 2)
     if isinstance(case, MLPCase):
         X, T, _ = case.row_layout()
-        A = _t(X)
+        A = constant(X)
         for l, act in enumerate(case.activations):
             W = params[f"W{l + 1}"]
             Z = A @ (W if case.layout == "row" else W.T)
             if case.bs is not None:
                 Z = Z + params[f"b{l + 1}"]
             A = ACTIVATIONS[act](Z)
-        return torch.sum((A - _t(T)) ** 2) / case.loss_divisor
+        return torch.sum((A - constant(T)) ** 2) / constant(case.loss_divisor)
     if isinstance(case, SoftmaxCase):
-        h = ACTIVATIONS[case.hidden](_t(case.X) @ params["W1"] + params["b1"])
+        h = ACTIVATIONS[case.hidden](constant(case.X) @ params["W1"] + params["b1"])
         logp = torch.log_softmax(h @ params["W2"] + params["b2"], dim=1)
-        data = -torch.sum(_t(case.Y) * logp) / case.loss_divisor
-        return data + case.l2 * (torch.sum(params["W1"] ** 2) + torch.sum(params["W2"] ** 2))
+        data = -torch.sum(constant(case.Y) * logp) / constant(case.loss_divisor)
+        return data + constant(case.l2) * (torch.sum(params["W1"] ** 2) + torch.sum(params["W2"] ** 2))
     raise ValueError(f"not a case: {type(case).__name__}; expected one of GraphCase, ManualCase, MLPCase, SoftmaxCase")
 
 
@@ -71,12 +73,17 @@ def gradient(case) -> Gradient:
 
 
 def directional(case, direction: dict) -> float:
-    """d/de loss(params + e * direction) at e = 0, by forward mode (``torch.func.jvp``)."""
-    names = list(case.params())
-    primals = tuple(_t(case.params()[k]) for k in names)
-    tangents = tuple(_t(direction[k]) for k in names)
-    with warnings.catch_warnings():
+    """d/de loss(params + e * direction) at e = 0, by forward mode (dual tensors).
+
+    The case's data and coefficients are duals too, with a zero tangent: torch's rule for
+    an operation between a dual and a plain tensor or number is a Python decomposition
+    whose first use imports torch's compiler (torch._dynamo), most of a second."""
+    def constant(a):
+        value = _t(a)
+        return fwAD.make_dual(value, torch.zeros_like(value))
+
+    with warnings.catch_warnings(), fwAD.dual_level():
         # torch 2.13's forward-mode decompositions call its own deprecated torch.jit.script
         warnings.filterwarnings("ignore", message=".*torch.jit.script.* is deprecated", category=DeprecationWarning)
-        _, tangent = torch.func.jvp(lambda *ps: loss(case, dict(zip(names, ps))), primals, tangents)
-    return float(tangent)
+        params = {k: fwAD.make_dual(_t(v), _t(direction[k])) for k, v in case.params().items()}
+        return float(fwAD.unpack_dual(loss(case, params, constant)).tangent)

@@ -58,7 +58,7 @@ def _dot(grads, direction):
 @pytest.mark.parametrize("system, regime", _params(SYSTEM_REGIMES))
 @given(data=st.data())
 def test_directional_derivatives_equal_the_gradient_along_the_direction(system, regime, data):
-    """One forward-mode pass (torch.func.jvp, jax.jvp) or one complex evaluation gives
+    """One forward-mode pass (torch dual tensors, jax.jvp) or one complex evaluation gives
     grad . v; the reference's gradient dotted with v must agree."""
     case = data.draw(cases(system, regime), label="case")
     v = _direction(data, case)
