@@ -143,16 +143,6 @@ def _as_tensors(case, grads: dict) -> dict:
     return out
 
 
-def _close(a, b, atol) -> bool:
-    """Same shape, non-finite in the same places, and within ``atol`` elsewhere."""
-    if a.shape != b.shape:
-        return False
-    fa, fb = np.isfinite(a), np.isfinite(b)
-    if not np.array_equal(fa, fb):
-        return False
-    return bool(np.all(np.abs(a[fa] - b[fb]) <= atol))
-
-
 class _Matcher:
     def __init__(self, case, right, expected: dict):
         self.expected = expected
@@ -165,13 +155,13 @@ class _Matcher:
         return MATCH_RTOL * local + self.floor
 
     def matches(self, received: dict, candidate: dict) -> bool:
-        return all(k in received and _close(received[k], c, self.atol(c, self.expected[k]))
+        return all(k in received and localise.close(received[k], c, self.atol(c, self.expected[k]))
                    for k, c in candidate.items())
 
     def changed(self, candidate: dict) -> list:
         """The tensors where ``candidate`` is distinct from the right answer."""
         return [k for k, c in candidate.items()
-                if not _close(c, self.expected[k], DISTINCT * self.atol(c, self.expected[k]))]
+                if not localise.close(c, self.expected[k], DISTINCT * self.atol(c, self.expected[k]))]
 
 
 def _transforms(case, expected: dict, received: dict, matcher) -> dict:
@@ -184,7 +174,7 @@ def _transforms(case, expected: dict, received: dict, matcher) -> dict:
     # per tensor: only those that differ (beyond the match tolerance: another order of the
     # same sums is not a difference) are transposed / averaged
     differs = [k for k in expected
-               if not (k in received and _close(received[k], expected[k], matcher.atol(expected[k])))]
+               if not (k in received and localise.close(received[k], expected[k], matcher.atol(expected[k])))]
     transposed = {}
     for k, e in expected.items():
         r = received.get(k)
@@ -211,7 +201,7 @@ def _bias_not_summed(case, expected: dict, received: dict, matcher) -> list:
             continue
         if r.shape == ((e.size, n) if column else (n, e.size)):
             summed = r.sum(axis=1 if column else 0)
-            if _close(summed, e, matcher.atol(summed, e)):
+            if localise.close(summed, e, matcher.atol(summed, e)):
                 found.append(k)
     return found
 
@@ -294,11 +284,11 @@ def _bias_shape_convention(case, received: dict, conv: dict, probe=None) -> Diag
         except (TypeError, ValueError):
             return None
         if r.shape == e.shape:
-            if not _close(r, e, matcher.atol(e)):
+            if not localise.close(r, e, matcher.atol(e)):
                 return None
             continue
         if not (k.startswith("b") and r.ndim == 2 and r.size == e.size
-                and _close(r.reshape(e.shape), e, matcher.atol(e))):
+                and localise.close(r.reshape(e.shape), e, matcher.atol(e))):
             return None
         shapes.add("row" if r.shape[0] == 1 else "column")
     if len(shapes) != 1:

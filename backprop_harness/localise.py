@@ -72,18 +72,21 @@ class Where:
 
 # -- tensors -----------------------------------------------------------------------------------------
 
-def _close(a, b, atol) -> bool:
-    return a.shape == b.shape and bool(np.all(np.isfinite(a) == np.isfinite(b))) and \
-        bool(np.all(np.abs(a[np.isfinite(a)] - b[np.isfinite(b)]) <= atol))
+def close(a, b, atol) -> bool:
+    """Same shape, non-finite in the same places, and within ``atol`` elsewhere."""
+    if a.shape != b.shape:
+        return False
+    fa, fb = np.isfinite(a), np.isfinite(b)
+    return bool(np.array_equal(fa, fb) and np.all(np.abs(a[fa] - b[fb]) <= atol))
 
 
 def pattern(received, expected, atol: float) -> str | None:
     """The pattern of a wrong tensor against the right one, in words; None if no simple one fits."""
     r, e = np.asarray(received, dtype=float), np.asarray(expected, dtype=float)
     if r.shape != e.shape:
-        if r.size == e.size and _close(r.reshape(e.shape), e, atol):
+        if r.size == e.size and close(r.reshape(e.shape), e, atol):
             return f"the right values in shape {r.shape} instead of {e.shape}"
-        if r.ndim == 2 and r.shape == e.shape[::-1] and _close(r.T, e, atol):
+        if r.ndim == 2 and r.shape == e.shape[::-1] and close(r.T, e, atol):
             return "transposed"
         return f"shape {r.shape} instead of {e.shape}"
     if not np.all(np.isfinite(r)):
@@ -94,11 +97,11 @@ def pattern(received, expected, atol: float) -> str | None:
     dot = float(np.sum(e * e))
     if dot > 0:
         c = float(np.sum(r * e)) / dot
-        if _close(r, c * e, atol) and abs(c - 1) * scale > atol:
+        if close(r, c * e, atol) and abs(c - 1) * scale > atol:
             return "sign flipped" if abs(c + 1) < 1e-9 else f"a constant factor {c:.6g} of the right one"
-    if e.ndim == 2 and e.shape[0] == e.shape[1] and e.shape[0] > 1 and _close(r, e.T, atol):
+    if e.ndim == 2 and e.shape[0] == e.shape[1] and e.shape[0] > 1 and close(r, e.T, atol):
         return "transposed"
-    if r.size > 1 and _close(np.sort(r, axis=None), np.sort(e, axis=None), atol):
+    if r.size > 1 and close(np.sort(r, axis=None), np.sort(e, axis=None), atol):
         return "the right entries, permuted"
     bad = np.abs(r - e) > atol
     if e.ndim == 2:
@@ -126,7 +129,7 @@ def tensors(case, received: dict, expected: dict, atol) -> tuple:
             r = np.asarray(r, dtype=float)
         except (TypeError, ValueError):
             r = None
-        if r is not None and _close(r, e, atol(e)):
+        if r is not None and close(r, e, atol(e)):
             right.append(name)
             continue
         wrong.append(name)

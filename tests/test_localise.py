@@ -26,6 +26,17 @@ def _mlp(dims=(3, 4, 5, 2), n=3, seed=0):
     return MLPCase(rng.normal(size=(n, dims[0])), rng.uniform(0, 1, (n, dims[-1])), Ws, bs, "sigmoid", "sse", "row")
 
 
+def test_close_means_the_same_shape_non_finite_in_the_same_places_and_within_atol_elsewhere():
+    inf, nan = np.inf, np.nan
+    a = np.array([1.0, 2.0, 3.0])
+    assert localise.close(a, a + 1e-9, 1e-8) and not localise.close(a, a + 1e-7, 1e-8)
+    assert not localise.close(a, a[:2], 1.0) and not localise.close(a[None], a, 1.0)
+    assert localise.close(np.array([1.0, inf, nan]), np.array([1.0, -inf, inf]), 1e-8)
+    assert not localise.close(np.array([1.0, inf]), np.array([1.0, 2.0]), 1e300)
+    assert not localise.close(np.array([nan, 2.0]), np.array([1.0, 2.0]), 1e300)
+    assert not localise.close(np.array([inf, 2.0]), np.array([inf, 3.0]), 0.5)
+
+
 @pytest.mark.parametrize("change, words", [
     (lambda e: 0 * e, "all zero"),
     (lambda e: -e, "sign flipped"),
