@@ -29,6 +29,7 @@ import gc
 import hashlib
 import json
 import os
+import sys
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
@@ -218,17 +219,39 @@ def pytest_collection_finish(session):
     run_record(session.config).set_order([item.nodeid for item in session.items])
     if _is_worker_or_alone(session.config):
         _prestart_fresh(session)
-    # what the process imported and collected lives to its end: its garbage collections need
-    # not walk it again (each full one walked every object of pytest, Hypothesis and numpy);
-    # collected first, so that nothing frozen is garbage
-    gc.collect()
-    gc.freeze()
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, FULL_COLLECTION_EVERY)
+    _freeze()
     # JAX compiles each system's bucket once per process; on a background thread, this
     # overlaps the first tests
     if "jax64" in chosen_oracles(session.config) and any(item.get_closest_marker("system")
                                                          for item in session.items):
         import oracles
         oracles.precompile_jax(("gradient",) if session.config.getoption("impl") else ("gradient", "directional"))
+
+
+# A test that imported this many modules (torch, JAX, matplotlib: an oracle or a report
+# loaded when first needed) is followed by a freeze.
+FREEZE_AFTER_MODULES = 50
+# A full collection after this many of the middle generation (Python's default: 10). Each
+# walks every object not frozen (Hypothesis's caches, the tests' data); what it frees is
+# cyclic garbage that survived two younger collections, of which a test run makes little.
+FULL_COLLECTION_EVERY = 100
+_frozen_modules = [0]
+
+
+def _freeze():
+    """What the process imported and collected lives to its end: its garbage collections need
+    not walk it again (each full one walked every object of pytest, Hypothesis, numpy and,
+    once loaded, torch and JAX). Collected first, so that nothing frozen is garbage."""
+    gc.collect()
+    gc.freeze()
+    _frozen_modules[0] = len(sys.modules)
+
+
+def pytest_runtest_logfinish(nodeid, location):
+    if len(sys.modules) > _frozen_modules[0] + FREEZE_AFTER_MODULES:
+        _freeze()
 
 
 def _prestart_fresh(session):
