@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import atexit
 import dataclasses
+import gc
 import importlib
 import json
 import os
@@ -377,6 +378,10 @@ def _main(argv: list) -> int:
     _dumpable(0)
     from backprop_harness import isolation
     importlib.import_module(handler.partition(":")[0])
+    # what is loaded lives as long as the server and each fork: frozen, a fork's collections
+    # neither walk it nor write to its pages (which the fork would then have to copy)
+    gc.collect()
+    gc.freeze()
     scratch = os.getcwd()
     try:
         return _serve(control, handler, isolation)
