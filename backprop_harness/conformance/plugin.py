@@ -29,7 +29,6 @@ import gc
 import hashlib
 import json
 import os
-import sys
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
@@ -230,28 +229,19 @@ def pytest_collection_finish(session):
         oracles.precompile_jax(("gradient",) if session.config.getoption("impl") else ("gradient", "directional"))
 
 
-# A test that imported this many modules (torch, JAX, matplotlib: an oracle or a report
-# loaded when first needed) is followed by a freeze.
-FREEZE_AFTER_MODULES = 50
 # A full collection after this many of the middle generation (Python's default: 10). Each
-# walks every object not frozen (Hypothesis's caches, the tests' data); what it frees is
-# cyclic garbage that survived two younger collections, of which a test run makes little.
+# walks every object not frozen (torch and JAX once an oracle has loaded them, Hypothesis's
+# caches, the tests' data); what it frees is cyclic garbage that survived two younger
+# collections, of which a test run makes little.
 FULL_COLLECTION_EVERY = 100
-_frozen_modules = [0]
 
 
 def _freeze():
     """What the process imported and collected lives to its end: its garbage collections need
-    not walk it again (each full one walked every object of pytest, Hypothesis, numpy and,
-    once loaded, torch and JAX). Collected first, so that nothing frozen is garbage."""
+    not walk it again (each full one walked every object of pytest, Hypothesis and numpy).
+    Collected first, so that nothing frozen is garbage."""
     gc.collect()
     gc.freeze()
-    _frozen_modules[0] = len(sys.modules)
-
-
-def pytest_runtest_logfinish(nodeid, location):
-    if len(sys.modules) > _frozen_modules[0] + FREEZE_AFTER_MODULES:
-        _freeze()
 
 
 def _prestart_fresh(session):
