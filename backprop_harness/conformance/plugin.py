@@ -214,21 +214,6 @@ def pytest_xdist_node_collection_finished(node, ids):
     run_record(node.config).set_order(ids)
 
 
-def pytest_collection_finish(session):
-    run_record(session.config).set_order([item.nodeid for item in session.items])
-    if _is_worker_or_alone(session.config):
-        _prestart_fresh(session)
-    young, middle, _ = gc.get_threshold()
-    gc.set_threshold(young, middle, FULL_COLLECTION_EVERY)
-    _freeze()
-    # JAX compiles each system's bucket once per process; on a background thread, this
-    # overlaps the first tests
-    if "jax64" in chosen_oracles(session.config) and any(item.get_closest_marker("system")
-                                                         for item in session.items):
-        import oracles
-        oracles.precompile_jax(("gradient",) if session.config.getoption("impl") else ("gradient", "directional"))
-
-
 # A full collection after this many of the middle generation (Python's default: 10). Each
 # walks every object not frozen (torch and JAX once an oracle has loaded them, Hypothesis's
 # caches, the tests' data); what it frees is cyclic garbage that survived two younger
@@ -236,12 +221,23 @@ def pytest_collection_finish(session):
 FULL_COLLECTION_EVERY = 100
 
 
-def _freeze():
-    """What the process imported and collected lives to its end: its garbage collections need
-    not walk it again (each full one walked every object of pytest, Hypothesis and numpy).
-    Collected first, so that nothing frozen is garbage."""
+def pytest_collection_finish(session):
+    run_record(session.config).set_order([item.nodeid for item in session.items])
+    if _is_worker_or_alone(session.config):
+        _prestart_fresh(session)
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, FULL_COLLECTION_EVERY)
+    # what the process imported and collected lives to its end: its garbage collections need
+    # not walk it again (each full one walked every object of pytest, Hypothesis and numpy);
+    # collected first, so that nothing frozen is garbage
     gc.collect()
     gc.freeze()
+    # JAX compiles each system's bucket once per process; on a background thread, this
+    # overlaps the first tests
+    if "jax64" in chosen_oracles(session.config) and any(item.get_closest_marker("system")
+                                                         for item in session.items):
+        import oracles
+        oracles.precompile_jax(("gradient",) if session.config.getoption("impl") else ("gradient", "directional"))
 
 
 def _prestart_fresh(session):
