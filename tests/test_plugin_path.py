@@ -457,3 +457,28 @@ def test_the_workers_word_is_not_taken_for_what_the_module_defined(tmp_path, loa
                       "def gradients(x, t, w):\n    return [0.0] * 8\n")
     with pytest.raises(ConformanceFailure, match="the worker answered that the implementation has no gradients"):
         load(str(plugin)).answer(MANUAL_CASE)
+
+
+def test_a_conformance_failure_is_not_formatted_by_pytest_and_anything_else_is():
+    """A check's conformance failure is shown as the harness's record (put on the report by
+    the conformance plug-in), so pytest's traceback of it is not formatted; a harness error,
+    or a failure Hypothesis wrapped around something else, keeps pytest's traceback."""
+    from hypothesis.errors import FlakyFailure
+
+    from backprop_harness.conformance.plugin import ConformanceRepr
+    formatted = []
+    show = ConformanceRepr(lambda excinfo, style=None: formatted.append(excinfo.value) or "pytest's traceback")
+
+    def shown(exc):
+        try:
+            raise exc
+        except BaseException:
+            return show(pytest.ExceptionInfo.from_current())
+
+    wrong = ConformanceFailure("dL/dW1[0,1] differs")
+    assert shown(wrong) == "ConformanceFailure: dL/dW1[0,1] differs"
+    assert shown(FlakyFailure("not reproduced", [wrong])) == "ConformanceFailure: dL/dW1[0,1] differs"
+    assert formatted == []
+    harness_error, other = KeyError("oracle"), FlakyFailure("not reproduced", [ValueError("x")])
+    assert shown(harness_error) == shown(other) == "pytest's traceback"
+    assert formatted == [harness_error, other]

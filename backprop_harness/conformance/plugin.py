@@ -199,6 +199,8 @@ def pytest_collection_modifyitems(config, items):
             for name in (m.args[0] for m in item.iter_markers(marker)):
                 if name not in known:
                     raise pytest.UsageError(f"{item.nodeid}: unknown {marker} {name!r}; expected one of {known}")
+        if item.get_closest_marker("check") is not None:
+            item.repr_failure = ConformanceRepr(item.repr_failure)
     if config.getoption("impl"):
         # a plug-in run answers one question (is this implementation right?): the harness's
         # own tests of the reference and the oracles are not part of it
@@ -310,6 +312,25 @@ def pytest_runtest_makereport(item, call):
     record = failure(exc, wrapped, impl, item.nodeid, checks[0])
     props.append(("failure", json.dumps(record.to_json(), allow_nan=False)))
     report.longrepr = record.text()
+
+
+class ConformanceRepr:
+    """A conformance check's ``repr_failure``: a conformance failure is shown as its record's
+    text (``pytest_runtest_makereport`` puts it on the report), so pytest's traceback of it,
+    which would be thrown away, is not formatted: that costs ~10 ms a failure (each frame's
+    module parsed again to find its statement), paid by every failing check of a wrong
+    implementation, and again by Hypothesis, which formats each failure it replays. Anything
+    else (a harness error) gets pytest's traceback."""
+
+    def __init__(self, pytest_repr):
+        self.pytest_repr = pytest_repr
+
+    def __call__(self, excinfo, style=None):
+        from backprop_harness.conformance.explain import conformance_exception
+        exc, _ = conformance_exception(excinfo.value)
+        if exc is None:
+            return self.pytest_repr(excinfo, style)
+        return f"{type(exc).__name__}: {exc}"
 
 
 class Recorder:
