@@ -17,6 +17,8 @@ Regimes for the networks (``REGIMES``):
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -52,6 +54,13 @@ SATURATION = 10.0
 def arrays(shape, lo=-2.0, hi=2.0):
     """float64 arrays of ``shape`` with entries in [lo, hi] (no NaN, inf or subnormals);
     shrinks towards zeros (or lo, when 0 is outside)."""
+    return _arrays(tuple(int(d) for d in shape), float(lo), float(hi))
+
+
+@functools.lru_cache(maxsize=None)
+def _arrays(shape, lo, hi):
+    # one strategy object per (shape, range): Hypothesis validates a new one at its first
+    # draw, which cost more than the draw itself when every case built its own
     return hnp.arrays(np.float64, shape, elements=st.floats(lo, hi, allow_subnormal=False))
 
 
@@ -531,10 +540,12 @@ SYSTEM_STRATEGIES = {
 }
 
 
+@functools.lru_cache(maxsize=None)
 def cases(system: str, regime: str = "conditioned"):
     """Cases of ``system`` (a name in ``fixtures.SYSTEMS``) in ``regime``
     ("conditioned", "saturated"; softmax also "extreme_logits"; the scalar graph
-    has one regime, its values bounded as ``graph_cases`` states)."""
+    has one regime, its values bounded as ``graph_cases`` states). One strategy object
+    per (system, regime), however often asked for (see ``arrays``)."""
     try:
         return SYSTEM_STRATEGIES[system](regime)
     except KeyError:
