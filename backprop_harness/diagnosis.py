@@ -143,25 +143,34 @@ def _as_tensors(case, grads: dict) -> dict:
     return out
 
 
+def _peak(a) -> float:
+    """The largest finite magnitude of ``a`` (0 for none)."""
+    return float(np.max(np.abs(a[np.isfinite(a)]), initial=0.0)) if a.size else 0.0
+
+
 class _Matcher:
     def __init__(self, case, right, expected: dict):
         self.expected = expected
         self.floor = exact_rule(case, right).gradient_atol
         self.float32 = exact_rule(case, right, "float32").gradient_atol
+        self._peaks = {k: _peak(e) for k, e in expected.items()}
 
     def atol(self, *arrays):
-        finite = [np.abs(a[np.isfinite(a)]) for a in arrays if a.size]
-        local = max((float(np.max(f, initial=0.0)) for f in finite), default=0.0)
-        return MATCH_RTOL * local + self.floor
+        return MATCH_RTOL * max((_peak(a) for a in arrays), default=0.0) + self.floor
 
-    def matches(self, received: dict, candidate: dict) -> bool:
-        return all(k in received and localise.close(received[k], c, self.atol(c, self.expected[k]))
-                   for k, c in candidate.items())
+    def tolerances(self, candidate: dict) -> dict:
+        """Each tensor's tolerance against the right one (``atol`` of the two); a candidate
+        prepared once per case keeps them (a failure matches many answers against it)."""
+        return {k: MATCH_RTOL * max(_peak(c), self._peaks[k]) + self.floor for k, c in candidate.items()}
 
-    def changed(self, candidate: dict) -> list:
+    def matches(self, received: dict, candidate: dict, tolerances: dict | None = None) -> bool:
+        tols = self.tolerances(candidate) if tolerances is None else tolerances
+        return all(k in received and localise.close(received[k], c, tols[k]) for k, c in candidate.items())
+
+    def changed(self, candidate: dict, tolerances: dict | None = None) -> list:
         """The tensors where ``candidate`` is distinct from the right answer."""
-        return [k for k, c in candidate.items()
-                if not localise.close(c, self.expected[k], DISTINCT * self.atol(c, self.expected[k]))]
+        tols = self.tolerances(candidate) if tolerances is None else tolerances
+        return [k for k, c in candidate.items() if not localise.close(c, self.expected[k], DISTINCT * tols[k])]
 
 
 def _transforms(case, expected: dict, received: dict, matcher) -> dict:
@@ -498,15 +507,16 @@ def diagnose_repeat(case, first: dict, again: dict, probe=None) -> Diagnosis:
 
 @per_case
 def _prepared(case) -> tuple:
-    """(the right answer, its tensors, the matcher, code -> the mistakes' tensors) for ``case``:
+    """(the right answer, its tensors, the matcher, code -> the mistakes' tensors, each with
+    its tolerances) for ``case``:
     the costly part of a diagnosis (every mistake's backward pass, the case's rounding
     magnitudes), a function of the case alone; a failure asks about the same case
     several times (each answer of a determinism check, the probe)."""
     right = mistakes.right(case)
     expected = _as_tensors(case, right.grads)
-    return (right, expected, _Matcher(case, right, expected),
-            {code: [_as_tensors(case, g.grads) for g in answers]
-             for code, answers in mistakes.mistaken(case).items()})
+    matcher = _Matcher(case, right, expected)
+    forms = {code: [_as_tensors(case, g.grads) for g in answers] for code, answers in mistakes.mistaken(case).items()}
+    return right, expected, matcher, {code: [(f, matcher.tolerances(f)) for f in fs] for code, fs in forms.items()}
 
 
 def _match(case, received: dict, loss, distinct=True, among=None) -> dict:
@@ -517,14 +527,14 @@ def _match(case, received: dict, loss, distinct=True, among=None) -> dict:
     found = {}
     candidates = {code: list(forms) for code, forms in mistaken.items()}
     for code, cand in _transforms(case, expected, got, matcher).items():
-        candidates.setdefault(code, []).append(cand)
+        candidates.setdefault(code, []).append((cand, None))
     for code, forms in candidates.items():
         if among is not None and code not in among:
             continue
-        for cand in forms:
-            if not matcher.matches(got, cand):
+        for cand, tols in forms:
+            if not matcher.matches(got, cand, tols):
                 continue
-            changed = matcher.changed(cand)
+            changed = matcher.changed(cand, tols)
             if changed or not distinct:
                 found[code] = changed
                 break
