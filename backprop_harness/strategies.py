@@ -54,13 +54,14 @@ SATURATION = 10.0
 def arrays(shape, lo=-2.0, hi=2.0):
     """float64 arrays of ``shape`` with entries in [lo, hi] (no NaN, inf or subnormals);
     shrinks towards zeros (or lo, when 0 is outside)."""
-    return _arrays(tuple(int(d) for d in shape), float(lo), float(hi))
+    shape = (int(shape),) if np.ndim(shape) == 0 else tuple(int(d) for d in shape)
+    return _arrays(shape, float(lo), float(hi))
 
 
 @functools.lru_cache(maxsize=None)
 def _arrays(shape, lo, hi):
-    # one strategy object per (shape, range): Hypothesis validates a new one at its first
-    # draw, which cost more than the draw itself when every case built its own
+    # one strategy object per (shape, range): Hypothesis validates each new strategy object
+    # at its first draw, a large part of a case's drawing when every case built its own
     return hnp.arrays(np.float64, shape, elements=st.floats(lo, hi, allow_subnormal=False))
 
 

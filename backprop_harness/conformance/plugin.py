@@ -317,10 +317,10 @@ def pytest_runtest_makereport(item, call):
 class ConformanceRepr:
     """A conformance check's ``repr_failure``: a conformance failure is shown as its record's
     text (``pytest_runtest_makereport`` puts it on the report), so pytest's traceback of it,
-    which would be thrown away, is not formatted: that costs ~10 ms a failure (each frame's
-    module parsed again to find its statement), paid by every failing check of a wrong
-    implementation, and again by Hypothesis, which formats each failure it replays. Anything
-    else (a harness error) gets pytest's traceback."""
+    which would be thrown away, is not formatted. Formatting one parses each frame's module
+    again to find its statement; every failing check of a wrong implementation would pay
+    it, and again for Hypothesis, which formats each failure it replays. Anything else (a
+    harness error) gets pytest's traceback."""
 
     def __init__(self, pytest_repr):
         self.pytest_repr = pytest_repr
