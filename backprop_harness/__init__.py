@@ -22,3 +22,26 @@ def write_atomically(path, text: str):
         part.unlink(missing_ok=True)
         raise
     return path
+
+
+# The harness's packages, and what of them a test process never imports: code under test
+# (the adapters, loaded by the workers), the entry point, the conformance tests (collected).
+HARNESS_PACKAGES = ("backprop_harness", "oracles", "reference", "fixtures")
+NOT_LOADED = ("backprop_harness.adapters", "backprop_harness.__main__", "backprop_harness.conformance.test_conformance")
+AUTODIFF_ORACLES = {"torch64": "oracles.torch64", "jax64": "oracles.jax64"}
+
+
+def harness_modules(oracles=()) -> list:
+    """The names of every module of the harness that a test process may import: all of
+    ``HARNESS_PACKAGES`` but ``NOT_LOADED``, and the autodiff oracles only among ``oracles``
+    (they import torch and JAX). The conformance plug-in loads them all before a run's
+    first test (``conformance.plugin.load_harness``: why), and the grader's zygote before
+    it forks (``zygote.HARNESS``)."""
+    import importlib
+    import pkgutil
+    skipped = NOT_LOADED + tuple(m for name, m in AUTODIFF_ORACLES.items() if name not in oracles)
+    names = []
+    for top in HARNESS_PACKAGES:
+        names.append(top)
+        names += [m.name for m in pkgutil.walk_packages(importlib.import_module(top).__path__, f"{top}.")]
+    return [n for n in names if not any(n == s or n.startswith(f"{s}.") for s in skipped)]

@@ -11,8 +11,9 @@ submission can change what the next fork starts from.
 A fork draws the same examples as a new interpreter. Hypothesis biases its draws with
 the literals of the "local" modules loaded (outside site-packages: the harness's own),
 so the zygote imports, of the harness, only modules that every run has imported before
-its first example (``HARNESS``), and none of its own is left where Hypothesis looks (the
-zygote is started with ``-c`` and leaves ``sys.modules``). Third-party modules carry no
+its first example (``HARNESS``: all of them, which the conformance plug-in loads at the end
+of collection), and none of its own is left where Hypothesis looks (the zygote is started
+with ``-c`` and leaves ``sys.modules``). Third-party modules carry no
 such weight and are imported freely (``THIRD_PARTY``). Not imported ahead: the
 conftest, the conformance plug-in and the test module (pytest imports those itself, to
 rewrite their asserts), and torch and JAX (neither is safe to fork once started).
@@ -45,21 +46,17 @@ import threading
 import warnings
 from pathlib import Path
 
-from backprop_harness import ONE_BLAS_THREAD, wire
+from backprop_harness import ONE_BLAS_THREAD, harness_modules, wire
 
 __all__ = ["Zygote", "Run", "ZygoteLost", "PRELOAD", "HARNESS", "THIRD_PARTY", "main"]
 
 MAX_MESSAGE = 1 << 16           # a run's request: its command line
 
-# Of the harness, what every run imports before its first example (tests/test_zygote.py
-# holds the list to that); the report, the reproducer and what a failure imports are left
-# to the runs, which import them when a new interpreter would.
-HARNESS = (
-    "fixtures", "reference", "oracles", "oracles.numeric", "oracles.finite_differences", "oracles.rounding",
-    "backprop_harness.plugin", "backprop_harness.strategies", "backprop_harness.record",
-    "backprop_harness.diagnosis", "backprop_harness.compare", "backprop_harness.conformance.explain",
-    "backprop_harness.pytest_plugin", "backprop_harness.sandbox", "backprop_harness.worked_examples",
-)
+# Of the harness, what every run imports before its first example (the conformance plug-in
+# loads all of it, harness_modules; tests/test_zygote.py holds the list to that), but the
+# plug-in itself: pytest imports it, and it loads the run's Hypothesis profile from the
+# run's environment.
+HARNESS = tuple(name for name in harness_modules() if name != "backprop_harness.conformance.plugin")
 # Everything else a run imports, in full or when it fails (a failure's heat maps: matplotlib
 # and Pillow). A module missing here is imported by each run: the list only saves time.
 THIRD_PARTY = (

@@ -226,6 +226,7 @@ FULL_COLLECTION_EVERY = 100
 def pytest_collection_finish(session):
     run_record(session.config).set_order([item.nodeid for item in session.items])
     if _is_worker_or_alone(session.config):
+        load_harness(chosen_oracles(session.config))
         _prestart_fresh(session)
     young, middle, _ = gc.get_threshold()
     gc.set_threshold(young, middle, FULL_COLLECTION_EVERY)
@@ -240,6 +241,26 @@ def pytest_collection_finish(session):
                                                          for item in session.items):
         import oracles
         oracles.precompile_jax(("gradient",) if session.config.getoption("impl") else ("gradient", "directional"))
+
+
+def load_harness(oracles=()) -> None:
+    """Import every module of ``harness_modules(oracles)`` before the first test.
+
+    Hypothesis biases its draws with the literals of the "local" modules loaded when it
+    draws (outside site-packages: the harness's own, in a checkout), so a derandomized
+    test's examples would depend on what the tests before it in its process imported: a
+    failure's diagnosis and report, an oracle. Under xdist's work stealing that differs
+    from run to run, and so would the examples and, for code wrong on some of them, the
+    verdict. Loaded first, the set is the same for every test of every run. (The autodiff
+    oracles, loaded only where chosen, add no number to it: tests/test_examples.py.)"""
+    import importlib
+
+    from backprop_harness import harness_modules
+    for name in harness_modules(oracles):
+        try:
+            importlib.import_module(name)
+        except ImportError:         # a module that cannot be imported never joins the set
+            pass
 
 
 def _prestart_fresh(session):
