@@ -428,10 +428,7 @@ def plan_sandbox(mode: str | None, handler: str, init: dict, python: str):
     Raises sandbox.Unavailable where a strict one cannot be built."""
     if (mode or os.environ.get("BACKPROP_SANDBOX")) == "off":
         return None
-    # Imported here, on the parent's side only (the child imports none of it), and not at
-    # all when the sandbox is off: Hypothesis also draws from the literals of the local
-    # modules loaded, so with the sandbox off a derandomized run's examples do not depend
-    # on the sandbox's code.
+    # imported here, on the parent's side only: the child imports none of it
     from backprop_harness import sandbox
     return sandbox.plan(mode, handler, init, root=Path(_REPO_ROOT), python=python)
 
