@@ -55,9 +55,11 @@ def _derivative(name, z, a, form):
 def _network(X, T, Ws, bs, acts, scale, derivative="output", output_derivative=True, back="transpose"):
     """Loss and gradients of a row-layout network (as reference/mlp.py), one mistake switched on.
 
-    ``back``: "transpose" (right: delta_l W_l^T), "not_transposed" (delta_l W_l, square
-    layers only) or "own_layer" (delta_l W_{l-1}^T, 001's eq. 1.2; where the shapes fit).
-    Returns None when the mistake cannot be computed on these shapes.
+    ``back``: "transpose" (right: delta_l W_l^T), "not_transposed" (delta_l W_l where W_l is
+    square; where it is not, the product only runs with W_l^T, which code that runs must
+    have used: numpy's error made its author transpose there) or "own_layer"
+    (delta_l W_{l-1}^T, 001's eq. 1.2; where the shapes fit).
+    Returns None when the mistake cannot be computed on these shapes, or changes nothing.
     """
     A, Z = [X], []
     for l, W in enumerate(Ws):
@@ -67,13 +69,16 @@ def _network(X, T, Ws, bs, acts, scale, derivative="output", output_derivative=T
     E = A[-1] - T
     L, dY = scale * float(np.sum(E ** 2)), (2 * scale) * E
     depth = len(Ws)
+    if back == "not_transposed" and not any(W.shape[0] == W.shape[1] for W in Ws[1:]):
+        return None
     delta = dY * _derivative(acts[-1], Z[-1], A[-1], derivative) if output_derivative else dY
     dWs, dbs = [None] * depth, [None] * depth
     for l in range(depth - 1, -1, -1):
         dWs[l], dbs[l] = A[l].T @ delta, delta.sum(axis=0)
         if l == 0:
             break
-        B = {"transpose": Ws[l].T, "not_transposed": Ws[l], "own_layer": Ws[l - 1].T}[back]
+        square = Ws[l].shape[0] == Ws[l].shape[1]
+        B = {"transpose": Ws[l].T, "not_transposed": Ws[l] if square else Ws[l].T, "own_layer": Ws[l - 1].T}[back]
         if B.shape != Ws[l].T.shape:
             return None
         delta = (delta @ B) * _derivative(acts[l - 1], Z[l - 1], A[l], derivative)

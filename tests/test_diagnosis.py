@@ -131,6 +131,26 @@ def test_one_bias_averaged_is_named_though_the_others_differ_in_their_last_bits(
     assert diagnose(case, answer(case), probe=lambda other: (answer(other), None)).codes == ["bias_averaged"]
 
 
+def test_w_instead_of_its_transpose_is_named_where_only_some_layers_are_square():
+    """``delta @ W`` runs only where W is square; code that runs transposed the others (the
+    zoo's mlp_weight_not_transposed: ``if shapes differ: W = W.T``). Wrong through the
+    square layer alone, it is still this mistake, on the case and on the probe."""
+    def answer(c):
+        X, T, Ws = c.row_layout()
+        A = [X]
+        for W, b in zip(Ws, c.bs):
+            A.append(1 / (1 + np.exp(-(A[-1] @ W + b))))
+        delta = 2 * (A[-1] - T) * A[-1] * (1 - A[-1])
+        grads = {}
+        for l in range(len(Ws) - 1, -1, -1):
+            grads[f"W{l + 1}"], grads[f"b{l + 1}"] = A[l].T @ delta, delta.sum(axis=0)
+            B = Ws[l] if Ws[l].shape[0] == Ws[l].shape[1] else Ws[l].T
+            delta = (delta @ B) * A[l] * (1 - A[l])
+        return grads, None
+    case = _mlp_case(dims=(2, 3, 3, 2))                  # W2 square, W3 not
+    assert diagnose(case, answer(case)[0], probe=answer).codes == ["weight_not_transposed"]
+
+
 def test_a_mistake_that_fits_the_failing_case_by_accident_is_not_named():
     """pow's derivative without the -1 (k x^k instead of k x^(k-1)) is x times the right one:
     at x = 0.5 exactly half, scaled_half's answer; at the probe's x it is not."""
