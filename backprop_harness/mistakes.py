@@ -59,7 +59,8 @@ def _network(X, T, Ws, bs, acts, scale, derivative="output", output_derivative=T
     square; where it is not, the product only runs with W_l^T, which code that runs must
     have used: numpy's error made its author transpose there) or "own_layer"
     (delta_l W_{l-1}^T, 001's eq. 1.2; where the shapes fit).
-    Returns None when the mistake cannot be computed on these shapes, or changes nothing.
+    Returns None when the mistake cannot be computed on these shapes, or ("not_transposed")
+    when no layer it would change is square.
     """
     A, Z = [X], []
     for l, W in enumerate(Ws):

@@ -18,6 +18,8 @@ Regimes for the networks (``REGIMES``):
 from __future__ import annotations
 
 import functools
+import math
+import operator
 
 import numpy as np
 from hypothesis import strategies as st
@@ -54,12 +56,13 @@ SATURATION = 10.0
 def arrays(shape, lo=-2.0, hi=2.0):
     """float64 arrays of ``shape`` with entries in [lo, hi] (no NaN, inf or subnormals);
     shrinks towards zeros (or lo, when 0 is outside)."""
-    shape = (int(shape),) if np.ndim(shape) == 0 else tuple(int(d) for d in shape)
-    return _arrays(shape, float(lo), float(hi))
+    shape = (operator.index(shape),) if np.ndim(shape) == 0 else tuple(map(operator.index, shape))
+    # -0.0 == 0.0, but a range from -0.0 holds -0.0 and one from 0.0 does not: the signs are keys too
+    return _arrays(shape, float(lo), float(hi), math.copysign(1.0, lo), math.copysign(1.0, hi))
 
 
 @functools.lru_cache(maxsize=None)
-def _arrays(shape, lo, hi):
+def _arrays(shape, lo, hi, *signs):
     # one strategy object per (shape, range): Hypothesis validates each new strategy object
     # at its first draw, a large part of a case's drawing when every case built its own
     return hnp.arrays(np.float64, shape, elements=st.floats(lo, hi, allow_subnormal=False))

@@ -459,15 +459,20 @@ def test_the_workers_word_is_not_taken_for_what_the_module_defined(tmp_path, loa
         load(str(plugin)).answer(MANUAL_CASE)
 
 
-def test_a_conformance_failure_is_not_formatted_by_pytest_and_anything_else_is():
+def test_a_conformance_failure_is_not_formatted_by_pytest_and_anything_else_is(request):
     """A check's conformance failure is shown as the harness's record (put on the report by
     the conformance plug-in), so pytest's traceback of it is not formatted; a harness error,
-    or a failure Hypothesis wrapped around something else, keeps pytest's traceback."""
+    or a failure Hypothesis wrapped around something else, keeps pytest's traceback (here
+    pytest's own, of this test's item, as a check's item has it)."""
     from hypothesis.errors import FlakyFailure
 
     from backprop_harness.conformance.plugin import ConformanceRepr
     formatted = []
-    show = ConformanceRepr(lambda excinfo, style=None: formatted.append(excinfo.value) or "pytest's traceback")
+
+    def pytest_repr(excinfo):
+        formatted.append(excinfo.value)
+        return request.node.repr_failure(excinfo)
+    show = ConformanceRepr(pytest_repr)
 
     def shown(exc):
         try:
@@ -480,5 +485,11 @@ def test_a_conformance_failure_is_not_formatted_by_pytest_and_anything_else_is()
     assert shown(FlakyFailure("not reproduced", [wrong])) == "ConformanceFailure: dL/dW1[0,1] differs"
     assert formatted == []
     harness_error, other = KeyError("oracle"), FlakyFailure("not reproduced", [ValueError("x")])
-    assert shown(harness_error) == shown(other) == "pytest's traceback"
-    assert formatted == [harness_error, other]
+    assert "KeyError: 'oracle'" in str(shown(harness_error)) and "raise exc" in str(shown(harness_error))
+    assert "not reproduced" in str(shown(other))
+    assert formatted == [harness_error, harness_error, other]
+    real = ConformanceRepr(request.node.repr_failure)          # pytest's own signature
+    try:
+        raise harness_error
+    except KeyError:
+        assert "KeyError: 'oracle'" in str(real(pytest.ExceptionInfo.from_current()))

@@ -349,8 +349,8 @@ class ConformanceRepr:
     def __call__(self, excinfo, style=None):
         from backprop_harness.conformance.explain import conformance_exception
         exc, _ = conformance_exception(excinfo.value)
-        if exc is None:
-            return self.pytest_repr(excinfo, style)
+        if exc is None:         # pytest's Function.repr_failure takes no style; Node's does
+            return self.pytest_repr(excinfo) if style is None else self.pytest_repr(excinfo, style)
         return f"{type(exc).__name__}: {exc}"
 
 
