@@ -251,8 +251,9 @@ def load_harness(oracles=()) -> None:
     test's examples would depend on what the tests before it in its process imported: a
     failure's diagnosis and report, an oracle. Under xdist's work stealing that differs
     from run to run, and so would the examples and, for code wrong on some of them, the
-    verdict. Loaded first, the set is the same for every test of every run. (The autodiff
-    oracles, loaded only where chosen, add no number to it: tests/test_examples.py.)"""
+    verdict. Loaded first, the set is the same for every test of every run that collects
+    the same test modules (they are local too). The autodiff oracles, loaded only where
+    chosen, add no number to it (tests/test_examples.py)."""
     import importlib
 
     from backprop_harness import harness_modules
