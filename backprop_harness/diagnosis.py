@@ -155,13 +155,16 @@ class _Matcher:
         self.float32 = exact_rule(case, right, "float32").gradient_atol
         self._peaks = {k: _peak(e) for k, e in expected.items()}
 
+    def _tolerance(self, peak: float) -> float:
+        return MATCH_RTOL * peak + self.floor
+
     def atol(self, *arrays):
-        return MATCH_RTOL * max((_peak(a) for a in arrays), default=0.0) + self.floor
+        return self._tolerance(max((_peak(a) for a in arrays), default=0.0))
 
     def tolerances(self, candidate: dict) -> dict:
         """Each tensor's tolerance against the right one (``atol`` of the two); a candidate
         prepared once per case keeps them (a failure matches many answers against it)."""
-        return {k: MATCH_RTOL * max(_peak(c), self._peaks[k]) + self.floor for k, c in candidate.items()}
+        return {k: self._tolerance(max(_peak(c), self._peaks[k])) for k, c in candidate.items()}
 
     def matches(self, received: dict, candidate: dict, tolerances: dict | None = None) -> bool:
         tols = self.tolerances(candidate) if tolerances is None else tolerances

@@ -212,18 +212,16 @@ def receive_packet(sock, max_bytes: int, max_fds: int = 0):
     its descriptors closed."""
     import socket
     data, fds, flags, _ = socket.recv_fds(sock, max_bytes, max_fds)
-    try:
-        if not data:
-            raise EOFError
-        if flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC):
-            raise WireError(f"a packet longer than {max_bytes} bytes, or with more than {max_fds} descriptors")
+    problem = None
+    if data and flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC):
+        problem = f"a packet longer than {max_bytes} bytes, or with more than {max_fds} descriptors"
+    elif data:
         try:
             return json.loads(data), fds
         except ValueError as exc:
-            raise WireError(f"a packet that is not JSON ({exc})") from None
-    except (EOFError, WireError) as exc:
-        for fd in fds:
-            os.close(fd)
-        if isinstance(exc, EOFError):
-            return None, []
-        raise
+            problem = f"a packet that is not JSON ({exc})"
+    for fd in fds:
+        os.close(fd)
+    if problem:
+        raise WireError(problem)
+    return None, []
